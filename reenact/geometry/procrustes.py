@@ -1,0 +1,43 @@
+"""Similarity Procrustes (Umeyama 1991): the least-squares scale, rotation and translation."""
+
+import torch
+
+
+def umeyama(src: torch.Tensor, dst: torch.Tensor, weights: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fit ``dst ~ scale * R @ src + t`` in the (weighted) least-squares sense.
+
+    Args:
+        src: (B, N, D) points, D = 2 or 3.
+        dst: (B, N, D) corresponding points.
+        weights: optional (B, N) or (N,) non-negative weights.
+
+    Returns:
+        scale (B,), R (B, D, D) a proper rotation (det = +1), t (B, D).
+
+    Example:
+        >>> src = torch.randn(1, 10, 3, dtype=torch.float64)
+        >>> s, R, t = umeyama(src, 2.0 * src + 1.0)
+        >>> bool(torch.allclose(s, torch.tensor([2.0], dtype=torch.float64)))
+        True
+    """
+    if src.shape != dst.shape or src.ndim != 3:
+        raise ValueError(f"expected matching (B, N, D) shapes, got {tuple(src.shape)} and "
+                         f"{tuple(dst.shape)}")
+    B, N, D = src.shape
+    w = torch.ones(B, N, dtype=src.dtype, device=src.device) if weights is None else (
+        weights.to(src.dtype).expand(B, N))
+    w = w / w.sum(dim=1, keepdim=True)
+    mu_src = (w[..., None] * src).sum(1)  # (B, D)
+    mu_dst = (w[..., None] * dst).sum(1)
+    a, b = src - mu_src[:, None], dst - mu_dst[:, None]
+    cov = (w[..., None] * b).transpose(1, 2) @ a  # (B, D, D) = sum w b a^T
+    U, S, Vh = torch.linalg.svd(cov)
+    sign = torch.sign(torch.det(U @ Vh))
+    fix = torch.ones(B, D, dtype=src.dtype, device=src.device)
+    fix[:, -1] = torch.where(sign == 0, torch.ones_like(sign), sign)
+    R = U @ torch.diag_embed(fix) @ Vh
+    var_src = (w * (a**2).sum(-1)).sum(1)
+    scale = (S * fix).sum(-1) / var_src
+    t = mu_dst - scale[:, None] * (R @ mu_src[..., None])[..., 0]
+    return scale, R, t

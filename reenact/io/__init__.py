@@ -1,0 +1,23 @@
+"""Image and video codecs, atomic writes, numpy <-> tensor conversion. Nothing internal is imported.
+
+Images in memory are ``uint8`` RGB arrays of shape (H, W, 3). Every reader raises ``InputError`` with
+the file name on anything it cannot decode; every writer writes a temporary file next to the target
+and renames it, so an interrupted write never leaves a half-written file at the target path.
+"""
+
+from reenact.io.errors import InputError
+from reenact.io.image import read_image, write_image
+from reenact.io.tensor import image_to_tensor, tensor_to_image
+from reenact.io.video import VideoInfo, VideoWriter, iter_video_frames, probe_video
+
+__all__ = [
+    "InputError",
+    "VideoInfo",
+    "VideoWriter",
+    "image_to_tensor",
+    "iter_video_frames",
+    "probe_video",
+    "read_image",
+    "tensor_to_image",
+    "write_image",
+]

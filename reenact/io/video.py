@@ -1,0 +1,155 @@
+"""Video decoding and encoding with PyAV (which ships its own FFmpeg libraries).
+
+Frames are (H, W, 3) uint8 RGB. ``VideoWriter`` encodes H.264 into a temporary file beside the target,
+optionally copies the audio stream of another file, and renames into place on ``close()``.
+"""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from reenact.io.atomic import atomic_path
+from reenact.io.errors import InputError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int  # from the container; 0 when it does not say
+    has_audio: bool
+
+
+def _open(path: Path) -> "av.container.InputContainer":
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: not a readable video ({exc.strerror or exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    return container
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Read a video's size, frame rate, frame count and whether it has audio."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        fps = stream.average_rate or stream.guessed_rate or Fraction(25)
+        return VideoInfo(path=path, width=stream.codec_context.width,
+                         height=stream.codec_context.height, fps=Fraction(fps),
+                         num_frames=int(stream.frames or 0), has_audio=bool(container.streams.audio))
+
+
+def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Yield every frame of a video as (H, W, 3) uint8 RGB, upright per the stream's rotation.
+
+    Raises:
+        InputError: the file cannot be opened, or decoding fails (names the frame), or it has no frame.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                if rotation:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+                yield rgb
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{path}: frame {index}: cannot decode ({exc.strerror or exc})") from None
+        if index == 0:
+            raise InputError(f"{path}: the video has no decodable frame (truncated or corrupt)")
+
+
+class VideoWriter:
+    """Encode RGB frames to an H.264 mp4, atomically; optionally mux the audio of ``audio_from``.
+
+    Use as a context manager: the file appears at ``path`` only if the block finishes without error.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: Fraction | float, *,
+                 audio_from: str | os.PathLike | None = None, crf: int = 18) -> None:
+        self.path = Path(path)
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.crf = crf
+        self._atomic = None
+        self._container = None
+        self._stream = None
+        self._audio_src = None
+        self._audio_out = None
+        self.frames_written = 0
+
+    def __enter__(self) -> "VideoWriter":
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._container = av.open(str(tmp), mode="w", format="mp4")
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame; H and W must stay constant."""
+        if self._stream is None:
+            h, w = frame.shape[:2]
+            self._stream = self._container.add_stream("libx264", rate=self.fps)
+            self._stream.width, self._stream.height = w - w % 2, h - h % 2
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            self._add_audio_stream()  # every stream must exist before the first packet is muxed
+        w, h = self._stream.width, self._stream.height
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def _add_audio_stream(self) -> None:
+        if self.audio_from is None:
+            return
+        self._audio_src = av.open(str(self.audio_from))
+        if self._audio_src.streams.audio:
+            self._audio_out = self._container.add_stream_from_template(
+                self._audio_src.streams.audio[0])
+
+    def _mux_audio(self) -> None:
+        in_audio = self._audio_src.streams.audio[0]
+        duration = self.frames_written / float(self.fps)
+        for packet in self._audio_src.demux(in_audio):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and float(packet.pts * in_audio.time_base) > duration:
+                break
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                if self._stream is None:
+                    raise InputError(f"{self.path}: no frame to write")
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+                if self._audio_out is not None:
+                    self._mux_audio()
+        finally:
+            self._container.close()
+            if self._audio_src is not None:
+                self._audio_src.close()
+            self._atomic.__exit__(exc_type, exc, tb)
