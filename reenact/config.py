@@ -1,0 +1,68 @@
+"""Frozen configuration dataclasses, built in the entry points from YAML and flags."""
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+MOTIONS = ("relative", "absolute")
+MISSING_FACE = ("hold", "error")
+BLENDS = ("feather", "poisson")
+SIZES = (256, 512)
+
+
+@dataclass(frozen=True)
+class AnimateConfig:
+    """Options of ``reenact animate`` and ``Reenactor``."""
+
+    size: int = 256  # crop resolution, 256 or 512
+    margin: float = 2.0  # crop side / face landmark box side
+    face_index: int = 0  # which face when there are several: 0 = the largest
+    motion: str | None = None  # relative | absolute; None: relative for videos, absolute for images
+    reference_frame: int = 0  # driving frame whose expression counts as "neutral" (relative mode)
+    alpha: float = 1.0  # 0 = the source's pose and expression, 1 = the driver's
+    pose_only: bool = False
+    expression_only: bool = False
+    crop_only: bool = False  # write the face crop instead of pasting it back into the frame
+    blend: str = "feather"  # paste-back: feather (alpha ramp) or poisson (OpenCV seamlessClone)
+    on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
+    smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
+    mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
+
+    def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, got {self.size}")
+        if self.motion is not None and self.motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {MOTIONS}, got {self.motion!r}")
+        if self.on_missing_face not in MISSING_FACE:
+            raise ValueError(f"on_missing_face must be one of {MISSING_FACE}, "
+                             f"got {self.on_missing_face!r}")
+        if self.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {BLENDS}, got {self.blend!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if self.pose_only and self.expression_only:
+            raise ValueError("pose_only and expression_only exclude each other")
+        if self.face_index < 0 or self.reference_frame < 0:
+            raise ValueError("face_index and reference_frame must be >= 0")
+        if not 1.2 <= self.margin <= 4.0:
+            raise ValueError(f"margin must lie in [1.2, 4], got {self.margin}")
+
+
+def load_config(cls, path: str | Path | None = None, **overrides):
+    """Build a frozen config: the class defaults, then a YAML file, then explicit overrides."""
+    values = {}
+    if path is not None:
+        with open(path) as f:
+            values.update(yaml.safe_load(f) or {})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+    return cls(**values)
+
+
+def save_config(config, path: str | Path) -> None:
+    with open(path, "w") as f:
+        yaml.safe_dump(asdict(config), f, sort_keys=False)

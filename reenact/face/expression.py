@@ -1,0 +1,81 @@
+"""Expression transfer for the landmark mesh, as head-frame vertex offsets to add to a source shape.
+
+- **relative** (a driving video): the driver's deformation relative to a reference driving frame,
+  ``head_drv[i] - head_drv[ref]``. Identity cancels in the difference, so nothing of the driver's face
+  shape leaks into the source. Needs a reference frame in which the driver's expression is like the
+  source's (the first frame by default).
+- **absolute** (a single driving image): region-wise deformation transfer. Each expressive region
+  (mouth, each eye with its iris, each brow) takes the driver's *shape relative to an anchor* that
+  expressions barely move (the nose base for the mouth, the eye corners for eyes and brows), placed at
+  the source's anchor; the rest of the face follows by Laplacian editing, with the stable upper face
+  held where the source has it. The driver's face outline, proportions and feature positions stay out.
+"""
+
+import functools
+
+import numpy as np
+import torch
+
+from reenact.face.landmark_model import stable_vertices
+from reenact.face.mean_shape import mean_shape
+from reenact.face.topology import (
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
+    NUM_VERTICES,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
+    landmark_topology,
+)
+from reenact.geometry.laplacian import laplacian_edit, uniform_laplacian
+
+
+def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:
+    """Offsets (B, V, 3) = head_drv (B, V, 3) - head_drv_ref (1 or B, V, 3)."""
+    return head_drv - head_drv_ref
+
+
+@functools.lru_cache(maxsize=1)
+def _regions() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(region vertices, anchor vertices) for the expressive regions."""
+    topo = landmark_topology()
+    r = topo.regions
+    mean = mean_shape()
+    nose = r["nose"]
+    nose_base = nose[np.argsort(mean[nose, 1])[-5:]]  # the five lowest nose points
+    iris = r["iris"]
+    right_iris, left_iris = iris[:5], iris[5:]
+    mouth = np.union1d(r["outer_lip"], r["inner_lip"])
+    # Also carry the skin ring just around the lips so lip shape and mouth shape move together.
+    ring = np.flatnonzero(np.linalg.norm(mean[:, None, :2] - mean[None, mouth, :2], axis=-1)
+                          .min(1) < 0.06)
+    mouth = np.setdiff1d(np.union1d(mouth, ring), stable_vertices())
+    right_eye = np.union1d(r["right_eye"], right_iris)
+    left_eye = np.union1d(r["left_eye"], left_iris)
+    right_anchor = np.array([RIGHT_EYE_OUTER, RIGHT_EYE_INNER])
+    left_anchor = np.array([LEFT_EYE_OUTER, LEFT_EYE_INNER])
+    return [(mouth, nose_base), (np.setdiff1d(right_eye, right_anchor), right_anchor),
+            (np.setdiff1d(left_eye, left_anchor), left_anchor),
+            (r["right_brow"], right_anchor), (r["left_brow"], left_anchor)]
+
+
+@functools.lru_cache(maxsize=1)
+def _laplacian():
+    topo = landmark_topology()
+    return uniform_laplacian(topo.edges(), NUM_VERTICES)
+
+
+def absolute_expression(head_src: torch.Tensor, head_drv: torch.Tensor) -> torch.Tensor:
+    """Offsets (B, V, 3) that give the source shapes (B, V, 3) the drivers' (B, V, 3) expressions."""
+    out = []
+    for src, drv in zip(head_src.detach().cpu().double().numpy(),
+                        head_drv.detach().cpu().double().numpy(), strict=True):
+        handles, targets = [stable_vertices()], [src[stable_vertices()]]
+        for region, anchor in _regions():
+            moved = src[anchor].mean(0) + (drv[region] - drv[anchor].mean(0))
+            handles.append(region)
+            targets.append(moved)
+        h = np.concatenate(handles)
+        h, first = np.unique(h, return_index=True)
+        t = np.concatenate(targets)[first]
+        out.append(laplacian_edit(src, _laplacian(), h, t) - src)
+    return torch.from_numpy(np.stack(out)).to(head_src)

@@ -1,0 +1,131 @@
+"""The training-free analytic warp: exact dense correspondence from the shared mesh topology.
+
+For every pixel of the re-enacted crop, the rasterizer gives a triangle and barycentrics; the same
+barycentrics in the same triangle of the source mesh give the source pixel it shows (a backward flow).
+Beyond the face the head-extension mesh carries hair and ears rigidly with the head while the crop
+frame stays still. What the source cannot show is filled rather than smeared:
+
+- background the head uncovers: pixels whose flow lands off the person take the background plate;
+- a cheek a turn reveals (triangles hidden in the source): the mirrored triangle's pixels;
+- the inside of a mouth that opens (mouth triangles stretched far beyond their source size): a
+  synthetic mouth interior (dark cavity, upper and lower teeth) in mouth coordinates.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from reenact.face.base import FaceCoefficients, pose_vertices
+from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.topology import REGION
+from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
+from reenact.render import Fragments, interpolate_attributes, rasterize
+from reenact.render.shaders import sample_image
+
+TEETH = (0.80, 0.77, 0.72)
+
+
+@dataclass(frozen=True)
+class WarpResult:
+    """Crop-resolution warp layers (batch B). The output is
+    ``(1 - overlay_weight) * sample(source, coords_src_from_out) + overlay_weight * overlay``."""
+
+    image: torch.Tensor  # (B, 3, S, S) the composed output at crop resolution
+    coords_src_from_out: torch.Tensor  # (B, S, S, 2) source-crop pixels
+    overlay: torch.Tensor  # (B, 3, S, S) plate / mouth interior
+    overlay_weight: torch.Tensor  # (B, 1, S, S)
+    fragments: Fragments  # of the face + extension mesh
+    face_mask: torch.Tensor  # (B, S, S) bool, pixels covered by the face mesh
+    verts: torch.Tensor  # (B, V, 3) re-enacted face vertices
+
+
+def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re-enacted positions of every warp vertex: (B, V + K + R + Nb, 3), and the face's (B, V, 3)."""
+    verts = model.vertices(coeffs)  # (B, V, 3)
+    B = verts.shape[0]
+    rings_r = pose_vertices(scene.rings_head[None].expand(B, -1, -1), coeffs)
+    rings_s = pose_vertices(scene.rings_head[None], scene.coeffs)
+    shift = (coeffs.translation - scene.coeffs.translation)[:, None]  # body follows translation
+    body = rings_s + shift
+    w = scene.ring_rigidity[None, :, None]
+    rings = w * rings_r + (1 - w) * body
+    rings = torch.cat([rings[..., :2], rings_r[..., 2:] + EXTENSION_DEPTH], -1)
+    oval = verts[:, scene.oval].clone()
+    oval[..., 2] += EXTENSION_DEPTH
+    border = scene.border[None].expand(B, -1, -1).clone()
+    border[..., 2] = 4 * EXTENSION_DEPTH
+    return torch.cat([verts, oval, rings.to(verts.dtype), border.to(verts.dtype)], 1), verts
+
+
+def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 2) mouth coordinates -> (B, 3, H, W) colour: teeth under the upper lip, a few
+    lower teeth, a dark cavity between, darker towards the corners."""
+    u, v = uv[..., 0], uv[..., 1]
+    corner = (1 - (2 * u - 1).abs().clamp(max=1) ** 2).clamp(min=0)  # 1 mid, 0 at corners
+    cavity = lip_color.view(1, 1, 1, 3) * 0.22 * (0.5 + 0.5 * (2 * v - 1).abs())[..., None]
+    upper = torch.sigmoid((0.2 - v) * 40)[..., None] * (0.4 + 0.5 * corner[..., None])
+    lower = torch.sigmoid((v - 0.9) * 40)[..., None] * 0.5 * (0.4 + 0.6 * corner[..., None])
+    teeth = torch.tensor(TEETH, dtype=uv.dtype)
+    shade = corner[..., None] * 0.8 + 0.2
+    rgb = cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
+    return rgb.permute(0, 3, 1, 2)
+
+
+def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
+                  mouth_fill: bool = True) -> WarpResult:
+    """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution."""
+    S = scene.size
+    points, verts = warp_vertices(scene, model, coeffs)
+    B = points.shape[0]
+    T = len(scene.faces)
+    faces_all = torch.cat([scene.faces, scene.ext_faces])
+    frags = rasterize(points, faces_all, (S, S))
+    src = scene.src_points.expand(B, -1, -1).to(points.dtype)
+    src_mirror = src.clone()
+    src_mirror[:, : model.num_vertices] = src[:, scene.mirror]
+    p2f = frags.pix_to_face
+    is_face = (p2f >= 0) & (p2f < T)
+    hidden = is_face & ~scene.tri_visible[p2f.clamp(0, T - 1)]
+    coords = interpolate_attributes(frags, faces_all, src)
+    if hidden.any():
+        coords_m = interpolate_attributes(frags, faces_all, src_mirror)
+        coords = torch.where(hidden[..., None], coords_m, coords)
+    # Pixels no triangle covers (outside the frame after a big move) sample themselves.
+    ys, xs = torch.meshgrid(torch.arange(S, dtype=coords.dtype) + 0.5,
+                            torch.arange(S, dtype=coords.dtype) + 0.5, indexing="ij")
+    identity = torch.stack([xs, ys], -1)[None]
+    coords = torch.where(frags.mask[..., None], coords, identity)
+
+    person = sample_image(scene.person_mask.to(coords.dtype), coords)  # (B, 1, S, S)
+    alpha = torch.maximum(person, is_face[:, None].to(person.dtype))
+    overlay = scene.plate.to(coords.dtype).expand(B, -1, -1, -1)
+    weight = 1 - alpha
+    if mouth_fill:
+        region = torch.from_numpy(model.topology.triangle_region)
+        is_mouth = is_face & (region[p2f.clamp(0, T - 1)] == REGION["mouth"])
+        if is_mouth.any():
+            tri = points[:, scene.faces][..., :2]  # (B, T, 3, 2)
+            area_r = 0.5 * ((tri[..., 1, 0] - tri[..., 0, 0]) * (tri[..., 2, 1] - tri[..., 0, 1])
+                            - (tri[..., 1, 1] - tri[..., 0, 1]) * (tri[..., 2, 0] - tri[..., 0, 0])
+                            ).abs()
+            stretch = area_r / scene.src_tri_area.clamp(min=0.5)  # (B, T)
+            s_pix = torch.gather(stretch, 1, p2f.clamp(0, T - 1).reshape(B, -1)).reshape(B, S, S)
+            w_m = ((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth
+            uv = interpolate_attributes(frags, faces_all,
+                                        _pad_uv(scene, points.shape[1]).expand(B, -1, -1))
+            mouth = _mouth_interior(uv, scene.lip_color.to(coords.dtype))
+            w_m = w_m[:, None].to(coords.dtype)
+            new_weight = weight + w_m * (1 - weight)
+            overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)
+            weight = new_weight
+    warped = sample_image(scene.image.to(coords.dtype), coords)
+    image = (1 - weight) * warped + weight * overlay
+    return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
+                      overlay_weight=weight, fragments=frags, face_mask=is_face, verts=verts)
+
+
+def _pad_uv(scene: SourceScene, n: int) -> torch.Tensor:
+    uv = torch.full((1, n, 2), 0.5, dtype=torch.float64)
+    uv[0, : scene.mouth_uv.shape[0]] = scene.mouth_uv
+    return uv

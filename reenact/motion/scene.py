@@ -1,0 +1,167 @@
+"""What the analytic warp precomputes once per source crop: the head-extension mesh (rings that
+carry hair and ears rigidly with the head, a fixed frame that keeps the background still), the
+background plate, per-triangle visibility in the source, and the mouth-interior coordinates."""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from scipy.spatial import Delaunay
+
+from reenact.face.base import FaceCoefficients, pose_vertices
+from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.render import rasterize
+
+RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
+RING_DEPTH = 0.5  # head units pushed back per unit of radius beyond the oval
+BORDER_POINTS = 9  # fixed points per crop side
+EXTENSION_DEPTH = 1e4  # added to extension depths so the face always wins the z-test
+
+
+@dataclass(frozen=True)
+class SourceScene:
+    """Tensors are batch 1, in source-crop pixels (see reenact.geometry)."""
+
+    image: torch.Tensor  # (1, 3, S, S) in [0, 1], the source crop
+    coeffs: FaceCoefficients  # the source's fitted coefficients (crop pixels)
+    verts: torch.Tensor  # (1, V, 3) posed source face vertices
+    rings_head: torch.Tensor  # (R, 3) extension points in the head frame
+    ring_rigidity: torch.Tensor  # (R,) 1 = moves with the head, 0 = moves with the body only
+    border: torch.Tensor  # (Nb, 3) fixed frame points
+    faces: torch.Tensor  # (T, 3) face triangles
+    ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
+    oval: torch.Tensor  # (K,) face oval vertex indices
+    src_points: torch.Tensor  # (1, V + K + R + Nb, 2) source positions of every warp vertex
+    tri_visible: torch.Tensor  # (T,) bool, triangle seen in the source
+    mirror: torch.Tensor  # (V,) mirror vertex map
+    person_mask: torch.Tensor  # (1, 1, S, S) in [0, 1], person incl. the face
+    plate: torch.Tensor  # (1, 3, S, S) background with the person removed
+    mouth_uv: torch.Tensor  # (V, 2) mouth-interior coordinates (u across, v down) per vertex
+    lip_color: torch.Tensor  # (3,) mean lip colour of the source
+    src_tri_area: torch.Tensor  # (T,) projected triangle areas in the source, px^2
+
+    @property
+    def size(self) -> int:
+        return self.image.shape[-1]
+
+
+def _rings(head: np.ndarray, oval: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pts = head[oval]
+    center = pts[:, :2].mean(0)
+    chin_y = pts[:, 1].max()
+    rings, rigid = [], []
+    for r in RING_RADII:
+        xy = center + r * (pts[:, :2] - center)
+        z = pts[:, 2] + (r - 1) * RING_DEPTH
+        rings.append(np.c_[xy, z])
+        # Below the jaw the neck and shoulders follow the head only partly.
+        below = np.clip((xy[:, 1] - (chin_y - 0.3)) / 0.6, 0.0, 1.0)
+        rigid.append(1.0 - 0.7 * below)
+    return np.concatenate(rings), np.concatenate(rigid)
+
+
+def _mouth_uv(model: LandmarkFaceModel) -> np.ndarray:
+    loop = model.topology.regions["inner_lip"]
+    mean = model.mean.numpy()
+    uv = np.full((model.num_vertices, 2), 0.5)
+    xs = mean[loop, 0]
+    uv[loop, 0] = (xs - xs.min()) / (xs.max() - xs.min())
+    # Upper chain (above the corner line) gets v = 0, lower chain v = 1.
+    corner_y = 0.5 * (mean[loop[np.argmin(xs)], 1] + mean[loop[np.argmax(xs)], 1])
+    uv[loop, 1] = np.where(mean[loop, 1] < corner_y, 0.0, 1.0)
+    corners = [loop[np.argmin(xs)], loop[np.argmax(xs)]]
+    uv[corners, 1] = 0.5
+    return uv
+
+
+def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, size: int
+                ) -> torch.Tensor:
+    """A triangle is visible when it faces the camera as in the frontal mean shape and its centroid
+    is not behind the z-buffer."""
+    frags = rasterize(verts, faces, (size, size))
+    tri = verts[0][faces]
+    c = tri.mean(1)  # (T, 3)
+    def signed(t):
+        return ((t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1])
+                - (t[:, 1, 1] - t[:, 0, 1]) * (t[:, 2, 0] - t[:, 0, 0]))
+    facing = torch.sign(signed(tri)) == torch.sign(signed(mean[faces]))
+    ix = c[:, 0].long().clamp(0, size - 1)
+    iy = c[:, 1].long().clamp(0, size - 1)
+    depth_scale = (verts[0, :, 2].max() - verts[0, :, 2].min()).clamp(min=1.0)
+    unoccluded = c[:, 2] <= frags.zbuf[0, iy, ix] + 0.05 * depth_scale
+    return facing & unoccluded
+
+
+def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFaceModel,
+                person_mask: np.ndarray) -> SourceScene:
+    """Precompute the source side of the analytic warp.
+
+    Args:
+        image: (1, 3, S, S) source crop in [0, 1].
+        coeffs: the source's coefficients fitted in crop pixels.
+        person_mask: (S, S) float person probability from selfie segmentation.
+    """
+    S = image.shape[-1]
+    topo = model.topology
+    faces = torch.from_numpy(topo.triangles)
+    verts = model.vertices(coeffs)  # (1, V, 3)
+    head = model.head_vertices(coeffs.identity, coeffs.expression)[0].numpy()
+    oval = topo.boundary_loop
+    rings_head, rigidity = _rings(head, oval)
+    rings_img = pose_vertices(torch.from_numpy(rings_head)[None], coeffs)[0].numpy()
+    t = np.linspace(0, S, BORDER_POINTS)
+    border_xy = np.unique(np.concatenate([np.c_[t, np.zeros_like(t)], np.c_[t, np.full_like(t, S)],
+                                          np.c_[np.zeros_like(t), t], np.c_[np.full_like(t, S), t]]),
+                          axis=0)
+    V, K, R = model.num_vertices, len(oval), len(rings_head)
+    pts2d = np.concatenate([verts[0, oval, :2].numpy(), rings_img[:, :2], border_xy])
+    tri = Delaunay(pts2d).simplices
+    from matplotlib.path import Path  # point-in-polygon for dropping triangles inside the face
+
+    inside = Path(verts[0, oval, :2].numpy()).contains_points(pts2d[tri].mean(1))
+    tri = tri[~(inside & (tri < K).all(1))]
+    ext_faces = torch.from_numpy(tri + V).long()  # local [oval | rings | border] -> global
+    src_points = torch.cat([verts[0, :, :2], verts[0, oval, :2], torch.from_numpy(rings_img[:, :2]),
+                            torch.from_numpy(border_xy)])[None]
+    border = torch.from_numpy(np.c_[border_xy, np.zeros(len(border_xy))])
+
+    mask = np.clip(person_mask, 0, 1).astype(np.float32)
+    face_cov = rasterize(verts, faces, (S, S)).mask[0].numpy()
+    mask = np.maximum(mask, face_cov.astype(np.float32))
+    plate = _background_plate(image, mask)
+    lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
+    img_hw3 = image[0].permute(1, 2, 0)
+    lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
+    tri_img = verts[0][faces][..., :2]
+    area = 0.5 * ((tri_img[:, 1, 0] - tri_img[:, 0, 0]) * (tri_img[:, 2, 1] - tri_img[:, 0, 1])
+                  - (tri_img[:, 1, 1] - tri_img[:, 0, 1]) * (tri_img[:, 2, 0] - tri_img[:, 0, 0])
+                  ).abs()
+    return SourceScene(
+        image=image, coeffs=coeffs, verts=verts, rings_head=torch.from_numpy(rings_head),
+        ring_rigidity=torch.from_numpy(rigidity), border=border, faces=faces, ext_faces=ext_faces,
+        oval=torch.from_numpy(oval), src_points=src_points,
+        tri_visible=_visibility(verts, faces, model.mean, S), mirror=model.mirror,
+        person_mask=torch.from_numpy(mask)[None, None], plate=plate,
+        mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
+        src_tri_area=area)
+
+
+def _background_plate(image: torch.Tensor, person: np.ndarray) -> torch.Tensor:
+    """The background with the person removed: OpenCV's Telea inpainting at quarter resolution
+    (large holes fill smoothly rather than streaking), upsampled and softened."""
+    S = image.shape[-1]
+    rgb = (image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    small = max(32, S // 4)
+    hole = cv2.dilate((person > 0.3).astype(np.uint8), np.ones((5, 5), np.uint8), iterations=2)
+    rgb_s = cv2.resize(rgb, (small, small), interpolation=cv2.INTER_AREA)
+    hole_s = cv2.resize(hole, (small, small), interpolation=cv2.INTER_NEAREST)
+    if hole_s.all():  # nothing to learn the background from: a neutral grey
+        filled = np.full_like(rgb_s, 127)
+    else:
+        filled = cv2.inpaint(rgb_s, hole_s, 5, cv2.INPAINT_TELEA)
+        filled = cv2.GaussianBlur(filled, (0, 0), 1.5)
+    up = cv2.resize(filled, (S, S), interpolation=cv2.INTER_CUBIC)
+    keep = (1 - cv2.resize(hole.astype(np.float32), (S, S)))[..., None]
+    plate = keep * rgb.astype(np.float32) + (1 - keep) * up.astype(np.float32)
+    return torch.from_numpy(plate / 255.0).permute(2, 0, 1)[None].to(image.dtype)

@@ -1,0 +1,245 @@
+"""Source + driving -> re-enacted frames. Owns tracking, cropping, fitting, smoothing, mixing, the
+warp and paste-back; ``reenact animate`` and the Python API run this same code.
+
+    >>> from reenact.pipeline import Reenactor
+    >>> frames = Reenactor().animate("photo.jpg", "driver.mp4")  # doctest: +SKIP
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from reenact.config import AnimateConfig
+from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
+from reenact.face.expression import absolute_expression, relative_expression
+from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
+from reenact.io.video import VIDEO_SUFFIXES
+from reenact.motion.analytic import WarpResult, analytic_warp
+from reenact.motion.scene import SourceScene, build_scene
+from reenact.render.shaders import sample_image
+from reenact.tracking.crop import CropBox, crop_image, face_crop_box
+from reenact.tracking.mediapipe_tracker import FaceTracker, TrackedFace, pick_face
+from reenact.tracking.segmentation import PersonSegmenter
+from reenact.tracking.smoothing import CoefficientSmoother
+
+FEATHER = 0.06  # paste-back alpha ramp, as a fraction of the crop side
+
+
+@dataclass
+class Source:
+    """A prepared source: its full frame, crop box, and the analytic warp's precomputed scene."""
+
+    name: str
+    frame: np.ndarray  # (H, W, 3) uint8, the full source image
+    box: CropBox
+    crop: np.ndarray  # (S, S, 3) uint8
+    landmarks: np.ndarray  # (478, 3) crop pixels
+    coeffs: FaceCoefficients
+    scene: SourceScene
+
+
+@dataclass
+class AnimationReport:
+    frames: int = 0
+    missing_face_frames: list[int] = field(default_factory=list)
+
+
+class Reenactor:
+    """The default, training-free reenactor (landmark mesh + analytic warp).
+
+    Args:
+        config: see ``AnimateConfig``.
+    """
+
+    def __init__(self, config: AnimateConfig = AnimateConfig()):
+        self.config = config
+        self.model = LandmarkFaceModel()
+        self.report = AnimationReport()
+
+    # -- source -------------------------------------------------------------------------------
+    def prepare_source(self, image: np.ndarray | str | Path, name: str | None = None) -> Source:
+        """Track, crop, fit and precompute the warp scene of the source photo."""
+        if isinstance(image, (str, Path)):
+            name = name or str(image)
+            image = read_image(image)
+        name = name or "source image"
+        with FaceTracker(static=True) as tracker:
+            faces = tracker.detect(image)
+        face = pick_face(faces, self.config.face_index)
+        if face is None:
+            if faces:
+                raise InputError(f"{name}: --face-index {self.config.face_index} asked for, but "
+                                 f"only {len(faces)} face(s) found")
+            raise InputError(f"{name}: no face found in the source image")
+        S = self.config.size
+        box = face_crop_box(face.points, self.config.margin)
+        crop = crop_image(image, box, S)
+        lm = box.to_crop(face.points, S)
+        coeffs = self.model.fit(torch.from_numpy(lm)[None])
+        with PersonSegmenter() as seg:
+            person = seg.mask(crop)
+        scene = build_scene(image_to_tensor(crop).double(), coeffs, self.model, person)
+        return Source(name=name, frame=image, box=box, crop=crop, landmarks=lm, coeffs=coeffs,
+                      scene=scene)
+
+    # -- driving ------------------------------------------------------------------------------
+    def _fit(self, face: TrackedFace) -> FaceCoefficients:
+        return self.model.fit(torch.from_numpy(face.points)[None])
+
+    def _head(self, c: FaceCoefficients) -> torch.Tensor:
+        return self.model.head_vertices(c.identity, c.expression)
+
+    def drive(self, source: Source, frames: Iterable[np.ndarray], fps: float = 25.0,
+              is_video: bool = True, reference: np.ndarray | None = None,
+              name: str = "driving") -> Iterator[WarpResult]:
+        """Re-enact the source with each driving frame; yields crop-resolution warp results.
+
+        Args:
+            frames: driving frames, (H, W, 3) uint8 RGB.
+            is_video: track across frames (and default to relative motion) rather than detect each.
+            reference: the driving reference frame for relative motion (default: the first frame).
+        """
+        cfg = self.config
+        motion = cfg.motion or ("relative" if is_video else "absolute")
+        options = MixOptions(alpha=cfg.alpha, pose_only=cfg.pose_only,
+                             expression_only=cfg.expression_only,
+                             follow_translation=motion == "relative")
+        smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
+        ref = None
+        if reference is not None:
+            with FaceTracker(static=True) as t:
+                face = pick_face(t.detect(reference), cfg.face_index)
+            if face is None:
+                raise InputError(f"{name}: frame {cfg.reference_frame} (the reference frame) "
+                                 f"has no face")
+            ref = self._fit(face)
+        self.report = AnimationReport()
+        last, previous = None, None
+        with FaceTracker(static=not is_video) as tracker:
+            for i, frame in enumerate(frames):
+                face = pick_face(tracker.detect(frame), cfg.face_index, previous)
+                if face is None:
+                    if cfg.on_missing_face == "error":
+                        raise InputError(f"{name}: frame {i}: no face found")
+                    self.report.missing_face_frames.append(i)
+                    drv = last  # hold the last good motion
+                else:
+                    previous = face
+                    drv = self._fit(face)
+                    if smoother is not None:
+                        drv = smoother(drv)
+                    last = drv
+                if ref is None and drv is not None:
+                    ref = drv
+                if drv is None:  # no face seen yet: the source as it is
+                    drv, ref_used = source.coeffs, source.coeffs
+                    expression = torch.zeros_like(source.coeffs.expression)
+                    mix = MixOptions(alpha=0.0)
+                else:
+                    ref_used, mix = ref, options
+                    if motion == "relative":
+                        expression = relative_expression(self._head(drv), self._head(ref))
+                    else:
+                        expression = absolute_expression(self._head(source.coeffs),
+                                                         self._head(drv))
+                    expression = expression.reshape(1, -1)
+                coeffs = mix_coefficients(source.coeffs, drv, ref_used, expression, mix)
+                self.report.frames += 1
+                yield analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+
+    # -- output -------------------------------------------------------------------------------
+    def compose(self, source: Source, warp: WarpResult) -> np.ndarray:
+        """The output frame: the crop (``crop_only``) or the full source frame with the crop pasted
+        back at the source's own resolution. (H, W, 3) uint8."""
+        if self.config.crop_only:
+            return _to_uint8(warp.image[0])
+        return paste_back(source.frame, source.box, warp, self.config.blend)
+
+    def animate(self, source: np.ndarray | str | Path,
+                driving: np.ndarray | str | Path | list[np.ndarray]) -> list[np.ndarray]:
+        """Re-enact ``source`` with a driving image, video file or list of frames; returns the
+        output frames ((H, W, 3) uint8 RGB), one per driving frame."""
+        src = source if isinstance(source, Source) else self.prepare_source(source)
+        frames, is_video, fps, reference, name = open_driving(driving, self.config)
+        return [self.compose(src, w) for w in
+                self.drive(src, frames, fps, is_video, reference, name)]
+
+
+def open_driving(driving, config: AnimateConfig):
+    """(frames iterable, is_video, fps, reference frame or None, name) for a driving input."""
+    if isinstance(driving, np.ndarray):
+        return [driving], False, 25.0, None, "driving image"
+    if isinstance(driving, list):
+        return driving, True, 25.0, _reference(driving, config.reference_frame, "driving"), \
+            "driving frames"
+    path = Path(driving)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        from reenact.io import probe_video
+
+        info = probe_video(path)
+        ref = None
+        if config.reference_frame > 0:
+            ref = _reference(iter_video_frames(path), config.reference_frame, str(path))
+        return iter_video_frames(path), True, float(info.fps), ref, str(path)
+    return [read_image(path)], False, 25.0, None, str(path)
+
+
+def _reference(frames: Iterable[np.ndarray], index: int, name: str) -> np.ndarray | None:
+    if index == 0:
+        return None
+    for i, f in enumerate(frames):
+        if i == index:
+            return f
+    raise InputError(f"{name}: --reference-frame {index} is past the last frame")
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "feather"
+               ) -> np.ndarray:
+    """Render the warp at the source frame's own resolution inside the crop box and blend it in.
+
+    The flow and overlay layers (smooth fields) are upsampled from crop resolution and the full-
+    resolution source is sampled through them, so no detail is lost to the crop's size.
+    """
+    H, W = frame.shape[:2]
+    S = warp.image.shape[-1]
+    x0, y0 = max(0, int(np.floor(box.x0))), max(0, int(np.floor(box.y0)))
+    x1, y1 = min(W, int(np.ceil(box.x0 + box.side))), min(H, int(np.ceil(box.y0 + box.side)))
+    if x1 <= x0 or y1 <= y0:
+        return frame.copy()
+    k = S / box.side
+    ys = (torch.arange(y0, y1, dtype=torch.float64) + 0.5 - box.y0) * k
+    xs = (torch.arange(x0, x1, dtype=torch.float64) + 0.5 - box.x0) * k
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    at = torch.stack([gx, gy], -1)[None]  # crop pixels of each full-res pixel
+    layers = torch.cat([warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay,
+                        warp.overlay_weight], 1)
+    up = sample_image(layers, at)  # (1, 6, h, w)
+    coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0],
+                                                                   dtype=torch.float64)
+    src = image_to_tensor(frame).double()
+    warped = sample_image(src, coords_full)
+    w = up[:, 5:6]
+    region = (1 - w) * warped + w * up[:, 2:5]
+    edge = torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S
+    a = (edge / FEATHER).clamp(0, 1)[None, None]
+    out = frame.copy()
+    patch = _to_uint8(region[0])
+    if blend == "poisson":
+        mask = (a[0, 0].numpy() > 0.5).astype(np.uint8) * 255
+        center = ((x0 + x1) // 2, (y0 + y1) // 2)
+        full = out.copy()
+        full[y0:y1, x0:x1] = patch
+        return cv2.seamlessClone(full, out, np.pad(mask, ((y0, H - y1), (x0, W - x1))), center,
+                                 cv2.NORMAL_CLONE)
+    base = src[:, :, y0:y1, x0:x1]
+    mixed = a * region + (1 - a) * base
+    out[y0:y1, x0:x1] = _to_uint8(mixed[0])
+    return out

@@ -1,0 +1,100 @@
+"""Shaders: fragments -> images. Proxies P_s / P_r, parsing maps, landmark heatmaps."""
+
+import torch
+import torch.nn.functional as F
+
+from reenact.render.rasterizer import Fragments
+
+
+def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+                           ) -> torch.Tensor:
+    """Barycentric interpolation of per-vertex attributes.
+
+    Args:
+        fragments: from ``rasterize`` with (B, H, W) maps.
+        faces: (T, 3) the triangles that were rasterized.
+        attrs: (B, V, C) per-vertex values.
+
+    Returns:
+        (B, H, W, C); zero where no triangle covers the pixel.
+    """
+    p2f = fragments.pix_to_face.clamp(min=0)  # (B, H, W)
+    idx = faces[p2f]  # (B, H, W, 3)
+    B = attrs.shape[0]
+    flat = idx.reshape(B, -1)
+    vals = torch.gather(attrs, 1, flat[..., None].expand(-1, -1, attrs.shape[-1]))
+    vals = vals.reshape(*idx.shape, attrs.shape[-1])  # (B, H, W, 3, C)
+    out = (fragments.bary[..., None] * vals).sum(-2)
+    return out * fragments.mask[..., None].to(out.dtype)
+
+
+def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "border"
+                 ) -> torch.Tensor:
+    """Bilinear sampling of ``image`` (B, C, H, W) at absolute pixel coordinates ``coords``
+    (B, Ho, Wo, 2) in (x, y) order (pixel centres at +0.5, see reenact.geometry)."""
+    H, W = image.shape[-2:]
+    scale = coords.new_tensor([2.0 / W, 2.0 / H])
+    grid = coords * scale - 1.0
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=padding,
+                         align_corners=False)
+
+
+def textured_proxy(fragments: Fragments, faces: torch.Tensor, verts_uv: torch.Tensor,
+                   texture: torch.Tensor) -> torch.Tensor:
+    """A textured face proxy (P_s or P_r): the texture sampled at interpolated texture coordinates.
+
+    Args:
+        verts_uv: (B, V, 2) each vertex's position in the texture image, pixels (the source mesh's
+            projection when the texture is the source image).
+        texture: (B, 3, Ht, Wt) in [0, 1].
+
+    Returns:
+        (B, 3, H, W), zero (black) outside the mesh.
+    """
+    uv = interpolate_attributes(fragments, faces, verts_uv)  # (B, H, W, 2)
+    rgb = sample_image(texture, uv)
+    return rgb * fragments.mask[:, None].to(rgb.dtype)
+
+
+def parsing_map(fragments: Fragments, triangle_region: torch.Tensor,
+                person_mask: torch.Tensor | None = None, hair_label: int = 8) -> torch.Tensor:
+    """A face parsing map: each pixel's region label (see reenact.face.topology.REGION).
+
+    Args:
+        triangle_region: (T,) region id per triangle.
+        person_mask: optional (B, H, W) in [0, 1] (selfie segmentation); person pixels outside the
+            face mesh become ``hair_label`` (hair, ears, neck, body), the rest background (0).
+
+    Returns:
+        (B, H, W) int64 labels.
+    """
+    labels = torch.where(fragments.mask, triangle_region[fragments.pix_to_face.clamp(min=0)],
+                         torch.zeros_like(fragments.pix_to_face))
+    if person_mask is not None:
+        labels = torch.where(~fragments.mask & (person_mask > 0.5),
+                             torch.full_like(labels, hair_label), labels)
+    return labels
+
+
+def landmark_heatmaps(points: torch.Tensor, image_size: tuple[int, int], sigma: float = 2.0
+                      ) -> torch.Tensor:
+    """Gaussian heatmaps, one channel per point (or per group when ``points`` is (B, K, N, 2):
+    the channel is the max over the group's N points).
+
+    Args:
+        points: (B, K, 2) or (B, K, N, 2) pixel coordinates (x, y).
+        image_size: (H, W).
+        sigma: Gaussian standard deviation in pixels.
+
+    Returns:
+        (B, K, H, W) in [0, 1].
+    """
+    H, W = image_size
+    grouped = points.ndim == 4
+    pts = points if grouped else points[:, :, None]
+    ys = torch.arange(H, dtype=pts.dtype, device=pts.device) + 0.5
+    xs = torch.arange(W, dtype=pts.dtype, device=pts.device) + 0.5
+    gx = torch.exp(-((xs - pts[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, K, N, W)
+    gy = torch.exp(-((ys - pts[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, K, N, H)
+    heat = gy[..., :, None] * gx[..., None, :]  # (B, K, N, H, W)
+    return heat.amax(2)

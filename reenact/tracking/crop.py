@@ -1,0 +1,72 @@
+"""Square face crops with margin, and their mapping back to the full frame.
+
+A crop is an axis-aligned square in the full image: ``CropBox(cx, cy, side)``; the crop image of
+size S maps full-image point p to ``(p - (cx - side/2, cy - side/2)) * S / side``.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CropBox:
+    cx: float
+    cy: float
+    side: float
+
+    @property
+    def x0(self) -> float:
+        return self.cx - self.side / 2
+
+    @property
+    def y0(self) -> float:
+        return self.cy - self.side / 2
+
+    def to_crop(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Full-image points (..., 2 or 3) -> crop pixels; z scales like x and y."""
+        out = np.array(points, dtype=np.float64, copy=True)
+        k = size / self.side
+        out[..., 0] = (out[..., 0] - self.x0) * k
+        out[..., 1] = (out[..., 1] - self.y0) * k
+        if out.shape[-1] > 2:
+            out[..., 2:] *= k
+        return out
+
+    def affine(self, size: int) -> np.ndarray:
+        """(2, 3) matrix mapping full-image pixels to crop pixels."""
+        k = size / self.side
+        return np.array([[k, 0.0, -self.x0 * k], [0.0, k, -self.y0 * k]])
+
+
+def face_crop_box(points: np.ndarray, margin: float = 2.0) -> CropBox:
+    """A square around landmarks (N, >=2): centred a little above the landmarks' box centre (to
+    include hair), side = ``margin`` x the larger side of that box."""
+    x0, y0 = points[:, 0].min(), points[:, 1].min()
+    x1, y1 = points[:, 0].max(), points[:, 1].max()
+    side = margin * max(x1 - x0, y1 - y0)
+    return CropBox(cx=float((x0 + x1) / 2), cy=float((y0 + y1) / 2 - 0.06 * side), side=float(side))
+
+
+def crop_image(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Cut the crop out of (H, W, 3) and resize it to (size, size, 3); outside the image, the edge
+    pixels are repeated."""
+    interp = cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, box.affine(size), (size, size), flags=interp,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def smooth_boxes(boxes: list[CropBox], window: int = 31) -> list[CropBox]:
+    """Steady crops over a video: a centred moving median of centre and side (robust to single-frame
+    tracking errors), then a moving average, so the box does not jitter frame to frame."""
+    if not boxes:
+        return []
+    arr = np.array([(b.cx, b.cy, b.side) for b in boxes])
+    n, half = len(arr), window // 2
+    med = np.stack([np.median(arr[max(0, i - half):i + half + 1], axis=0) for i in range(n)])
+    kernel = np.ones(min(window, n)) / min(window, n)
+    pad = np.pad(med, ((len(kernel) // 2, len(kernel) - 1 - len(kernel) // 2), (0, 0)),
+                 mode="edge")
+    smooth = np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(3)], axis=1)
+    return [CropBox(float(c), float(y), float(s)) for c, y, s in smooth]
