@@ -17,12 +17,13 @@ import torch
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.face.topology import REGION
+from reenact.face.topology import LOWER_LIP_INNER, REGION, UPPER_LIP_INNER
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import sample_image
 
-TEETH = (0.80, 0.77, 0.72)
+TEETH = (0.86, 0.83, 0.78)
+TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,24 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     return torch.cat([verts, oval, rings.to(verts.dtype), border.to(verts.dtype)], 1), verts
 
 
-def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 2) mouth coordinates -> (B, 3, H, W) colour: teeth under the upper lip, a few
-    lower teeth, a dark cavity between, darker towards the corners."""
+def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Tensor
+                    ) -> torch.Tensor:
+    """(B, H, W, 2) mouth coordinates -> (B, 3, H, W) colour: upper teeth under the upper lip, lower
+    teeth above the lower lip, a dark cavity between, darker towards the corners.
+
+    ``opening`` (B,) is the lip gap in head units; teeth keep a fixed height in those units (about
+    0.13 upper, 0.07 lower), so a slight opening shows mostly teeth and a wide one a cavity.
+    """
     u, v = uv[..., 0], uv[..., 1]
+    gap = opening.clamp(min=1e-3)[:, None, None]
+    upper_edge = (TEETH_UPPER / gap).clamp(max=0.65)
+    lower_edge = 1 - (TEETH_LOWER / gap).clamp(max=0.3)
     corner = (1 - (2 * u - 1).abs().clamp(max=1) ** 2).clamp(min=0)  # 1 mid, 0 at corners
     cavity = lip_color.view(1, 1, 1, 3) * 0.22 * (0.5 + 0.5 * (2 * v - 1).abs())[..., None]
-    upper = torch.sigmoid((0.2 - v) * 40)[..., None] * (0.4 + 0.5 * corner[..., None])
-    lower = torch.sigmoid((v - 0.9) * 40)[..., None] * 0.5 * (0.4 + 0.6 * corner[..., None])
+    upper = torch.sigmoid((upper_edge - v) * 40)[..., None]
+    lower = torch.sigmoid((v - lower_edge) * 40)[..., None] * 0.8
     teeth = torch.tensor(TEETH, dtype=uv.dtype)
-    shade = corner[..., None] * 0.8 + 0.2
+    shade = (0.35 + 0.65 * corner[..., None]) * (1 - 0.25 * v[..., None])
     rgb = cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
     return rgb.permute(0, 3, 1, 2)
 
@@ -114,7 +123,9 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             w_m = ((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth
             uv = interpolate_attributes(frags, faces_all,
                                         _pad_uv(scene, points.shape[1]).expand(B, -1, -1))
-            mouth = _mouth_interior(uv, scene.lip_color.to(coords.dtype))
+            head = model.head_vertices(coeffs.identity, coeffs.expression)
+            opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1)
+            mouth = _mouth_interior(uv, scene.lip_color.to(coords.dtype), opening)
             w_m = w_m[:, None].to(coords.dtype)
             new_weight = weight + w_m * (1 - weight)
             overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)

@@ -1,0 +1,83 @@
+"""``reenact animate``: check the paths, run the pipeline, write the image or video atomically."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from reenact.config import AnimateConfig
+from reenact.io import InputError, VideoWriter, probe_video, write_image
+from reenact.io.image import IMAGE_SUFFIXES
+from reenact.io.video import VIDEO_SUFFIXES
+from reenact.pipeline import Reenactor, open_driving
+
+
+def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool:
+    """Validate the paths; returns whether the driving input is a video."""
+    for p in (source, driving):
+        if not p.is_file():
+            raise InputError(f"{p}: no such file")
+    if out.resolve() in (source.resolve(), driving.resolve()):
+        raise InputError(f"{out}: the output path is one of the inputs; choose another")
+    is_video = driving.suffix.lower() in VIDEO_SUFFIXES
+    if is_video and out.suffix.lower() != ".mp4":
+        raise InputError(f"{out}: a driving video gives a video; name the output .mp4")
+    if not is_video and out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(f"{out}: a driving image gives an image; name the output .png or .jpg")
+    if source.suffix.lower() in VIDEO_SUFFIXES:
+        raise InputError(f"{source}: the source must be a still image, not a video")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder")
+    return is_video
+
+
+def side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h: int = 256
+                 ) -> np.ndarray:
+    import cv2
+
+    def fit(img):
+        return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]) // 2 * 2, h),
+                          interpolation=cv2.INTER_AREA)
+
+    return np.concatenate([fit(source), fit(driving), fit(result)], axis=1)
+
+
+def run_animate(args, config: AnimateConfig) -> None:
+    source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
+    is_video = check_paths(source, driving, out, args.overwrite)
+    reenactor = Reenactor(config)
+    src = reenactor.prepare_source(source)
+    frames, _, fps, reference, name = open_driving(driving, config)
+    if is_video:
+        info = probe_video(driving)
+        with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None) as writer:
+            bar = tqdm(total=info.num_frames or None, unit="frame", desc="animate",
+                       disable=None, file=sys.stderr)
+            drv_frames = iter(frames)
+
+            def tee():
+                for f in drv_frames:
+                    tee.last = f
+                    yield f
+
+            for warp in reenactor.drive(src, tee(), fps, True, reference, name):
+                frame = reenactor.compose(src, warp)
+                if args.side_by_side:
+                    frame = side_by_side(src.crop, tee.last, frame)
+                writer.write(frame)
+                bar.update(1)
+            bar.close()
+    else:
+        warp = next(reenactor.drive(src, frames, fps, False, reference, name))
+        frame = reenactor.compose(src, warp)
+        if args.side_by_side:
+            frame = side_by_side(src.crop, frames[0], frame)
+        write_image(out, frame)
+    missing = reenactor.report.missing_face_frames
+    if missing:
+        print(f"reenact: {len(missing)} of {reenactor.report.frames} driving frames had no face "
+              f"(first: frame {missing[0]}); held the last motion there", file=sys.stderr)
+    print(f"wrote {out}", file=sys.stderr)

@@ -1,0 +1,103 @@
+"""Command line: ``reenact animate`` and ``reenact demo``. Everything is built inside ``main()``;
+user errors print one line naming the file, frame or value and exit non-zero, never a traceback."""
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE, EXIT_INPUT, EXIT_INTERRUPTED = 2, 3, 130
+
+
+def _animate_parser(sub) -> None:
+    p = sub.add_parser("animate", help="re-enact a source photo with a driving image or video")
+    p.add_argument("--source", "-s", required=True, help="source photo (the identity)")
+    p.add_argument("--driving", "-d", required=True, help="driving image or video (the motion)")
+    p.add_argument("--out", "-o", required=True, help="output .png/.jpg (image) or .mp4 (video)")
+    p.add_argument("--config", help="YAML file of AnimateConfig values (flags override it)")
+    p.add_argument("--size", type=int, choices=(256, 512), help="crop resolution (default 256)")
+    p.add_argument("--face-index", type=int, help="which face when several: 0 = largest")
+    p.add_argument("--motion", choices=("relative", "absolute"),
+                   help="expression transfer (default: relative for videos, absolute for images)")
+    p.add_argument("--reference-frame", type=int,
+                   help="driving frame taken as the reference for relative motion (default 0)")
+    p.add_argument("--alpha", type=float, help="0 = source pose/expression, 1 = driver's (default)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pose-only", action="store_true", default=None, help="transfer pose only")
+    g.add_argument("--expression-only", action="store_true", default=None,
+                   help="transfer expression only")
+    p.add_argument("--crop-only", action="store_true", default=None,
+                   help="write the face crop instead of the full source frame")
+    p.add_argument("--blend", choices=("feather", "poisson"), help="paste-back blend")
+    p.add_argument("--on-missing-face", choices=("hold", "error"),
+                   help="driving frames without a face: hold the last motion (default) or stop")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,
+                   help="no temporal smoothing of the driving motion")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="write source | driving | result panels instead of the result alone")
+
+
+def _demo_parser(sub) -> None:
+    p = sub.add_parser("demo", help="astronaut driven by grace_hopper: a png and a sweep mp4")
+    p.add_argument("--out-dir", default="out", help="folder for demo.png and demo_sweep.mp4")
+    p.add_argument("--frames", type=int, default=48, help="frames in the sweep video")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="CPU threads for torch (default: up to 2)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _animate_parser(sub)
+    _demo_parser(sub)
+    return parser
+
+
+def _config_from_args(args):
+    from reenact.config import AnimateConfig, load_config
+
+    keys = [f.name for f in dataclasses.fields(AnimateConfig)]
+    overrides = {k: getattr(args, k, None) for k in keys}
+    return load_config(AnimateConfig, args.config, **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    from reenact.io import InputError
+
+    try:
+        if args.command == "animate":
+            from reenact.app.animate import run_animate
+
+            run_animate(args, _config_from_args(args))
+        elif args.command == "demo":
+            from reenact.app.demo import run_demo
+
+            run_demo(Path(args.out_dir), args.frames)
+        return 0
+    except KeyboardInterrupt:
+        print("reenact: interrupted; no partial output was left at the target path",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (InputError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        if args.debug:
+            raise
+        print(f"reenact: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless --debug
+        if args.debug:
+            raise
+        print(f"reenact: unexpected error ({type(exc).__name__}): {exc} (rerun with --debug)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

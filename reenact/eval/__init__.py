@@ -1,0 +1,1 @@
+"""Metrics (one file each, callable from training and standalone) and evaluation protocols."""
