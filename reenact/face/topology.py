@@ -131,7 +131,7 @@ def _fan(loop: list[int], center: int | None, points: np.ndarray) -> list[tuple[
         else:
             tris.append((a[i], b[j + 1], b[j]))
             j += 1
-    return tris
+    return [t for t in tris if len(set(t)) == 3]  # the chains share their corner vertices
 
 
 def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:

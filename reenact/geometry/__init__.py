@@ -12,8 +12,8 @@ Conventions used everywhere in reenact (referred to from docstrings as "see reen
   camera: x towards the subject's left (image right), y down (chin), z towards the back of the head.
   Unit: the face model's mean shape has an inter-ocular distance (outer eye corners) of 1.
 - **Euler angles** (pitch, yaw, roll), in radians in functions and degrees in user-facing output:
-  ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``. Positive yaw turns the face towards image right, positive
-  pitch tilts the chin down, positive roll tilts the head clockwise in the image.
+  ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``. Positive yaw turns the nose towards image left, positive
+  pitch tilts the nose down, positive roll tilts the head clockwise in the image.
 - **Colour**: RGB, float images in [0, 1] as (B, 3, H, W); uint8 (H, W, 3) at the I/O edges.
 - **Flow**: a backward flow maps each output pixel to the source position it samples, stored as
   absolute pixel coordinates (B, H, W, 2) in (x, y) order, named ``coords_src_from_out``.

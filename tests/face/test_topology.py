@@ -1,0 +1,30 @@
+import numpy as np
+
+from reenact.face import REGION, landmark_topology
+from reenact.face.mean_shape import mean_shape, mirror_index
+
+
+def test_triangles_are_a_manifold_disc_with_closed_holes():
+    topo = landmark_topology()
+    assert topo.num_vertices == 478
+    tris = topo.triangles
+    surface = tris[(topo.triangle_region != REGION["mouth"]) & (topo.triangle_region != REGION["eyes"])]
+    assert len(surface) == 852  # V - E + F = 1 - 3 holes for the mediapipe tessellation
+    e = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), 1)
+    _, counts = np.unique(e, axis=0, return_counts=True)
+    assert counts.max() == 2  # every edge borders at most two triangles
+    # After filling mouth and eyes only the face oval is a boundary.
+    assert (counts == 1).sum() == len(topo.boundary_loop)
+
+
+def test_every_region_is_present():
+    counts = np.bincount(landmark_topology().triangle_region, minlength=len(REGION))
+    for name in ("skin", "brows", "eyes", "nose", "lips", "mouth"):
+        assert counts[REGION[name]] > 0, name
+
+
+def test_mean_shape_is_symmetric_and_normalised():
+    m, mirror = mean_shape(), mirror_index()
+    assert np.array_equal(mirror[mirror], np.arange(478))
+    assert np.allclose(m[mirror] * [-1, 1, 1], m, atol=1e-4)
+    assert np.isclose(np.linalg.norm(m[263] - m[33]), 1.0, atol=1e-4)
