@@ -8,7 +8,7 @@ def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> to
     """(H, W, 3) uint8 RGB -> (1, 3, H, W) float32 in [0, 1]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected (H, W, 3) uint8, got {image.shape} {image.dtype}")
-    t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    t = torch.from_numpy(np.array(image, copy=True)).to(device)  # decoded frames may be read-only
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from reenact.io import InputError, VideoWriter, iter_video_frames, probe_video
+from tests.conftest import data_path
+
+
+def _frames(n=10, size=64):
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_write_read_round_trip(tmp_path):
+    p = tmp_path / "v.mp4"
+    with VideoWriter(p, 25) as w:
+        for f in _frames():
+            w.write(f)
+    info = probe_video(p)
+    assert (info.width, info.height, info.fps, info.has_audio) == (64, 64, 25, False)
+    assert len(list(iter_video_frames(p))) == 10
+
+
+def test_audio_is_copied_from_the_driver(tmp_path):
+    src = data_path("driving", "d3.mp4")
+    p = tmp_path / "a.mp4"
+    with VideoWriter(p, 30, audio_from=src) as w:
+        for f in _frames(30):
+            w.write(f)
+    assert probe_video(p).has_audio
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    p = tmp_path / "v.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with VideoWriter(p, 25) as w:
+            w.write(_frames(1)[0])
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_truncated_and_non_video_files(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        probe_video(empty)
+    good = tmp_path / "good.mp4"
+    with VideoWriter(good, 25) as w:
+        for f in _frames(20):
+            w.write(f)
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(InputError, match="trunc.mp4"):
+        list(iter_video_frames(trunc))
+    text = tmp_path / "text.mp4"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="text.mp4"):
+        probe_video(text)
