@@ -5,6 +5,7 @@ warp and paste-back; ``reenact animate`` and the Python API run this same code.
     >>> frames = Reenactor().animate("photo.jpg", "driver.mp4")  # doctest: +SKIP
 """
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,12 @@ class Source:
 class AnimationReport:
     frames: int = 0
     missing_face_frames: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, summed over frames
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+        return now
 
 
 class Reenactor:
@@ -120,8 +127,11 @@ class Reenactor:
         self.report = AnimationReport()
         last, previous = None, None
         with FaceTracker(static=not is_video) as tracker:
+            t = time.perf_counter()
             for i, frame in enumerate(frames):
+                t = self.report.add("decode", t)
                 face = pick_face(tracker.detect(frame), cfg.face_index, previous)
+                t = self.report.add("track", t)
                 if face is None:
                     if cfg.on_missing_face == "error":
                         raise InputError(f"{name}: frame {i}: no face found")
@@ -148,16 +158,24 @@ class Reenactor:
                                                          self._head(drv))
                     expression = expression.reshape(1, -1)
                 coeffs = mix_coefficients(source.coeffs, drv, ref_used, expression, mix)
+                t = self.report.add("fit+mix", t)
                 self.report.frames += 1
-                yield analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+                warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+                t = self.report.add("warp", t)
+                yield warp
+                t = time.perf_counter()  # the consumer's time is not ours
 
     # -- output -------------------------------------------------------------------------------
     def compose(self, source: Source, warp: WarpResult) -> np.ndarray:
         """The output frame: the crop (``crop_only``) or the full source frame with the crop pasted
         back at the source's own resolution. (H, W, 3) uint8."""
+        t = time.perf_counter()
         if self.config.crop_only:
-            return _to_uint8(warp.image[0])
-        return paste_back(source.frame, source.box, warp, self.config.blend)
+            out = _to_uint8(warp.image[0])
+        else:
+            out = paste_back(source.frame, source.box, warp, self.config.blend)
+        self.report.add("compose", t)
+        return out
 
     def animate(self, source: np.ndarray | str | Path,
                 driving: np.ndarray | str | Path | list[np.ndarray]) -> list[np.ndarray]:
@@ -221,14 +239,13 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "
     at = torch.stack([gx, gy], -1)[None]  # crop pixels of each full-res pixel
     layers = torch.cat([warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay,
                         warp.overlay_weight], 1)
-    up = sample_image(layers, at)  # (1, 6, h, w)
-    coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0],
-                                                                   dtype=torch.float64)
-    src = image_to_tensor(frame).double()
+    up = sample_image(layers.float(), at.float())  # (1, 6, h, w)
+    coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
+    src = image_to_tensor(frame)
     warped = sample_image(src, coords_full)
     w = up[:, 5:6]
     region = (1 - w) * warped + w * up[:, 2:5]
-    edge = torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S
+    edge = (torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S).float()
     a = (edge / FEATHER).clamp(0, 1)[None, None]
     out = frame.copy()
     patch = _to_uint8(region[0])

@@ -1,6 +1,7 @@
 """``reenact demo``: scikit-image's astronaut driven by matplotlib's grace_hopper photo, no download.
 
-Writes ``demo.png`` (source | driver | result) and ``demo_sweep.mp4``, which sweeps alpha from 0
+Writes ``demo.png`` (source | driver | result, face crops), ``demo_full.png`` (the result pasted
+back into the whole photo) and ``demo_sweep.mp4``, which sweeps alpha from 0
 (the astronaut's own pose and expression) to 1 (Grace Hopper's) and back.
 """
 
@@ -18,15 +19,22 @@ from reenact.io.samples import sample_images
 from reenact.pipeline import Reenactor
 
 
+def _crop(warp) -> np.ndarray:
+    return (warp.image[0].clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
+
+
 def run_demo(out_dir: Path, num_frames: int = 48) -> None:
     images = sample_images()
     source, driver = images["astronaut"], images["grace_hopper"]
     config = AnimateConfig()
     reenactor = Reenactor(config)
     src = reenactor.prepare_source(source, "astronaut")
-    result = reenactor.compose(src, next(reenactor.drive(src, [driver], is_video=False)))
+    warp = next(reenactor.drive(src, [driver], is_video=False))
+    crop_of_driver = reenactor.prepare_source(driver, "grace_hopper").crop
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_image(out_dir / "demo.png", side_by_side(src.frame, driver, result, h=384))
+    write_image(out_dir / "demo.png", side_by_side(src.crop, crop_of_driver,
+                                                   _crop(warp), h=256))
+    write_image(out_dir / "demo_full.png", reenactor.compose(src, warp))
     half = np.linspace(0.0, 1.0, max(2, num_frames // 2))
     alphas = np.r_[half, half[::-1]]
     with VideoWriter(out_dir / "demo_sweep.mp4", 24) as writer:

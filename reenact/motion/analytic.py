@@ -35,7 +35,7 @@ class WarpResult:
     coords_src_from_out: torch.Tensor  # (B, S, S, 2) source-crop pixels
     overlay: torch.Tensor  # (B, 3, S, S) plate / mouth interior
     overlay_weight: torch.Tensor  # (B, 1, S, S)
-    fragments: Fragments  # of the face + extension mesh
+    fragments: Fragments  # of the face mesh, at crop resolution
     face_mask: torch.Tensor  # (B, S, S) bool, pixels covered by the face mesh
     verts: torch.Tensor  # (B, V, 3) re-enacted face vertices
 
@@ -81,62 +81,76 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
     return rgb.permute(0, 3, 1, 2)
 
 
+EXTENSION_SCALE = 4  # the head-extension flow is piecewise affine and smooth: rasterize it at 1/4
+
+
+def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int) -> torch.Tensor:
+    """Backward flow of the face + extension mesh at 1/EXTENSION_SCALE resolution, upsampled
+    bilinearly to (B, S, S, 2). Only used outside the face, whose flow is rasterized at full size."""
+    low = max(16, S // EXTENSION_SCALE)
+    k = low / S
+    faces_all = torch.cat([scene.faces, scene.ext_faces])
+    pts = points.clone()
+    pts[..., :2] *= k
+    frags = rasterize(pts, faces_all, (low, low))
+    B = points.shape[0]
+    coords = interpolate_attributes(frags, faces_all,
+                                    scene.src_points.expand(B, -1, -1).to(points.dtype))
+    coords = torch.where(frags.mask[..., None], coords, _pixel_grid(low, points.dtype) / k)
+    up = torch.nn.functional.interpolate(coords.permute(0, 3, 1, 2), size=(S, S),
+                                         mode="bilinear", align_corners=False)
+    return up.permute(0, 2, 3, 1)
+
+
+def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:
+    """(1, S, S, 2) pixel-centre coordinates (x, y)."""
+    ys, xs = torch.meshgrid(torch.arange(S, dtype=dtype) + 0.5, torch.arange(S, dtype=dtype) + 0.5,
+                            indexing="ij")
+    return torch.stack([xs, ys], -1)[None]
+
+
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
                   mouth_fill: bool = True) -> WarpResult:
     """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution."""
     S = scene.size
     points, verts = warp_vertices(scene, model, coeffs)
+    points = points.float()
     B = points.shape[0]
+    V = model.num_vertices
     T = len(scene.faces)
-    faces_all = torch.cat([scene.faces, scene.ext_faces])
-    frags = rasterize(points, faces_all, (S, S))
-    src = scene.src_points.expand(B, -1, -1).to(points.dtype)
-    src_mirror = src.clone()
-    src_mirror[:, : model.num_vertices] = src[:, scene.mirror]
+    frags = rasterize(points[:, :V], scene.faces, (S, S))
     p2f = frags.pix_to_face
-    is_face = (p2f >= 0) & (p2f < T)
-    hidden = is_face & ~scene.tri_visible[p2f.clamp(0, T - 1)]
-    coords = interpolate_attributes(frags, faces_all, src)
-    if hidden.any():
-        coords_m = interpolate_attributes(frags, faces_all, src_mirror)
-        coords = torch.where(hidden[..., None], coords_m, coords)
-    # Pixels no triangle covers (outside the frame after a big move) sample themselves.
-    ys, xs = torch.meshgrid(torch.arange(S, dtype=coords.dtype) + 0.5,
-                            torch.arange(S, dtype=coords.dtype) + 0.5, indexing="ij")
-    identity = torch.stack([xs, ys], -1)[None]
-    coords = torch.where(frags.mask[..., None], coords, identity)
+    is_face = frags.mask
+    tri_idx = p2f.clamp(0, T - 1)
+    # One gather for every per-vertex attribute: source xy, mirrored source xy, mouth uv.
+    src = scene.src_points[:, :V].float()
+    attrs = torch.cat([src, src[:, scene.mirror], scene.mouth_uv[None].float()], -1)
+    interp = interpolate_attributes(frags, scene.faces, attrs.expand(B, -1, -1))  # (B, S, S, 6)
+    hidden = is_face & ~scene.tri_visible[tri_idx]
+    face_coords = torch.where(hidden[..., None], interp[..., 2:4], interp[..., 0:2])
+    coords = torch.where(is_face[..., None], face_coords, _extension_coords(scene, points, S))
 
-    person = sample_image(scene.person_mask.to(coords.dtype), coords)  # (B, 1, S, S)
-    alpha = torch.maximum(person, is_face[:, None].to(person.dtype))
-    overlay = scene.plate.to(coords.dtype).expand(B, -1, -1, -1)
+    person = sample_image(scene.person_mask.float(), coords)  # (B, 1, S, S)
+    alpha = torch.maximum(person, is_face[:, None].float())
+    overlay = scene.plate.float().expand(B, -1, -1, -1)
     weight = 1 - alpha
-    if mouth_fill:
-        region = torch.from_numpy(model.topology.triangle_region)
-        is_mouth = is_face & (region[p2f.clamp(0, T - 1)] == REGION["mouth"])
-        if is_mouth.any():
-            tri = points[:, scene.faces][..., :2]  # (B, T, 3, 2)
-            area_r = 0.5 * ((tri[..., 1, 0] - tri[..., 0, 0]) * (tri[..., 2, 1] - tri[..., 0, 1])
-                            - (tri[..., 1, 1] - tri[..., 0, 1]) * (tri[..., 2, 0] - tri[..., 0, 0])
-                            ).abs()
-            stretch = area_r / scene.src_tri_area.clamp(min=0.5)  # (B, T)
-            s_pix = torch.gather(stretch, 1, p2f.clamp(0, T - 1).reshape(B, -1)).reshape(B, S, S)
-            w_m = ((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth
-            uv = interpolate_attributes(frags, faces_all,
-                                        _pad_uv(scene, points.shape[1]).expand(B, -1, -1))
-            head = model.head_vertices(coeffs.identity, coeffs.expression)
-            opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1)
-            mouth = _mouth_interior(uv, scene.lip_color.to(coords.dtype), opening)
-            w_m = w_m[:, None].to(coords.dtype)
-            new_weight = weight + w_m * (1 - weight)
-            overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)
-            weight = new_weight
-    warped = sample_image(scene.image.to(coords.dtype), coords)
+    region = torch.from_numpy(model.topology.triangle_region)
+    is_mouth = is_face & (region[tri_idx] == REGION["mouth"])
+    if mouth_fill and is_mouth.any():
+        tri = points[:, scene.faces][..., :2]  # (B, T, 3, 2)
+        area_r = 0.5 * ((tri[..., 1, 0] - tri[..., 0, 0]) * (tri[..., 2, 1] - tri[..., 0, 1])
+                        - (tri[..., 1, 1] - tri[..., 0, 1]) * (tri[..., 2, 0] - tri[..., 0, 0])
+                        ).abs()
+        stretch = area_r / scene.src_tri_area.float().clamp(min=0.5)  # (B, T)
+        s_pix = torch.gather(stretch, 1, tri_idx.reshape(B, -1)).reshape(B, S, S)
+        w_m = (((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth)[:, None]
+        head = model.head_vertices(coeffs.identity, coeffs.expression)
+        opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1).float()
+        mouth = _mouth_interior(interp[..., 4:6], scene.lip_color.float(), opening)
+        new_weight = weight + w_m * (1 - weight)
+        overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)
+        weight = new_weight
+    warped = sample_image(scene.image.float(), coords)
     image = (1 - weight) * warped + weight * overlay
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
                       overlay_weight=weight, fragments=frags, face_mask=is_face, verts=verts)
-
-
-def _pad_uv(scene: SourceScene, n: int) -> torch.Tensor:
-    uv = torch.full((1, n, 2), 0.5, dtype=torch.float64)
-    uv[0, : scene.mouth_uv.shape[0]] = scene.mouth_uv
-    return uv

@@ -50,7 +50,7 @@ def _barycentric(tri: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch
 def _rasterize_one(verts: torch.Tensor, faces: torch.Tensor, H: int, W: int, eps: float):
     device = verts.device
     with torch.no_grad():
-        v = verts.detach()
+        v = verts.detach().float()  # float32 is exact enough to pick pixels, and twice as fast
         tri = v[faces]  # (T, 3, 3)
         x0 = torch.ceil(tri[..., 0].amin(1) - 0.5).clamp(0, W).long()
         x1 = torch.floor(tri[..., 0].amax(1) - 0.5).clamp(-1, W - 1).long()
@@ -84,7 +84,7 @@ def _rasterize_one(verts: torch.Tensor, faces: torch.Tensor, H: int, W: int, eps
         tri_g = verts[faces[p2f[covered]]]  # (N, 3, 3) with gradients
         bary = bary.index_put((ys, xs), _barycentric(tri_g, xs.to(verts.dtype) + 0.5,
                                                      ys.to(verts.dtype) + 0.5))
-    return p2f, bary, zbuf.view(H, W)
+    return p2f, bary, zbuf.view(H, W).to(verts.dtype)
 
 
 def rasterize(verts: torch.Tensor, faces: torch.Tensor, image_size: tuple[int, int],

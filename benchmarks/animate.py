@@ -1,0 +1,77 @@
+"""Per-stage ms/frame and end-to-end fps of ``reenact animate`` on a driving video, at 256 and 512.
+
+    python benchmarks/animate.py [--source S] [--driving D.mp4] [--frames N] [--threads 2]
+
+Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
+message when absent). Decoding and encoding are included, as in the CLI: frames go through the same
+Reenactor and VideoWriter (libx264) into a temporary file. Prints a markdown table.
+"""
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from reenact.config import AnimateConfig
+from reenact.io import VideoWriter, iter_video_frames, probe_video
+from reenact.pipeline import Reenactor
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+STAGES = ("decode", "track", "fit+mix", "warp", "compose", "encode")
+
+
+def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool) -> dict:
+    reenactor = Reenactor(AnimateConfig(size=size, crop_only=crop_only))
+    t0 = time.perf_counter()
+    src = reenactor.prepare_source(source)
+    prepare = time.perf_counter() - t0
+    info = probe_video(driving)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        encode = 0.0
+        with VideoWriter(Path(tmp) / "o.mp4", info.fps) as writer:
+            driven = reenactor.drive(src, itertools.islice(iter_video_frames(driving), frames),
+                                     float(info.fps), True)
+            for warp in driven:
+                out = reenactor.compose(src, warp)
+                t = time.perf_counter()
+                writer.write(out)
+                encode += time.perf_counter() - t
+        total = time.perf_counter() - start
+    n = reenactor.report.frames
+    ms = {k: 1000 * v / n for k, v in reenactor.report.seconds.items()}
+    ms["encode"] = 1000 * encode / n
+    return {"size": size, "frames": n, "prepare_s": prepare, "fps": n / total, "ms": ms,
+            "output": f"{'crop' if crop_only else 'full frame'} {out.shape[1]}x{out.shape[0]}"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--source", type=Path, default=DATA / "faces" / "s42.jpg")
+    p.add_argument("--driving", type=Path, default=DATA / "driving" / "d3.mp4")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    for path in (args.source, args.driving):
+        if not path.exists():
+            sys.exit(f"skipped: {path} not found (pass --source/--driving)")
+    torch.set_num_threads(args.threads)
+    rows = [run(args.source, args.driving, size, args.frames, crop_only)
+            for size in (256, 512) for crop_only in (True, False)]
+    print(f"source {args.source.name}, driving {args.driving.name}, {args.threads} threads, "
+          f"torch {torch.__version__}\n")
+    print("| size | output | " + " | ".join(f"{s} ms" for s in STAGES) + " | end-to-end fps |")
+    print("|---|---|" + "---|" * (len(STAGES) + 1))
+    for r in rows:
+        cells = " | ".join(f"{r['ms'].get(s, 0.0):.1f}" for s in STAGES)
+        print(f"| {r['size']} | {r['output']} | {cells} | {r['fps']:.1f} |")
+    prep = ", ".join(f"{r['size']}: {r['prepare_s']:.2f} s" for r in rows[::2])
+    print(f"\n(source preparation, once per source: {prep})")
+
+
+if __name__ == "__main__":
+    main()

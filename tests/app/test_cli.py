@@ -1,0 +1,143 @@
+"""``reenact animate`` on good and bad inputs: one-line errors, non-zero exits, nothing lost."""
+
+import numpy as np
+import pytest
+
+from reenact.cli import EXIT_INPUT, EXIT_INTERRUPTED, main
+from reenact.io import VideoWriter, iter_video_frames, probe_video, read_image, write_image
+from tests.conftest import data_path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, samples):
+    d = tmp_path_factory.mktemp("cli")
+    write_image(d / "astronaut.png", samples["astronaut"])
+    write_image(d / "hopper.jpg", samples["grace_hopper"])
+    write_image(d / "blank.png", np.full((200, 200, 3), 128, np.uint8))
+    return d
+
+
+def _run(capsys, *args):
+    code = main(["animate", *map(str, args)])
+    err = capsys.readouterr().err
+    return code, err
+
+
+def test_image_to_image_writes_the_full_frame_and_refuses_to_overwrite(files, tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "out.png"  # missing folders are created
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o", out)
+    assert code == 0, err
+    assert read_image(out).shape == read_image(files / "astronaut.png").shape
+    before = out.read_bytes()
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o", out)
+    assert code == EXIT_INPUT and "already exists" in err and "--overwrite" in err
+    assert out.read_bytes() == before
+    code, _ = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o", out,
+                   "--overwrite", "--crop-only", "--size", "512")
+    assert code == 0 and read_image(out).shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda d: d / "blank.png", "no face found in the source"),
+    (lambda d: d / "missing.png", "no such file"),
+])
+def test_bad_sources(files, tmp_path, capsys, make, match):
+    code, err = _run(capsys, "-s", make(files), "-d", files / "hopper.jpg", "-o", tmp_path / "o.png")
+    assert code == EXIT_INPUT and match in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("content,name", [(b"", "empty.jpg"), (b"GIF89a\x00\x01garbage", "bad.gif"),
+                                          (b"plain text", "notes.txt")])
+def test_corrupt_empty_and_unsupported_driving_images(files, tmp_path, capsys, content, name):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", bad, "-o", tmp_path / "o.png")
+    assert code == EXIT_INPUT and name in err and "Traceback" not in err
+
+
+def test_output_equal_to_an_input_is_refused(files, capsys):
+    before = (files / "astronaut.png").read_bytes()
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", files / "astronaut.png", "--overwrite")
+    assert code == EXIT_INPUT and "one of the inputs" in err
+    assert (files / "astronaut.png").read_bytes() == before
+
+
+def test_wrong_output_kind(files, tmp_path, capsys):
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.mp4")
+    assert code == EXIT_INPUT and ".png" in err
+
+
+def test_bad_option_values_name_the_value(files, tmp_path, capsys):
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.png", "--alpha", "1.7")
+    assert code == EXIT_INPUT and "1.7" in err
+
+
+@pytest.fixture(scope="module")
+def video_with_gap(tmp_path_factory):
+    """20 frames of d0.mp4 with frames 5-9 replaced by grey (no face)."""
+    src = data_path("driving", "d0.mp4")
+    p = tmp_path_factory.mktemp("vid") / "gap.mp4"
+    with VideoWriter(p, 25) as w:
+        for i, f in enumerate(iter_video_frames(src)):
+            if i >= 20:
+                break
+            w.write(np.full_like(f, 128) if 5 <= i < 10 else f)
+    return p
+
+
+def test_driving_frames_without_a_face_hold_or_error(files, video_with_gap, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", video_with_gap, "-o", out)
+    assert code == 0, err
+    assert "5 of 20 driving frames had no face" in err
+    info = probe_video(out)
+    assert info.num_frames == 20 and info.fps == 25
+    out2 = tmp_path / "o2.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", video_with_gap, "-o", out2,
+                     "--on-missing-face", "error")
+    assert code == EXIT_INPUT and "frame 5" in err and "gap.mp4" in err
+    assert not out2.exists()
+
+
+def test_video_keeps_fps_and_audio_and_ctrl_c_leaves_nothing(files, tmp_path, capsys, monkeypatch):
+    driver = data_path("driving", "d3.mp4")
+    short = tmp_path / "short.mp4"
+    with VideoWriter(short, 30, audio_from=driver) as w:
+        for i, f in enumerate(iter_video_frames(driver)):
+            if i >= 12:
+                break
+            w.write(f)
+    out = tmp_path / "o.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", short, "-o", out)
+    assert code == 0, err
+    info = probe_video(out)
+    assert info.fps == 30 and info.num_frames == 12 and info.has_audio
+
+    calls = {"n": 0}
+    original = VideoWriter.write
+
+    def interrupt(self, frame):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        original(self, frame)
+
+    monkeypatch.setattr(VideoWriter, "write", interrupt)
+    target = tmp_path / "interrupted.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", short, "-o", target)
+    assert code == EXIT_INTERRUPTED and "interrupted" in err
+    assert not target.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".interrupted")]
+
+
+def test_truncated_driving_video(files, tmp_path, capsys):
+    good = data_path("driving", "d0.mp4")
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(good.read_bytes()[:2000])
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", trunc, "-o", tmp_path / "o.mp4")
+    assert code == EXIT_INPUT and "trunc.mp4" in err and "Traceback" not in err
