@@ -41,6 +41,7 @@ class Source:
     landmarks: np.ndarray  # (478, 3) crop pixels
     coeffs: FaceCoefficients
     scene: SourceScene
+    paste: "PasteGeometry | None" = None  # filled on first paste-back
 
 
 @dataclass
@@ -173,7 +174,9 @@ class Reenactor:
         if self.config.crop_only:
             out = _to_uint8(warp.image[0])
         else:
-            out = paste_back(source.frame, source.box, warp, self.config.blend)
+            if source.paste is None:
+                source.paste = paste_geometry(source.frame, source.box, self.config.size)
+            out = paste_back(source.frame, source.box, warp, self.config.blend, source.paste)
         self.report.add("compose", t)
         return out
 
@@ -219,44 +222,61 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "feather"
-               ) -> np.ndarray:
+@dataclass(frozen=True)
+class PasteGeometry:
+    """What paste-back needs that depends only on the source frame and crop box (cached)."""
+
+    region: tuple[int, int, int, int]  # x0, y0, x1, y1 in the full frame
+    at: torch.Tensor  # (1, h, w, 2) crop pixels of each full-resolution pixel in the region
+    feather: torch.Tensor  # (1, 1, h, w) paste alpha, 0 at the crop border
+    frame: torch.Tensor  # (1, 3, H, W) the full source frame in [0, 1]
+
+
+def paste_geometry(frame: np.ndarray, box: CropBox, S: int) -> PasteGeometry | None:
+    H, W = frame.shape[:2]
+    x0, y0 = max(0, int(np.floor(box.x0))), max(0, int(np.floor(box.y0)))
+    x1, y1 = min(W, int(np.ceil(box.x0 + box.side))), min(H, int(np.ceil(box.y0 + box.side)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    k = S / box.side
+    ys = (torch.arange(y0, y1, dtype=torch.float64) + 0.5 - box.y0) * k
+    xs = (torch.arange(x0, x1, dtype=torch.float64) + 0.5 - box.x0) * k
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    edge = torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S
+    return PasteGeometry(region=(x0, y0, x1, y1), at=torch.stack([gx, gy], -1)[None].float(),
+                         feather=(edge / FEATHER).clamp(0, 1)[None, None].float(),
+                         frame=image_to_tensor(frame))
+
+
+def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "feather",
+               geometry: PasteGeometry | None = None) -> np.ndarray:
     """Render the warp at the source frame's own resolution inside the crop box and blend it in.
 
     The flow and overlay layers (smooth fields) are upsampled from crop resolution and the full-
     resolution source is sampled through them, so no detail is lost to the crop's size.
     """
-    H, W = frame.shape[:2]
     S = warp.image.shape[-1]
-    x0, y0 = max(0, int(np.floor(box.x0))), max(0, int(np.floor(box.y0)))
-    x1, y1 = min(W, int(np.ceil(box.x0 + box.side))), min(H, int(np.ceil(box.y0 + box.side)))
-    if x1 <= x0 or y1 <= y0:
+    geo = geometry or paste_geometry(frame, box, S)
+    if geo is None:
         return frame.copy()
+    x0, y0, x1, y1 = geo.region
     k = S / box.side
-    ys = (torch.arange(y0, y1, dtype=torch.float64) + 0.5 - box.y0) * k
-    xs = (torch.arange(x0, x1, dtype=torch.float64) + 0.5 - box.x0) * k
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    at = torch.stack([gx, gy], -1)[None]  # crop pixels of each full-res pixel
     layers = torch.cat([warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay,
                         warp.overlay_weight], 1)
-    up = sample_image(layers.float(), at.float())  # (1, 6, h, w)
+    up = sample_image(layers.float(), geo.at)  # (1, 6, h, w)
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
-    src = image_to_tensor(frame)
-    warped = sample_image(src, coords_full)
+    warped = sample_image(geo.frame, coords_full)
     w = up[:, 5:6]
     region = (1 - w) * warped + w * up[:, 2:5]
-    edge = (torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S).float()
-    a = (edge / FEATHER).clamp(0, 1)[None, None]
     out = frame.copy()
-    patch = _to_uint8(region[0])
     if blend == "poisson":
-        mask = (a[0, 0].numpy() > 0.5).astype(np.uint8) * 255
-        center = ((x0 + x1) // 2, (y0 + y1) // 2)
+        H, W = frame.shape[:2]
+        mask = (geo.feather[0, 0].numpy() > 0.5).astype(np.uint8) * 255
         full = out.copy()
-        full[y0:y1, x0:x1] = patch
-        return cv2.seamlessClone(full, out, np.pad(mask, ((y0, H - y1), (x0, W - x1))), center,
-                                 cv2.NORMAL_CLONE)
-    base = src[:, :, y0:y1, x0:x1]
-    mixed = a * region + (1 - a) * base
+        full[y0:y1, x0:x1] = _to_uint8(region[0])
+        return cv2.seamlessClone(full, out, np.pad(mask, ((y0, H - y1), (x0, W - x1))),
+                                 ((x0 + x1) // 2, (y0 + y1) // 2), cv2.NORMAL_CLONE)
+    a = geo.feather
+    mixed = a * region + (1 - a) * geo.frame[:, :, y0:y1, x0:x1]
     out[y0:y1, x0:x1] = _to_uint8(mixed[0])
     return out
