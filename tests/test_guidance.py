@@ -1,0 +1,28 @@
+import torch
+
+from reenact.face import REGION
+from reenact.guidance import HEATMAP_GROUPS, render_guidance
+from reenact.pipeline import Reenactor
+
+
+def test_guidance_shapes_and_consistency(samples):
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    g = render_guidance(src.scene, warp)
+    S = src.scene.size
+    assert g.proxy_src.shape == (1, 3, S, S) and g.proxy_reenacted.shape == (1, 3, S, S)
+    assert g.heatmaps_src.shape == (1, len(HEATMAP_GROUPS), S, S)
+    # P_r shows the source texture where the warp does (it lacks only the mouth and mirror fills);
+    # both proxies are black off the face.
+    face = warp.fragments.mask[0]
+    assert (g.proxy_reenacted[0][:, face] - warp.image[0][:, face]).abs().mean() < 0.05
+    assert (g.proxy_reenacted[0][:, ~face] == 0).all()
+    on_s = (g.parsing_src[0] > 0) & (g.parsing_src[0] != REGION["hair"])
+    assert (g.proxy_src[0][:, ~on_s] == 0).all()
+    # Parsing maps hold face regions and the person (hair) label, and match the face coverage.
+    labels = set(g.parsing_reenacted.unique().tolist())
+    assert {REGION["skin"], REGION["lips"], REGION["hair"], REGION["background"]} <= labels
+    assert ((g.parsing_reenacted[0] > 0) & (g.parsing_reenacted[0] != REGION["hair"])).eq(face).all()
+    # Heatmaps peak at 1 near the landmarks.
+    assert torch.isclose(g.heatmaps_reenacted.amax(), torch.tensor(1.0), atol=0.05)
