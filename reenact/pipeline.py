@@ -22,7 +22,7 @@ from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
 from reenact.motion.scene import SourceScene, build_scene
 from reenact.render.shaders import sample_image
-from reenact.tracking.crop import CropBox, crop_image, face_crop_box
+from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
 from reenact.tracking.mediapipe_tracker import FaceTracker, TrackedFace, pick_face
 from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
@@ -67,6 +67,7 @@ class Reenactor:
         self.config = config
         self.model = LandmarkFaceModel()
         self.report = AnimationReport()
+        self.driving_box: CropBox | None = None  # steady crop of the current driving frame
 
     # -- source -------------------------------------------------------------------------------
     def prepare_source(self, image: np.ndarray | str | Path, name: str | None = None) -> Source:
@@ -126,6 +127,7 @@ class Reenactor:
                                  f"has no face")
             ref = self._fit(face)
         self.report = AnimationReport()
+        cropper = StableCropper(fps, cfg.margin) if is_video else None
         last, previous = None, None
         with FaceTracker(static=not is_video) as tracker:
             t = time.perf_counter()
@@ -133,6 +135,10 @@ class Reenactor:
                 t = self.report.add("decode", t)
                 face = pick_face(tracker.detect(frame), cfg.face_index, previous)
                 t = self.report.add("track", t)
+                if cropper is not None:
+                    self.driving_box = cropper(None if face is None else face.points)
+                elif face is not None:
+                    self.driving_box = face_crop_box(face.points, cfg.margin)
                 if face is None:
                     if cfg.on_missing_face == "error":
                         raise InputError(f"{name}: frame {i}: no face found")
@@ -179,6 +185,14 @@ class Reenactor:
             out = paste_back(source.frame, source.box, warp, self.config.blend, source.paste)
         self.report.add("compose", t)
         return out
+
+    def driving_crop(self, frame: np.ndarray) -> np.ndarray:
+        """The current driving frame's steady face crop at the configured size (the whole frame,
+        resized, when no face has been seen yet)."""
+        S = self.config.size
+        if self.driving_box is None:
+            return cv2.resize(frame, (S, S), interpolation=cv2.INTER_AREA)
+        return crop_image(frame, self.driving_box, S)
 
     def animate(self, source: np.ndarray | str | Path,
                 driving: np.ndarray | str | Path | list[np.ndarray]) -> list[np.ndarray]:

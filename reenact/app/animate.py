@@ -66,7 +66,7 @@ def run_animate(args, config: AnimateConfig) -> None:
             for warp in reenactor.drive(src, tee(), fps, True, reference, name):
                 frame = reenactor.compose(src, warp)
                 if args.side_by_side:
-                    frame = side_by_side(src.crop, tee.last, frame)
+                    frame = side_by_side(src.crop, reenactor.driving_crop(tee.last), frame)
                 writer.write(frame)
                 bar.update(1)
             bar.close()
@@ -74,7 +74,7 @@ def run_animate(args, config: AnimateConfig) -> None:
         warp = next(reenactor.drive(src, frames, fps, False, reference, name))
         frame = reenactor.compose(src, warp)
         if args.side_by_side:
-            frame = side_by_side(src.crop, frames[0], frame)
+            frame = side_by_side(src.crop, reenactor.driving_crop(frames[0]), frame)
         write_image(out, frame)
     missing = reenactor.report.missing_face_frames
     if missing:

@@ -70,3 +70,24 @@ def smooth_boxes(boxes: list[CropBox], window: int = 31) -> list[CropBox]:
                  mode="edge")
     smooth = np.stack([np.convolve(pad[:, k], kernel, mode="valid") for k in range(3)], axis=1)
     return [CropBox(float(c), float(y), float(s)) for c, y, s in smooth]
+
+
+class StableCropper:
+    """Online steady crop boxes for a video: each frame's face box goes through a One-Euro filter
+    with a low cut-off (the box glides after the face instead of jittering with the landmarks)."""
+
+    def __init__(self, fps: float, margin: float = 2.0, min_cutoff: float = 0.1, beta: float = 0.005):
+        from reenact.tracking.smoothing import OneEuroFilter
+
+        self.dt = 1.0 / float(fps)
+        self.margin = margin
+        self._filter = OneEuroFilter(min_cutoff=min_cutoff, beta=beta)
+        self.box: CropBox | None = None
+
+    def __call__(self, points: np.ndarray | None) -> CropBox | None:
+        """Update with this frame's landmarks (None: no face, keep the box)."""
+        if points is not None:
+            raw = face_crop_box(points, self.margin)
+            cx, cy, side = self._filter(np.array([raw.cx, raw.cy, raw.side]), self.dt)
+            self.box = CropBox(float(cx), float(cy), float(side))
+        return self.box

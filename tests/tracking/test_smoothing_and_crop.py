@@ -4,7 +4,7 @@ import torch
 from reenact.face import LandmarkFaceModel
 from reenact.geometry import matrix_to_euler
 from reenact.io import iter_video_frames
-from reenact.tracking.crop import CropBox, face_crop_box, smooth_boxes
+from reenact.tracking.crop import CropBox, StableCropper, face_crop_box, smooth_boxes
 from reenact.tracking.mediapipe_tracker import FaceTracker
 from reenact.tracking.smoothing import CoefficientSmoother, OneEuroFilter, jitter
 from tests.conftest import data_path
@@ -57,3 +57,23 @@ def test_crop_box_mapping_and_stability():
     cx = np.array([b.cx for b in boxes])
     cx_s = np.array([b.cx for b in steady])
     assert jitter(cx_s) < 0.1 * jitter(cx)
+
+
+def test_video_crop_is_steady_and_keeps_the_face_inside():
+    """On d3.mp4 the online crop box's jitter (mean |second difference| of centre and side, px) is a
+    small fraction of the raw per-frame box's, and every landmark stays inside the crop."""
+    video = data_path("driving", "d3.mp4")
+    cropper = StableCropper(fps=30)
+    raw, steady = [], []
+    with FaceTracker(static=False) as tracker:
+        for frame in iter_video_frames(video):
+            pts = tracker.detect(frame)[0].points
+            b = face_crop_box(pts)
+            s = cropper(pts)
+            raw.append((b.cx, b.cy, b.side))
+            steady.append((s.cx, s.cy, s.side))
+            crop_pts = s.to_crop(pts, 256)
+            assert crop_pts[:, :2].min() > 0 and crop_pts[:, :2].max() < 256
+    j_raw, j_steady = jitter(np.array(raw)), jitter(np.array(steady))
+    print(f"crop box jitter raw {j_raw:.3f} px, steady {j_steady:.3f} px")
+    assert j_steady < 0.2 * j_raw
