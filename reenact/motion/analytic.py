@@ -17,7 +17,13 @@ import torch
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.face.topology import LOWER_LIP_INNER, REGION, UPPER_LIP_INNER
+from reenact.face.topology import (
+    LOWER_LIP_INNER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    REGION,
+    UPPER_LIP_INNER,
+)
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import sample_image
@@ -59,13 +65,15 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     return torch.cat([verts, oval, rings.to(verts.dtype), border.to(verts.dtype)], 1), verts
 
 
-def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Tensor
-                    ) -> torch.Tensor:
+def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Tensor,
+                    teeth_visible: torch.Tensor) -> torch.Tensor:
     """(B, H, W, 2) mouth coordinates -> (B, 3, H, W) colour: upper teeth under the upper lip, lower
     teeth above the lower lip, a dark cavity between, darker towards the corners.
 
     ``opening`` (B,) is the lip gap in head units; teeth keep a fixed height in those units (about
     0.13 upper, 0.07 lower), so a slight opening shows mostly teeth and a wide one a cavity.
+    ``teeth_visible`` (B,) in [0, 1] scales them: lips stretched wide (a smile, speech) bare the
+    teeth, lips pursed into an "O" cover them.
     """
     u, v = uv[..., 0], uv[..., 1]
     gap = opening.clamp(min=1e-3)[:, None, None]
@@ -73,8 +81,9 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
     lower_edge = 1 - (TEETH_LOWER / gap).clamp(max=0.3)
     corner = (1 - (2 * u - 1).abs().clamp(max=1) ** 2).clamp(min=0)  # 1 mid, 0 at corners
     cavity = lip_color.view(1, 1, 1, 3) * 0.22 * (0.5 + 0.5 * (2 * v - 1).abs())[..., None]
-    upper = torch.sigmoid((upper_edge - v) * 40)[..., None]
-    lower = torch.sigmoid((v - lower_edge) * 40)[..., None] * 0.8
+    show = teeth_visible[:, None, None, None]
+    upper = torch.sigmoid((upper_edge - v) * 40)[..., None] * show
+    lower = torch.sigmoid((v - lower_edge) * 40)[..., None] * 0.8 * show
     teeth = torch.tensor(TEETH, dtype=uv.dtype)
     shade = (0.35 + 0.65 * corner[..., None]) * (1 - 0.25 * v[..., None])
     rgb = cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
@@ -145,8 +154,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         s_pix = torch.gather(stretch, 1, tri_idx.reshape(B, -1)).reshape(B, S, S)
         w_m = (((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth)[:, None]
         head = model.head_vertices(coeffs.identity, coeffs.expression)
+        head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
         opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1).float()
-        mouth = _mouth_interior(interp[..., 4:6], scene.lip_color.float(), opening)
+        width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
+        width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
+        # Lips pulled narrower than the source's relaxed width (minus a little slack) cover teeth.
+        teeth = ((width / width_src - 0.92) / 0.1).clamp(0, 1).float()
+        mouth = _mouth_interior(interp[..., 4:6], scene.lip_color.float(), opening, teeth)
         new_weight = weight + w_m * (1 - weight)
         overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)
         weight = new_weight
