@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from reenact.app.runtime import configure_runtime
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, iter_video_frames, probe_video
 from reenact.pipeline import Reenactor
@@ -59,7 +60,7 @@ def main() -> None:
     for path in (args.source, args.driving):
         if not path.exists():
             sys.exit(f"skipped: {path} not found (pass --source/--driving)")
-    torch.set_num_threads(args.threads)
+    configure_runtime(args.threads)  # what the CLI does: threads and allocator
     rows = [run(args.source, args.driving, size, args.frames, crop_only)
             for size in (256, 512) for crop_only in (True, False)]
     print(f"source {args.source.name}, driving {args.driving.name}, {args.threads} threads, "

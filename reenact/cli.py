@@ -67,10 +67,10 @@ def _config_from_args(args):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, args.threads))
+    from reenact.app.runtime import configure_runtime
     from reenact.io import InputError
+
+    configure_runtime(args.threads)
 
     try:
         if args.command == "animate":

@@ -233,7 +233,8 @@ def _reference(frames: Iterable[np.ndarray], index: int, name: str) -> np.ndarra
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    return image.permute(1, 2, 0).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
 
 
 @dataclass(frozen=True)
@@ -280,8 +281,7 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "
     up = sample_image(layers.float(), geo.at)  # (1, 6, h, w)
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
     warped = sample_image(geo.frame, coords_full)
-    w = up[:, 5:6]
-    region = (1 - w) * warped + w * up[:, 2:5]
+    region = torch.lerp(warped, up[:, 2:5], up[:, 5:6])
     out = frame.copy()
     if blend == "poisson":
         H, W = frame.shape[:2]
@@ -290,7 +290,6 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult, blend: str = "
         full[y0:y1, x0:x1] = _to_uint8(region[0])
         return cv2.seamlessClone(full, out, np.pad(mask, ((y0, H - y1), (x0, W - x1))),
                                  ((x0 + x1) // 2, (y0 + y1) // 2), cv2.NORMAL_CLONE)
-    a = geo.feather
-    mixed = a * region + (1 - a) * geo.frame[:, :, y0:y1, x0:x1]
+    mixed = torch.lerp(geo.frame[:, :, y0:y1, x0:x1], region, geo.feather)
     out[y0:y1, x0:x1] = _to_uint8(mixed[0])
     return out

@@ -26,7 +26,7 @@ from reenact.face.topology import (
 )
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
-from reenact.render.shaders import sample_image
+from reenact.render.shaders import interpolate_pixels, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
@@ -67,27 +67,25 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Tensor,
                     teeth_visible: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 2) mouth coordinates -> (B, 3, H, W) colour: upper teeth under the upper lip, lower
-    teeth above the lower lip, a dark cavity between, darker towards the corners.
+    """Mouth coordinates (N, 2) of N pixels -> (N, 3) colour: upper teeth under the upper lip,
+    lower teeth above the lower lip, a dark cavity between, darker towards the corners.
 
-    ``opening`` (B,) is the lip gap in head units; teeth keep a fixed height in those units (about
+    ``opening`` (N,) is the lip gap in head units; teeth keep a fixed height in those units (about
     0.13 upper, 0.07 lower), so a slight opening shows mostly teeth and a wide one a cavity.
-    ``teeth_visible`` (B,) in [0, 1] scales them: lips stretched wide (a smile, speech) bare the
+    ``teeth_visible`` (N,) in [0, 1] scales them: lips stretched wide (a smile, speech) bare the
     teeth, lips pursed into an "O" cover them.
     """
-    u, v = uv[..., 0], uv[..., 1]
-    gap = opening.clamp(min=1e-3)[:, None, None]
+    u, v = uv[:, 0], uv[:, 1]
+    gap = opening.clamp(min=1e-3)
     upper_edge = (TEETH_UPPER / gap).clamp(max=0.65)
     lower_edge = 1 - (TEETH_LOWER / gap).clamp(max=0.3)
     corner = (1 - (2 * u - 1).abs().clamp(max=1) ** 2).clamp(min=0)  # 1 mid, 0 at corners
-    cavity = lip_color.view(1, 1, 1, 3) * 0.22 * (0.5 + 0.5 * (2 * v - 1).abs())[..., None]
-    show = teeth_visible[:, None, None, None]
-    upper = torch.sigmoid((upper_edge - v) * 40)[..., None] * show
-    lower = torch.sigmoid((v - lower_edge) * 40)[..., None] * 0.8 * show
+    cavity = lip_color[None] * 0.22 * (0.5 + 0.5 * (2 * v - 1).abs())[:, None]
+    upper = (torch.sigmoid((upper_edge - v) * 40) * teeth_visible)[:, None]
+    lower = (torch.sigmoid((v - lower_edge) * 40) * 0.8 * teeth_visible)[:, None]
     teeth = torch.tensor(TEETH, dtype=uv.dtype)
-    shade = (0.35 + 0.65 * corner[..., None]) * (1 - 0.25 * v[..., None])
-    rgb = cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
-    return rgb.permute(0, 3, 1, 2)
+    shade = ((0.35 + 0.65 * corner) * (1 - 0.25 * v))[:, None]
+    return cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
 
 
 EXTENSION_SCALE = 4  # the head-extension flow is piecewise affine and smooth: rasterize it at 1/4
@@ -118,6 +116,19 @@ def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:
     return torch.stack([xs, ys], -1)[None]
 
 
+def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per face: the lip gap (head units) and how much teeth show (lips stretched vs pursed)."""
+    head = model.head_vertices(coeffs.identity, coeffs.expression)
+    head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
+    opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1)
+    width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
+    width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
+    # Lips pulled narrower than the source's relaxed width (minus a little slack) cover teeth.
+    teeth = ((width / width_src - 0.92) / 0.1).clamp(0, 1)
+    return opening.float(), teeth.float()
+
+
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
                   mouth_fill: bool = True) -> WarpResult:
     """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution."""
@@ -126,45 +137,35 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     points = points.float()
     B = points.shape[0]
     V = model.num_vertices
-    T = len(scene.faces)
     frags = rasterize(points[:, :V], scene.faces, (S, S))
-    p2f = frags.pix_to_face
-    is_face = frags.mask
-    tri_idx = p2f.clamp(0, T - 1)
-    # One gather for every per-vertex attribute: source xy, mirrored source xy, mouth uv.
+    # Face pixels: one gather for every per-vertex attribute (source xy, mirrored xy, mouth uv).
     src = scene.src_points[:, :V].float()
     attrs = torch.cat([src, src[:, scene.mirror], scene.mouth_uv[None].float()], -1)
-    interp = interpolate_attributes(frags, scene.faces, attrs.expand(B, -1, -1))  # (B, S, S, 6)
-    hidden = is_face & ~scene.tri_visible[tri_idx]
-    face_coords = torch.where(hidden[..., None], interp[..., 2:4], interp[..., 0:2])
-    coords = torch.where(is_face[..., None], face_coords, _extension_coords(scene, points, S))
+    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs.expand(B, -1, -1))  # (N, 6)
+    tri = frags.pix_to_face[b, y, x]  # (N,)
+    hidden = ~scene.tri_visible[tri]
+    coords = _extension_coords(scene, points, S)  # (B, S, S, 2), the face is pasted over it
+    coords[b, y, x] = torch.where(hidden[:, None], vals[:, 2:4], vals[:, 0:2])
 
     person = sample_image(scene.person_mask.float(), coords)  # (B, 1, S, S)
-    alpha = torch.maximum(person, is_face[:, None].float())
-    overlay = scene.plate.float().expand(B, -1, -1, -1)
-    weight = 1 - alpha
+    person[b, 0, y, x] = 1.0
+    weight = 1 - person  # overlay weight: the plate where the flow lands off the person
+    overlay = scene.plate.float().expand(B, -1, -1, -1).clone()
     region = torch.from_numpy(model.topology.triangle_region)
-    is_mouth = is_face & (region[tri_idx] == REGION["mouth"])
-    if mouth_fill and is_mouth.any():
-        tri = points[:, scene.faces][..., :2]  # (B, T, 3, 2)
-        area_r = 0.5 * ((tri[..., 1, 0] - tri[..., 0, 0]) * (tri[..., 2, 1] - tri[..., 0, 1])
-                        - (tri[..., 1, 1] - tri[..., 0, 1]) * (tri[..., 2, 0] - tri[..., 0, 0])
-                        ).abs()
-        stretch = area_r / scene.src_tri_area.float().clamp(min=0.5)  # (B, T)
-        s_pix = torch.gather(stretch, 1, tri_idx.reshape(B, -1)).reshape(B, S, S)
-        w_m = (((s_pix - 1.5) / 2.5).clamp(0, 1) * is_mouth)[:, None]
-        head = model.head_vertices(coeffs.identity, coeffs.expression)
-        head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
-        opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1).float()
-        width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
-        width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
-        # Lips pulled narrower than the source's relaxed width (minus a little slack) cover teeth.
-        teeth = ((width / width_src - 0.92) / 0.1).clamp(0, 1).float()
-        mouth = _mouth_interior(interp[..., 4:6], scene.lip_color.float(), opening, teeth)
-        new_weight = weight + w_m * (1 - weight)
-        overlay = (overlay * weight + mouth * w_m * (1 - weight)) / new_weight.clamp(min=1e-6)
-        weight = new_weight
+    mouth = region[tri] == REGION["mouth"]
+    if mouth_fill and mouth.any():
+        bm, ym, xm, tm = b[mouth], y[mouth], x[mouth], tri[mouth]
+        corners = points[bm[:, None], scene.faces[tm]][..., :2]  # (Nm, 3, 2)
+        e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+        area_r = 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs()
+        stretch = area_r / scene.src_tri_area[tm].float().clamp(min=0.5)
+        w_m = ((stretch - 1.5) / 2.5).clamp(0, 1)  # the source shows too little of this mouth
+        opening, teeth = _teeth_visibility(model, scene, coeffs)
+        colour = _mouth_interior(vals[mouth][:, 4:6], scene.lip_color.float(), opening[bm],
+                                 teeth[bm])
+        overlay[bm, :, ym, xm] = colour
+        weight[bm, 0, ym, xm] = w_m
     warped = sample_image(scene.image.float(), coords)
-    image = (1 - weight) * warped + weight * overlay
+    image = torch.lerp(warped, overlay, weight)
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
-                      overlay_weight=weight, fragments=frags, face_mask=is_face, verts=verts)
+                      overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts)

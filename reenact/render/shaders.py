@@ -6,6 +6,17 @@ import torch.nn.functional as F
 from reenact.render.rasterizer import Fragments
 
 
+def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+                       ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Barycentric interpolation at covered pixels only: ((b, y, x) index tensors of the N covered
+    pixels, values (N, C)). ``attrs`` is (B, V, C) per-vertex values."""
+    b, y, x = torch.nonzero(fragments.mask, as_tuple=True)
+    vidx = faces[fragments.pix_to_face[b, y, x]]  # (N, 3)
+    vals = attrs[b[:, None], vidx]  # (N, 3, C)
+    w = fragments.bary[b, y, x].to(vals.dtype)  # (N, 3)
+    return (b, y, x), (w[..., None] * vals).sum(1)
+
+
 def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
                            ) -> torch.Tensor:
     """Barycentric interpolation of per-vertex attributes.
@@ -18,14 +29,11 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
     Returns:
         (B, H, W, C); zero where no triangle covers the pixel.
     """
-    p2f = fragments.pix_to_face.clamp(min=0)  # (B, H, W)
-    idx = faces[p2f]  # (B, H, W, 3)
-    B = attrs.shape[0]
-    flat = idx.reshape(B, -1)
-    vals = torch.gather(attrs, 1, flat[..., None].expand(-1, -1, attrs.shape[-1]))
-    vals = vals.reshape(*idx.shape, attrs.shape[-1])  # (B, H, W, 3, C)
-    out = (fragments.bary[..., None] * vals).sum(-2)
-    return out * fragments.mask[..., None].to(out.dtype)
+    B, H, W = fragments.pix_to_face.shape
+    idx, vals = interpolate_pixels(fragments, faces, attrs)
+    out = attrs.new_zeros(B, H, W, attrs.shape[-1])
+    out[idx] = vals
+    return out
 
 
 def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "border"
