@@ -5,8 +5,10 @@ warp and paste-back; ``reenact animate`` and the Python API run this same code.
     >>> frames = Reenactor().animate("photo.jpg", "driver.mp4")  # doctest: +SKIP
 """
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from queue import Full, Queue
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
 
 FEATHER = 0.06  # paste-back alpha ramp, as a fraction of the crop side
+_DONE = object()  # end of the tracked-frame stream
 
 
 @dataclass
@@ -102,6 +105,47 @@ class Reenactor:
     def _head(self, c: FaceCoefficients) -> torch.Tensor:
         return self.model.head_vertices(c.identity, c.expression)
 
+    def _tracked(self, frames: Iterable[np.ndarray], is_video: bool
+                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
+        """Decode and track one frame ahead, in a background thread: PyAV and mediapipe release
+        the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here."""
+        queue: Queue = Queue(maxsize=2)
+        stop = threading.Event()
+        index = self.config.face_index
+
+        def produce() -> None:
+            try:
+                with FaceTracker(static=not is_video) as tracker:
+                    previous, t = None, time.perf_counter()
+                    for frame in frames:
+                        t = self.report.add("decode", t)
+                        face = pick_face(tracker.detect(frame), index, previous)
+                        previous = face or previous
+                        t = self.report.add("track", t)
+                        while not stop.is_set():
+                            try:
+                                queue.put((frame, face), timeout=0.1)
+                                break
+                            except Full:
+                                continue
+                        if stop.is_set():
+                            return
+                        t = time.perf_counter()
+                queue.put(_DONE)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+                queue.put(exc)
+
+        worker = threading.Thread(target=produce, name="reenact-track", daemon=True)
+        worker.start()
+        try:
+            while (item := queue.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+
     def drive(self, source: Source, frames: Iterable[np.ndarray], fps: float = 25.0,
               is_video: bool = True, reference: np.ndarray | None = None,
               name: str = "driving") -> Iterator[WarpResult]:
@@ -118,59 +162,50 @@ class Reenactor:
                              expression_only=cfg.expression_only,
                              follow_translation=motion == "relative")
         smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
-        ref = None
-        if reference is not None:
-            with FaceTracker(static=True) as t:
-                face = pick_face(t.detect(reference), cfg.face_index)
-            if face is None:
-                raise InputError(f"{name}: frame {cfg.reference_frame} (the reference frame) "
-                                 f"has no face")
-            ref = self._fit(face)
+        ref = None if reference is None else self._fit_reference(reference, name)
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
-        last, previous = None, None
-        with FaceTracker(static=not is_video) as tracker:
+        last = None
+        for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
             t = time.perf_counter()
-            for i, frame in enumerate(frames):
-                t = self.report.add("decode", t)
-                face = pick_face(tracker.detect(frame), cfg.face_index, previous)
-                t = self.report.add("track", t)
-                if cropper is not None:
-                    self.driving_box = cropper(None if face is None else face.points)
-                elif face is not None:
-                    self.driving_box = face_crop_box(face.points, cfg.margin)
-                if face is None:
-                    if cfg.on_missing_face == "error":
-                        raise InputError(f"{name}: frame {i}: no face found")
-                    self.report.missing_face_frames.append(i)
-                    drv = last  # hold the last good motion
-                else:
-                    previous = face
-                    drv = self._fit(face)
-                    if smoother is not None:
-                        drv = smoother(drv)
-                    last = drv
-                if ref is None and drv is not None:
-                    ref = drv
-                if drv is None:  # no face seen yet: the source as it is
-                    drv, ref_used = source.coeffs, source.coeffs
-                    expression = torch.zeros_like(source.coeffs.expression)
-                    mix = MixOptions(alpha=0.0)
-                else:
-                    ref_used, mix = ref, options
-                    if motion == "relative":
-                        expression = relative_expression(self._head(drv), self._head(ref))
-                    else:
-                        expression = absolute_expression(self._head(source.coeffs),
-                                                         self._head(drv))
-                    expression = expression.reshape(1, -1)
-                coeffs = mix_coefficients(source.coeffs, drv, ref_used, expression, mix)
-                t = self.report.add("fit+mix", t)
-                self.report.frames += 1
-                warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
-                t = self.report.add("warp", t)
-                yield warp
-                t = time.perf_counter()  # the consumer's time is not ours
+            if cropper is not None:
+                self.driving_box = cropper(None if face is None else face.points)
+            elif face is not None:
+                self.driving_box = face_crop_box(face.points, cfg.margin)
+            if face is None:
+                if cfg.on_missing_face == "error":
+                    raise InputError(f"{name}: frame {i}: no face found")
+                self.report.missing_face_frames.append(i)
+            else:
+                last = self._fit(face) if smoother is None else smoother(self._fit(face))
+            ref = ref if ref is not None else last
+            coeffs = self._mix(source, last, ref, motion, options)  # last: held when no face
+            t = self.report.add("fit+mix", t)
+            self.report.frames += 1
+            warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+            self.report.add("warp", t)
+            yield warp
+
+    def _fit_reference(self, reference: np.ndarray, name: str) -> FaceCoefficients:
+        with FaceTracker(static=True) as t:
+            face = pick_face(t.detect(reference), self.config.face_index)
+        if face is None:
+            raise InputError(f"{name}: frame {self.config.reference_frame} (the reference "
+                             f"frame) has no face")
+        return self._fit(face)
+
+    def _mix(self, source: Source, drv: FaceCoefficients | None, ref: FaceCoefficients | None,
+             motion: str, options: MixOptions) -> FaceCoefficients:
+        """Re-enacted coefficients; the source as it is while no driving face has been seen."""
+        if drv is None or ref is None:
+            zero = torch.zeros_like(source.coeffs.expression)
+            return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
+                                    MixOptions(alpha=0.0))
+        if motion == "relative":
+            expression = relative_expression(self._head(drv), self._head(ref))
+        else:
+            expression = absolute_expression(self._head(source.coeffs), self._head(drv))
+        return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options)
 
     # -- output -------------------------------------------------------------------------------
     def compose(self, source: Source, warp: WarpResult) -> np.ndarray:
