@@ -19,11 +19,16 @@ import torch
 from reenact.face.landmark_model import stable_vertices
 from reenact.face.mean_shape import mean_shape
 from reenact.face.topology import (
+    CHIN,
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
+    LOWER_LIP_INNER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
     NUM_VERTICES,
     RIGHT_EYE_INNER,
     RIGHT_EYE_OUTER,
+    UPPER_LIP_INNER,
     landmark_topology,
 )
 from reenact.geometry.laplacian import laplacian_edit, uniform_laplacian
@@ -64,9 +69,30 @@ def _laplacian():
     return uniform_laplacian(topo.edges(), NUM_VERTICES)
 
 
+JAW_SHARE = 0.8  # of a wider lip gap that comes from the jaw dropping (the rest: the lips part)
+
+
+@functools.lru_cache(maxsize=1)
+def _jaw() -> tuple[np.ndarray, np.ndarray]:
+    """Lower face-oval vertices and how far each follows a jaw drop (1 at the chin, 0 at the
+    height of the mouth corners)."""
+    mean = mean_shape()
+    oval = landmark_topology().regions["face_oval"]
+    corner_y = mean[[MOUTH_LEFT, MOUTH_RIGHT], 1].mean()
+    lower = oval[mean[oval, 1] > corner_y]
+    share = np.clip((mean[lower, 1] - corner_y) / (mean[CHIN, 1] - corner_y), 0.0, 1.0)
+    return lower, share
+
+
 def absolute_expression(head_src: torch.Tensor, head_drv: torch.Tensor) -> torch.Tensor:
-    """Offsets (B, V, 3) that give the source shapes (B, V, 3) the drivers' (B, V, 3) expressions."""
+    """Offsets (B, V, 3) that give the source shapes (B, V, 3) the drivers' (B, V, 3) expressions.
+
+    Besides the regions, the jaw: when the driver's lips are further apart than the source's, the
+    lower face outline drops by ``JAW_SHARE`` of the difference (fully at the chin), so an open
+    mouth opens the face rather than squeezing between a fixed chin and nose.
+    """
     out = []
+    jaw, share = _jaw()
     for src, drv in zip(head_src.detach().cpu().double().numpy(),
                         head_drv.detach().cpu().double().numpy(), strict=True):
         handles, targets = [stable_vertices()], [src[stable_vertices()]]
@@ -74,8 +100,13 @@ def absolute_expression(head_src: torch.Tensor, head_drv: torch.Tensor) -> torch
             moved = src[anchor].mean(0) + (drv[region] - drv[anchor].mean(0))
             handles.append(region)
             targets.append(moved)
+        gap = np.linalg.norm(drv[LOWER_LIP_INNER] - drv[UPPER_LIP_INNER]) - np.linalg.norm(
+            src[LOWER_LIP_INNER] - src[UPPER_LIP_INNER])
+        drop = JAW_SHARE * max(gap, 0.0)
+        handles.append(jaw)
+        targets.append(src[jaw] + np.outer(share * drop, [0.0, 1.0, 0.0]))
         h = np.concatenate(handles)
-        h, first = np.unique(h, return_index=True)
+        h, first = np.unique(h, return_index=True)  # the first listed target wins
         t = np.concatenate(targets)[first]
         out.append(laplacian_edit(src, _laplacian(), h, t) - src)
     return torch.from_numpy(np.stack(out)).to(head_src)

@@ -170,6 +170,9 @@ def _background_plate(image: torch.Tensor, person: np.ndarray) -> torch.Tensor:
             telea = cv2.inpaint(rgb_s, hole_s, 5, cv2.INPAINT_TELEA)
             filled[unfilled > 0] = telea[unfilled > 0]
     up = cv2.resize(filled, (S, S), interpolation=cv2.INTER_CUBIC)
-    keep = (1 - cv2.resize(hole.astype(np.float32), (S, S)))[..., None]
-    plate = keep * rgb.astype(np.float32) + (1 - keep) * up.astype(np.float32)
+    # Where the source shows mostly background (person < 0.5, soft hair edges included) the plate
+    # is the source itself, so a still head comes out unchanged; inpainting only where the person
+    # was.
+    inpaint = np.clip((person - 0.5) / 0.4, 0.0, 1.0)[..., None]
+    plate = (1 - inpaint) * rgb.astype(np.float32) + inpaint * up.astype(np.float32)
     return torch.from_numpy(plate / 255.0).permute(2, 0, 1)[None].to(image.dtype)

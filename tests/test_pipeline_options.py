@@ -1,0 +1,114 @@
+"""The mesh paper's applications (pose only, expression only, alpha), face choice, reference
+frame and odd image modes, through the same pipeline as ``reenact animate``."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from reenact.config import AnimateConfig
+from reenact.eval.psnr import psnr
+from reenact.face import LandmarkFaceModel
+from reenact.geometry import matrix_to_euler
+from reenact.io import iter_video_frames, read_image
+from reenact.pipeline import Reenactor
+from reenact.tracking.mediapipe_tracker import FaceTracker
+from tests.conftest import data_path
+
+MODEL = LandmarkFaceModel()
+
+
+def _measure(image):
+    """(pitch, yaw, roll) in degrees and the lip gap in head units of the largest face."""
+    with FaceTracker(static=True) as t:
+        c = MODEL.fit(torch.from_numpy(t.detect(image)[0].points)[None])
+    head = MODEL.head_vertices(c.identity, c.expression)[0]
+    return np.degrees(matrix_to_euler(c.rotation)[0].numpy()), float((head[14] - head[13]).norm())
+
+
+@pytest.fixture(scope="module")
+def pair():
+    source = read_image(data_path("faces", "s42.jpg"))
+    driver = read_image(data_path("faces", "d9.jpg"))  # mouth wide open, turned a little
+    return source, driver
+
+
+def _run(source, driver, **options):
+    r = Reenactor(AnimateConfig(crop_only=True, **options))
+    src = r.prepare_source(source)
+    return src, r.animate(src, driver)[0]
+
+
+def test_alpha_zero_returns_the_source(pair):
+    src, out = _run(*pair, alpha=0.0)
+    assert psnr(out, src.crop) > 35.0
+
+
+def test_pose_only_and_expression_only(pair):
+    source, driver = pair
+    pose_s, gap_s = _measure(source)
+    pose_d, gap_d = _measure(driver)
+    _, full = _run(*pair)
+    _, pose_only = _run(*pair, pose_only=True)
+    _, expr_only = _run(*pair, expression_only=True)
+    pose_f, gap_f = _measure(full)
+    pose_p, gap_p = _measure(pose_only)
+    pose_e, gap_e = _measure(expr_only)
+    assert gap_f > 0.6 * gap_d and gap_e > 0.6 * gap_d  # the mouth opens
+    assert gap_p < 0.5 * gap_d  # ... but not with pose only
+    # Pose only: the re-tracked yaw moves most of the way to the driver's. (A 2D warp of a frontal
+    # photo reads as 60-80% of the mesh's yaw to the re-tracker: see the issue notes.)
+    assert abs(pose_d[1] - pose_s[1]) > 5.0  # (the two yaws differ enough to tell)
+    assert abs(pose_p[1] - pose_d[1]) < 0.5 * abs(pose_s[1] - pose_d[1])
+    assert abs(pose_p[1] - pose_d[1]) < 4.5
+    assert np.abs(pose_e[1] - pose_s[1]) < 3.0  # expression only: the source's yaw
+
+
+def test_alpha_half_lies_between(pair):
+    _, gap_s = _measure(pair[0])
+    _, gap_d = _measure(pair[1])
+    _, half = _run(*pair, alpha=0.5)
+    _, gap_h = _measure(half)
+    assert gap_s < gap_h < gap_d
+
+
+def test_face_index_picks_by_size(samples):
+    """Two faces side by side: index 0 is the larger, index 1 the smaller, 2 is an error."""
+    big = samples["astronaut"]
+    small = samples["grace_hopper"][::2, ::2]
+    canvas = np.full((512, 512 + small.shape[1], 3), 255, np.uint8)
+    canvas[:512, :512] = big
+    canvas[:small.shape[0], 512:] = small
+    r0 = Reenactor(AnimateConfig(face_index=0)).prepare_source(canvas, "two faces")
+    r1 = Reenactor(AnimateConfig(face_index=1)).prepare_source(canvas, "two faces")
+    assert r0.box.cx < 512 < r1.box.cx and r0.box.side > r1.box.side
+    from reenact.io import InputError
+
+    with pytest.raises(InputError, match="only 2 face"):
+        Reenactor(AnimateConfig(face_index=2)).prepare_source(canvas, "two faces")
+
+
+def test_grayscale_source_works(samples, tmp_path):
+    from PIL import Image
+
+    p = tmp_path / "gray.png"
+    Image.fromarray(samples["astronaut"]).convert("L").save(p)
+    out = Reenactor(AnimateConfig(crop_only=True)).animate(str(p), samples["grace_hopper"])
+    assert out[0].shape == (256, 256, 3)
+
+
+def test_reference_frame_changes_the_neutral(samples):
+    """With the reference at a frame whose expression differs from frame 0, re-enacting frame 0
+    moves the face; with reference 0 it does not."""
+    frames = [f for i, f in enumerate(iter_video_frames(data_path("driving", "d3.mp4"))) if i < 60]
+    source = samples["astronaut"]
+    base = Reenactor(AnimateConfig(crop_only=True, expression_only=True))
+    src = base.prepare_source(source)
+    out0 = next(iter(base.drive(src, frames[:1], 30.0, True)))
+    ref_cfg = dataclasses.replace(base.config, reference_frame=59)
+    shifted = Reenactor(ref_cfg)
+    out59 = next(iter(shifted.drive(src, frames[:1], 30.0, True, reference=frames[59])))
+    moved = (out0.verts - out59.verts)[0, :, :2].norm(dim=-1).mean()
+    assert (out0.verts - src.scene.verts)[0, :, :2].norm(dim=-1).mean() < 0.5
+    assert moved > 0.5
