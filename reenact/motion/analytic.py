@@ -143,7 +143,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     attrs = torch.cat([src, src[:, scene.mirror], scene.mouth_uv[None].float()], -1)
     (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs.expand(B, -1, -1))  # (N, 6)
     tri = frags.pix_to_face[b, y, x]  # (N,)
-    hidden = ~scene.tri_visible[tri]
+    hidden = scene.tri_mirror_fill[tri]
     coords = _extension_coords(scene, points, S)  # (B, S, S, 2), the face is pasted over it
     coords[b, y, x] = torch.where(hidden[:, None], vals[:, 2:4], vals[:, 0:2])
 

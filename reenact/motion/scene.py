@@ -33,7 +33,7 @@ class SourceScene:
     ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
     oval: torch.Tensor  # (K,) face oval vertex indices
     src_points: torch.Tensor  # (1, V + K + R + Nb, 2) source positions of every warp vertex
-    tri_visible: torch.Tensor  # (T,) bool, triangle seen in the source
+    tri_mirror_fill: torch.Tensor  # (T,) bool, hidden in the source: take the mirror's texture
     mirror: torch.Tensor  # (V,) mirror vertex map
     person_mask: torch.Tensor  # (1, 1, S, S) in [0, 1], person incl. the face
     plate: torch.Tensor  # (1, 3, S, S) background with the person removed
@@ -75,22 +75,39 @@ def _mouth_uv(model: LandmarkFaceModel) -> np.ndarray:
     return uv
 
 
-def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, size: int
-                ) -> torch.Tensor:
-    """A triangle is visible when it faces the camera as in the frontal mean shape and its centroid
-    is not behind the z-buffer."""
+def _mirror_fill(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
+                 mirror: torch.Tensor, size: int) -> torch.Tensor:
+    """Per triangle: should the output take its texture from the mirrored triangle? Yes when it
+    is hidden in the source and its mirror image is well seen (at least half its frontal area)."""
+    visible, ratio = _visibility(verts, faces, mean, scale, size)
+    index = {tuple(sorted(t)): i for i, t in enumerate(faces.tolist())}
+    mirrored = torch.tensor([index.get(tuple(sorted(mirror[t].tolist())), -1)
+                             for t in faces], dtype=torch.long)
+    has = mirrored >= 0
+    m = mirrored.clamp(min=0)
+    return ~visible & has & visible[m] & (ratio[m] > 0.5)
+
+
+def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
+                size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per triangle: is it seen in the source? Hidden means clearly turned away (its projected
+    area flipped against the frontal mean shape's by more than 5% of that area) or mostly covered
+    (of a projected area of at least 4 px^2, under 30% of its pixels win the z-test). Edge-on
+    triangles count as seen: their own stretched texture is smoother than a mirrored one."""
     frags = rasterize(verts, faces, (size, size))
     tri = verts[0][faces]
-    c = tri.mean(1)  # (T, 3)
+
     def signed(t):
         return ((t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1])
                 - (t[:, 1, 1] - t[:, 0, 1]) * (t[:, 2, 0] - t[:, 0, 0]))
-    facing = torch.sign(signed(tri)) == torch.sign(signed(mean[faces]))
-    ix = c[:, 0].long().clamp(0, size - 1)
-    iy = c[:, 1].long().clamp(0, size - 1)
-    depth_scale = (verts[0, :, 2].max() - verts[0, :, 2].min()).clamp(min=1.0)
-    unoccluded = c[:, 2] <= frags.zbuf[0, iy, ix] + 0.05 * depth_scale
-    return facing & unoccluded
+
+    ref = signed(mean[faces]) * scale**2
+    area = signed(tri)
+    flipped = area / ref.abs().clamp(min=1e-9) * torch.sign(ref) < -0.05
+    won = torch.bincount(frags.pix_to_face[frags.mask], minlength=len(faces)).to(area.dtype)
+    covered = (0.5 * area.abs() >= 4.0) & (won < 0.3 * 0.5 * area.abs())
+    ratio = area / ref.abs().clamp(min=1e-9) * torch.sign(ref)  # projected / frontal area
+    return ~(flipped | covered), ratio
 
 
 def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFaceModel,
@@ -141,7 +158,9 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         image=image, coeffs=coeffs, verts=verts, rings_head=torch.from_numpy(rings_head),
         ring_rigidity=torch.from_numpy(rigidity), border=border, faces=faces, ext_faces=ext_faces,
         oval=torch.from_numpy(oval), src_points=src_points,
-        tri_visible=_visibility(verts, faces, model.mean, S), mirror=model.mirror,
+        tri_mirror_fill=_mirror_fill(verts, faces, model.mean, float(coeffs.scale[0]),
+                                     model.mirror, S),
+        mirror=model.mirror,
         person_mask=torch.from_numpy(mask)[None, None], plate=plate,
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         src_tri_area=area)
@@ -170,9 +189,9 @@ def _background_plate(image: torch.Tensor, person: np.ndarray) -> torch.Tensor:
             telea = cv2.inpaint(rgb_s, hole_s, 5, cv2.INPAINT_TELEA)
             filled[unfilled > 0] = telea[unfilled > 0]
     up = cv2.resize(filled, (S, S), interpolation=cv2.INTER_CUBIC)
-    # Where the source shows mostly background (person < 0.5, soft hair edges included) the plate
+    # Where the source shows background (person < 0.15; a ramp to 0.5 over soft hair edges) the plate
     # is the source itself, so a still head comes out unchanged; inpainting only where the person
     # was.
-    inpaint = np.clip((person - 0.5) / 0.4, 0.0, 1.0)[..., None]
+    inpaint = np.clip((person - 0.15) / 0.35, 0.0, 1.0)[..., None]
     plate = (1 - inpaint) * rgb.astype(np.float32) + inpaint * up.astype(np.float32)
     return torch.from_numpy(plate / 255.0).permute(2, 0, 1)[None].to(image.dtype)
