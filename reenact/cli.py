@@ -29,7 +29,6 @@ def _animate_parser(sub) -> None:
                    help="transfer expression only")
     p.add_argument("--crop-only", action="store_true", default=None,
                    help="write the face crop instead of the full source frame")
-    p.add_argument("--blend", choices=("feather", "poisson"), help="paste-back blend")
     p.add_argument("--on-missing-face", choices=("hold", "error"),
                    help="driving frames without a face: hold the last motion (default) or stop")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,

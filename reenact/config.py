@@ -7,7 +7,6 @@ import yaml
 
 MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
-BLENDS = ("feather", "poisson")
 SIZES = (256, 512)
 
 
@@ -24,7 +23,6 @@ class AnimateConfig:
     pose_only: bool = False
     expression_only: bool = False
     crop_only: bool = False  # write the face crop instead of pasting it back into the frame
-    blend: str = "feather"  # paste-back: feather (alpha ramp) or poisson (OpenCV seamlessClone)
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
     mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
@@ -37,8 +35,6 @@ class AnimateConfig:
         if self.on_missing_face not in MISSING_FACE:
             raise ValueError(f"on_missing_face must be one of {MISSING_FACE}, "
                              f"got {self.on_missing_face!r}")
-        if self.blend not in BLENDS:
-            raise ValueError(f"blend must be one of {BLENDS}, got {self.blend!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
         if self.pose_only and self.expression_only:

@@ -35,7 +35,6 @@ class DlibIdentity:
 
     def embed(self, image: np.ndarray) -> np.ndarray | None:
         """(H, W, 3) uint8 RGB -> (128,) embedding of the largest face, or None without a face."""
-        import dlib
 
         boxes = self._detect(image, 1)
         if not boxes:

@@ -35,13 +35,13 @@ def face_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return rasterize(verts, faces, shape).mask[0].numpy()
 
 
-def evaluate_self_reenactment(video: str, config: AnimateConfig = AnimateConfig(),
+def evaluate_self_reenactment(video: str, config: AnimateConfig | None = None,
                               max_frames: int | None = None, stride: int = 1
                               ) -> SelfReenactmentScores:
     frames = list(iter_video_frames(video))
     frames = frames[: (max_frames + 1) if max_frames else None]
     source, targets = frames[0], frames[1:]
-    reenactor = Reenactor(config)
+    reenactor = Reenactor(config or AnimateConfig())
     src = reenactor.prepare_source(source, f"{video}: frame 0")
     outputs = [reenactor.compose(src, w) for w in reenactor.drive(src, targets, 25.0, True)]
     p_m, p_s, a_m, a_s, found = [], [], [], [], 0

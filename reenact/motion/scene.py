@@ -131,7 +131,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     border_xy = np.unique(np.concatenate([np.c_[t, np.zeros_like(t)], np.c_[t, np.full_like(t, S)],
                                           np.c_[np.zeros_like(t), t], np.c_[np.full_like(t, S), t]]),
                           axis=0)
-    V, K, R = model.num_vertices, len(oval), len(rings_head)
+    V, K = model.num_vertices, len(oval)
     pts2d = np.concatenate([verts[0, oval, :2].numpy(), rings_img[:, :2], border_xy])
     tri = Delaunay(pts2d).simplices
     from matplotlib.path import Path  # point-in-polygon for dropping triangles inside the face
