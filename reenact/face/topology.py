@@ -34,7 +34,8 @@ UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
 
 @dataclass(frozen=True)
 class Topology:
-    """Triangles and per-triangle / per-vertex labels of a face mesh."""
+    """Triangles and per-triangle / per-vertex labels of a face mesh. Triangles share one winding:
+    ``cross(v1 - v0, v2 - v0)`` points out of the face (to the camera, -z, when frontal)."""
 
     num_vertices: int
     triangles: np.ndarray  # (T, 3) int64, vertex indices
@@ -134,6 +135,42 @@ def _fan(loop: list[int], center: int | None, points: np.ndarray) -> list[tuple[
     return [t for t in tris if len(set(t)) == 3]  # the chains share their corner vertices
 
 
+def _orient(tris: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Give all triangles one winding (neighbours traverse their shared edge in opposite
+    directions), chosen so the frontal mean shape's normals point to the camera (-z)."""
+    tris = tris.copy()
+    by_edge = collections.defaultdict(list)
+    for i, t in enumerate(tris):
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            by_edge[(min(a, b), max(a, b))].append(i)
+    done = np.zeros(len(tris), dtype=bool)
+    for seed in range(len(tris)):
+        if done[seed]:
+            continue
+        done[seed] = True
+        stack = [seed]
+        while stack:
+            i = stack.pop()
+            t = tris[i]
+            for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+                for j in by_edge[(min(a, b), max(a, b))]:
+                    if done[j]:
+                        continue
+                    u = tris[j]
+                    same = any((u[k], u[(k + 1) % 3]) == (a, b) for k in range(3))
+                    if same:  # j runs the edge the same way: flip it
+                        tris[j] = u[[0, 2, 1]]
+                    done[j] = True
+                    stack.append(j)
+    p = points[tris]
+    normal_z = ((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
+                - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0]))
+    # z of (e1 x e2) in image axes (x right, y down, z into the screen); the camera is at -z.
+    if np.sum(normal_z) > 0:
+        tris = tris[:, [0, 2, 1]]
+    return tris
+
+
 def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
     from matplotlib.path import Path  # a well-kept point-in-polygon test
 
@@ -162,6 +199,7 @@ def landmark_topology() -> Topology:
     mouth = _fan(inner_lip, None, pts)
     eye_fans = [_fan(eyes[0], RIGHT_IRIS_CENTER, pts), _fan(eyes[1], LEFT_IRIS_CENTER, pts)]
     tris = np.concatenate([surface, np.array(mouth), np.array(eye_fans[0] + eye_fans[1])])
+    tris = _orient(tris, mean_shape())
 
     label = np.full(len(tris), REGION["skin"], dtype=np.int64)
     centroid = pts[tris].mean(axis=1)

@@ -28,3 +28,14 @@ def test_mean_shape_is_symmetric_and_normalised():
     assert np.array_equal(mirror[mirror], np.arange(478))
     assert np.allclose(m[mirror] * [-1, 1, 1], m, atol=1e-4)
     assert np.isclose(np.linalg.norm(m[263] - m[33]), 1.0, atol=1e-4)
+
+
+def test_triangles_are_consistently_oriented_outwards():
+    topo = landmark_topology()
+    t = topo.triangles
+    directed = {(int(a), int(b)) for tri in t for a, b in ((tri[0], tri[1]), (tri[1], tri[2]),
+                                                             (tri[2], tri[0]))}
+    assert len(directed) == 3 * len(t)  # no directed edge is used twice: one winding
+    m = mean_shape()
+    n = np.cross(m[t[:, 1]] - m[t[:, 0]], m[t[:, 2]] - m[t[:, 0]])
+    assert (n[:, 2] < 0).mean() > 0.95  # out of a frontal face is towards the camera (-z)
