@@ -36,6 +36,7 @@ def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool
 
 def side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h: int = 256
                  ) -> np.ndarray:
+    """Source | driving | result panels, each resized to height ``h``."""
     import cv2
 
     def fit(img):
@@ -43,6 +44,11 @@ def side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h:
                           interpolation=cv2.INTER_AREA)
 
     return np.concatenate([fit(source), fit(driving), fit(result)], axis=1)
+
+
+def warp_crop(warp) -> np.ndarray:
+    """The crop-resolution result of a warp as (S, S, 3) uint8."""
+    return (warp.image[0].clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
 
 
 def run_animate(args, config: AnimateConfig) -> None:
@@ -66,7 +72,8 @@ def run_animate(args, config: AnimateConfig) -> None:
             for warp in reenactor.drive(src, tee(), fps, True, reference, name):
                 frame = reenactor.compose(src, warp)
                 if args.side_by_side:
-                    frame = side_by_side(src.crop, reenactor.driving_crop(tee.last), frame)
+                    frame = side_by_side(src.crop, reenactor.driving_crop(tee.last),
+                                         warp_crop(warp))
                 writer.write(frame)
                 bar.update(1)
             bar.close()
@@ -74,7 +81,7 @@ def run_animate(args, config: AnimateConfig) -> None:
         warp = next(reenactor.drive(src, frames, fps, False, reference, name))
         frame = reenactor.compose(src, warp)
         if args.side_by_side:
-            frame = side_by_side(src.crop, reenactor.driving_crop(frames[0]), frame)
+            frame = side_by_side(src.crop, reenactor.driving_crop(frames[0]), warp_crop(warp))
         write_image(out, frame)
     missing = reenactor.report.missing_face_frames
     if missing:

@@ -12,15 +12,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reenact.app.animate import side_by_side
+from reenact.app.animate import side_by_side, warp_crop
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, write_image
 from reenact.io.samples import sample_images
 from reenact.pipeline import Reenactor
-
-
-def _crop(warp) -> np.ndarray:
-    return (warp.image[0].clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
 
 
 def run_demo(out_dir: Path, num_frames: int = 48) -> None:
@@ -33,7 +29,7 @@ def run_demo(out_dir: Path, num_frames: int = 48) -> None:
     crop_of_driver = reenactor.prepare_source(driver, "grace_hopper").crop
     out_dir.mkdir(parents=True, exist_ok=True)
     write_image(out_dir / "demo.png", side_by_side(src.crop, crop_of_driver,
-                                                   _crop(warp), h=256))
+                                                   warp_crop(warp), h=256))
     write_image(out_dir / "demo_full.png", reenactor.compose(src, warp))
     half = np.linspace(0.0, 1.0, max(2, num_frames // 2))
     alphas = np.r_[half, half[::-1]]

@@ -50,11 +50,11 @@ def face_crop_box(points: np.ndarray, margin: float = 2.0) -> CropBox:
 
 
 def crop_image(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """Cut the crop out of (H, W, 3) and resize it to (size, size, 3); outside the image, the edge
-    pixels are repeated."""
+    """Cut the crop out of (H, W, 3) and resize it to (size, size, 3); where the box leaves the
+    image, the image is mirrored at its edge (less conspicuous than repeated edge pixels)."""
     interp = cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR
     return cv2.warpAffine(image, box.affine(size), (size, size), flags=interp,
-                          borderMode=cv2.BORDER_REPLICATE)
+                          borderMode=cv2.BORDER_REFLECT_101)
 
 
 def smooth_boxes(boxes: list[CropBox], window: int = 31) -> list[CropBox]:
