@@ -56,7 +56,8 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     shift = (coeffs.translation - scene.coeffs.translation)[:, None]  # body follows translation
     body = rings_s + shift
     w = scene.ring_rigidity[None, :, None]
-    rings = w * rings_r + (1 - w) * body
+    m = scene.ring_mobility[None, :, None]
+    rings = m * (w * rings_r + (1 - w) * body) + (1 - m) * rings_s
     rings = torch.cat([rings[..., :2], rings_r[..., 2:] + EXTENSION_DEPTH], -1)
     oval = verts[:, scene.oval].clone()
     oval[..., 2] += EXTENSION_DEPTH
@@ -93,7 +94,8 @@ EXTENSION_SCALE = 4  # the head-extension flow is piecewise affine and smooth: r
 
 def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int) -> torch.Tensor:
     """Backward flow of the face + extension mesh at 1/EXTENSION_SCALE resolution, upsampled
-    bilinearly to (B, S, S, 2). Only used outside the face, whose flow is rasterized at full size."""
+    bilinearly to (B, S, S, 2). Only used outside the face, whose flow is rasterized at full size.
+    The displacement (not the absolute position) is upsampled, so the pinned border stays exact."""
     low = max(16, S // EXTENSION_SCALE)
     k = low / S
     faces_all = torch.cat([scene.faces, scene.ext_faces])
@@ -103,10 +105,11 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int) -> torch
     B = points.shape[0]
     coords = interpolate_attributes(frags, faces_all,
                                     scene.src_points.expand(B, -1, -1).to(points.dtype))
-    coords = torch.where(frags.mask[..., None], coords, _pixel_grid(low, points.dtype) / k)
-    up = torch.nn.functional.interpolate(coords.permute(0, 3, 1, 2), size=(S, S),
+    here = _pixel_grid(low, points.dtype) / k  # low-res pixel centres in crop pixels
+    shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
+    up = torch.nn.functional.interpolate(shift.permute(0, 3, 1, 2), size=(S, S),
                                          mode="bilinear", align_corners=False)
-    return up.permute(0, 2, 3, 1)
+    return up.permute(0, 2, 3, 1) + _pixel_grid(S, points.dtype)
 
 
 def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:

@@ -11,6 +11,7 @@ from scipy.spatial import Delaunay
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.topology import landmark_topology
 from reenact.render import rasterize
 
 RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
@@ -28,6 +29,7 @@ class SourceScene:
     verts: torch.Tensor  # (1, V, 3) posed source face vertices
     rings_head: torch.Tensor  # (R, 3) extension points in the head frame
     ring_rigidity: torch.Tensor  # (R,) 1 = moves with the head, 0 = moves with the body only
+    ring_mobility: torch.Tensor  # (R,) 1 = moves as above, 0 = stays put (near the crop border)
     border: torch.Tensor  # (Nb, 3) fixed frame points
     faces: torch.Tensor  # (T, 3) face triangles
     ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
@@ -78,14 +80,22 @@ def _mouth_uv(model: LandmarkFaceModel) -> np.ndarray:
 def _mirror_fill(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
                  mirror: torch.Tensor, size: int) -> torch.Tensor:
     """Per triangle: should the output take its texture from the mirrored triangle? Yes when it
-    is hidden in the source and its mirror image is well seen (at least half its frontal area)."""
+    is hidden in the source, its mirror image is well seen (at least half its frontal area), and
+    it lies inside the face: within two edges of the face outline the mirror would bring the
+    other side's hair line along, a dark seam, so the stretched own texture is kept there."""
     visible, ratio = _visibility(verts, faces, mean, scale, size)
+    near_outline = torch.zeros(len(mirror), dtype=torch.bool)
+    near_outline[torch.from_numpy(landmark_topology().boundary_loop)] = True
+    for _ in range(2):
+        touched = near_outline[faces].any(1)
+        near_outline[faces[touched].reshape(-1)] = True
+    interior = ~near_outline[faces].any(1)
     index = {tuple(sorted(t)): i for i, t in enumerate(faces.tolist())}
     mirrored = torch.tensor([index.get(tuple(sorted(mirror[t].tolist())), -1)
                              for t in faces], dtype=torch.long)
     has = mirrored >= 0
     m = mirrored.clamp(min=0)
-    return ~visible & has & visible[m] & (ratio[m] > 0.5)
+    return ~visible & has & visible[m] & (ratio[m] > 0.5) & interior
 
 
 def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
@@ -127,6 +137,12 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     oval = topo.boundary_loop
     rings_head, rigidity = _rings(head, oval)
     rings_img = pose_vertices(torch.from_numpy(rings_head)[None], coeffs)[0].numpy()
+    # The crop border must stay pinned (it is where the paste-back blends): ring points outside
+    # or at the border are dropped, and those near it move less, down to not at all.
+    to_border = np.minimum(rings_img[:, :2], S - rings_img[:, :2]).min(1)
+    inside = to_border > 0.04 * S
+    rings_head, rigidity, rings_img = rings_head[inside], rigidity[inside], rings_img[inside]
+    mobility = np.clip((to_border[inside] - 0.04 * S) / (0.2 * S), 0.0, 1.0)
     t = np.linspace(0, S, BORDER_POINTS)
     border_xy = np.unique(np.concatenate([np.c_[t, np.zeros_like(t)], np.c_[t, np.full_like(t, S)],
                                           np.c_[np.zeros_like(t), t], np.c_[np.full_like(t, S), t]]),
@@ -156,7 +172,8 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
                   ).abs()
     return SourceScene(
         image=image, coeffs=coeffs, verts=verts, rings_head=torch.from_numpy(rings_head),
-        ring_rigidity=torch.from_numpy(rigidity), border=border, faces=faces, ext_faces=ext_faces,
+        ring_rigidity=torch.from_numpy(rigidity), ring_mobility=torch.from_numpy(mobility),
+        border=border, faces=faces, ext_faces=ext_faces,
         oval=torch.from_numpy(oval), src_points=src_points,
         tri_mirror_fill=_mirror_fill(verts, faces, model.mean, float(coeffs.scale[0]),
                                      model.mirror, S),
