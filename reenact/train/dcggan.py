@@ -1,0 +1,75 @@
+"""One DCG-GAN training step: the discriminator phase, then the generator phase (Sec. 2.4), with
+Adam(0.9, 0.999) at lr 1e-4 as in the paper. The training loop (issue 5) calls ``step``."""
+
+from dataclasses import dataclass, field
+
+import torch
+
+from reenact.losses.dcggan import (
+    DCGGANLossWeights,
+    cycle_loss,
+    hinge_discriminator,
+    hinge_generator,
+    pixel_loss,
+    warp_loss,
+)
+from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
+from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+
+
+@dataclass(frozen=True)
+class DCGGANTrainConfig:
+    model: DCGGANConfig = field(default_factory=DCGGANConfig)
+    weights: DCGGANLossWeights = field(default_factory=DCGGANLossWeights)
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    disc_width: int = 64
+    disc_scales: int = 2
+
+
+class DCGGANTrainer:
+    """Owns the networks and optimisers. A batch is a dict of (B, C, H, W) tensors: image_s,
+    proxy_s, proxy_r, landmarks_s, landmarks_r, parsing_s, parsing_r (used by sD), target (the
+    driving frame I_d) and paired ((B,) bool: source and driving from the same video)."""
+
+    def __init__(self, cfg: DCGGANTrainConfig = DCGGANTrainConfig()):
+        self.cfg = cfg
+        self.model = DCGGAN(cfg.model)
+        self.disc = MultiScaleDiscriminator(width=cfg.disc_width, scales=cfg.disc_scales)
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def _forward(self, batch: dict):
+        return self.model(batch["image_s"], batch["proxy_s"], batch["proxy_r"],
+                          batch["landmarks_s"], batch["landmarks_r"], batch["parsing_s"],
+                          batch.get("parsing_r"))
+
+    def step(self, batch: dict) -> dict[str, float]:
+        w = self.cfg.weights
+        out = self._forward(batch)
+        # Discriminator phase (Eq. 13): real driving frames vs detached outputs.
+        d_loss = hinge_discriminator(self.disc(batch["target"]), self.disc(out.image.detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        # Generator phase (L_G): correspondence and generator terms, D frozen.
+        scale = self.model.correspondence.scale
+        proxy_r = torch.nn.functional.avg_pool2d(batch["proxy_r"], scale)
+        image_s = torch.nn.functional.avg_pool2d(batch["image_s"], scale)
+        terms = {
+            "mw": warp_loss(out.proxy_warp, proxy_r),
+            "cc": cycle_loss(out.image_back, image_s),
+            "pix": pixel_loss(out.image, batch["target"], batch["paired"]),
+        }
+        for p in self.disc.parameters():
+            p.requires_grad_(False)
+        terms["adv"] = hinge_generator(self.disc(out.image))
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
+                  + w.adv * terms["adv"])
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return {"loss_g": float(g_loss), "loss_d": float(d_loss),
+                **{k: float(v) for k, v in terms.items()}}
