@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from reenact.face.topology import landmark_topology
+from reenact.face.topology import REGION_NAMES, landmark_topology
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
 from reenact.render import landmark_heatmaps, parsing_map, rasterize, textured_proxy
@@ -58,3 +58,24 @@ def render_guidance(scene: SourceScene, warp: WarpResult, sigma: float | None = 
         heatmaps_src=_heatmaps(scene.verts, S, sigma),
         heatmaps_reenacted=_heatmaps(warp.verts, S, sigma),
     )
+
+
+def dcggan_inputs(scene: SourceScene, warp: WarpResult, guidance: Guidance | None = None,
+                  num_classes: int = len(REGION_NAMES)) -> dict[str, torch.Tensor]:
+    """The DCG-GAN batch for one source and a (batched) warp: I_s, P_s, P_r, L_s, L_r and one-hot
+    M_s, M_r, all (B, C, S, S) float32. The landmark heatmaps stand in for the paper's HRNet
+    features and the mesh parsing map for its BiSeNet map; both come from this function only, so
+    a user with those networks replaces them here."""
+    g = guidance or render_guidance(scene, warp)
+    B = warp.verts.shape[0]
+
+    def one_hot(labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
+
+    def batch(x: torch.Tensor) -> torch.Tensor:
+        return x.float().expand(B, *x.shape[1:])
+
+    return {"image_s": batch(scene.image), "proxy_s": batch(g.proxy_src),
+            "proxy_r": g.proxy_reenacted.float(), "landmarks_s": batch(g.heatmaps_src),
+            "landmarks_r": g.heatmaps_reenacted.float(),
+            "parsing_s": batch(one_hot(g.parsing_src)), "parsing_r": one_hot(g.parsing_reenacted)}

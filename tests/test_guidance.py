@@ -26,3 +26,23 @@ def test_guidance_shapes_and_consistency(samples):
     assert ((g.parsing_reenacted[0] > 0) & (g.parsing_reenacted[0] != REGION["hair"])).eq(face).all()
     # Heatmaps peak at 1 near the landmarks.
     assert torch.isclose(g.heatmaps_reenacted.amax(), torch.tensor(1.0), atol=0.05)
+
+
+def test_dcggan_inputs_feed_the_model(samples):
+    from reenact.guidance import dcggan_inputs
+    from reenact.models.dcggan import CorrespondenceConfig
+    from reenact.models.dcggan.generator import GeneratorConfig
+    from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    batch = dcggan_inputs(src.scene, warp)
+    S = src.scene.size
+    assert batch["parsing_s"].shape == (1, 9, S, S)
+    assert torch.allclose(batch["parsing_r"].sum(1), torch.ones(1, S, S))
+    cfg = DCGGANConfig(correspondence=CorrespondenceConfig(width=8, feature_dim=16, res_blocks=1),
+                       generator=GeneratorConfig(width=16, coarse_blocks=1))
+    small = {k: torch.nn.functional.avg_pool2d(v, 4) for k, v in batch.items()}  # 64 px
+    out = DCGGAN(cfg)(**small)
+    assert out.image.shape == (1, 3, 64, 64)

@@ -71,5 +71,5 @@ class DCGGANTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
-        return {"loss_g": float(g_loss), "loss_d": float(d_loss),
-                **{k: float(v) for k, v in terms.items()}}
+        return {"loss_g": g_loss.item(), "loss_d": d_loss.item(),
+                **{k: v.item() for k, v in terms.items()}}
