@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+MODELS = ("analytic", "dcggan")
 MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
 SIZES = (256, 512)
@@ -26,6 +27,8 @@ class AnimateConfig:
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
     mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
+    model: str = "analytic"  # analytic (training-free) | dcggan (refines the warp; needs a checkpoint)
+    checkpoint: str | None = None  # weights of the learned model
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -41,6 +44,10 @@ class AnimateConfig:
             raise ValueError("pose_only and expression_only exclude each other")
         if self.face_index < 0 or self.reference_frame < 0:
             raise ValueError("face_index and reference_frame must be >= 0")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if self.model != "analytic" and not self.checkpoint:
+            raise ValueError(f"--model {self.model} needs --checkpoint PATH")
         if not 1.2 <= self.margin <= 4.0:
             raise ValueError(f"margin must lie in [1.2, 4], got {self.margin}")
 

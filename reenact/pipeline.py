@@ -5,6 +5,7 @@ warp and paste-back; ``reenact animate`` and the Python API run this same code.
     >>> frames = Reenactor().animate("photo.jpg", "driver.mp4")  # doctest: +SKIP
 """
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -66,8 +67,11 @@ class Reenactor:
         config: see ``AnimateConfig``.
     """
 
-    def __init__(self, config: AnimateConfig | None = None):
+    def __init__(self, config: AnimateConfig | None = None, refiner=None):
+        """``refiner``: optional callable (scene, warp) -> (B, 3, S, S) crop in [0, 1] that
+        replaces the warp's image (a learned model, see ``reenact.refine``)."""
         self.config = config or AnimateConfig()
+        self.refiner = refiner
         self.model = LandmarkFaceModel()
         self.report = AnimationReport()
         self.driving_box: CropBox | None = None  # steady crop of the current driving frame
@@ -183,7 +187,10 @@ class Reenactor:
             t = self.report.add("fit+mix", t)
             self.report.frames += 1
             warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
-            self.report.add("warp", t)
+            t = self.report.add("warp", t)
+            if self.refiner is not None:
+                warp = refined(warp, self.refiner(source.scene, warp))
+                self.report.add("refine", t)
             yield warp
 
     def _fit_reference(self, reference: np.ndarray, name: str) -> FaceCoefficients:
@@ -237,6 +244,14 @@ class Reenactor:
         frames, is_video, fps, reference, name = open_driving(driving, self.config)
         return [self.compose(src, w) for w in
                 self.drive(src, frames, fps, is_video, reference, name)]
+
+
+def refined(warp: WarpResult, image: torch.Tensor) -> WarpResult:
+    """The warp with its crop replaced by a refiner's output (B, 3, S, S): the image becomes the
+    overlay with full weight, so paste-back places the refined crop instead of the warped photo."""
+    image = image.to(warp.image.dtype).clamp(0, 1)
+    return dataclasses.replace(warp, image=image, overlay=image,
+                               overlay_weight=torch.ones_like(image[:, :1]))
 
 
 def open_driving(driving, config: AnimateConfig):

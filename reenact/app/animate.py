@@ -54,7 +54,12 @@ def warp_crop(warp) -> np.ndarray:
 def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
-    reenactor = Reenactor(config)
+    refiner = None
+    if config.model == "dcggan":
+        from reenact.refine import DCGGANRefiner
+
+        refiner = DCGGANRefiner(config.checkpoint)
+    reenactor = Reenactor(config, refiner)
     src = reenactor.prepare_source(source)
     frames, _, fps, reference, name = open_driving(driving, config)
     if is_video:

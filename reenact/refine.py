@@ -1,0 +1,65 @@
+"""Learned refiners that take the front end's warp and return a better crop: the inference side of
+``reenact animate --model dcggan --checkpoint PATH``. Same pipeline as the default; only the crop
+image changes, and paste-back places it in the photo."""
+
+import dataclasses
+import os
+import typing
+
+import torch
+import torch.nn.functional as F
+
+from reenact.guidance import dcggan_inputs
+from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+from reenact.motion.analytic import WarpResult
+from reenact.motion.scene import SourceScene
+from reenact.train.checkpoint import load_checkpoint
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a (nested) frozen config dataclass from ``dataclasses.asdict`` output."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        v, hint = data[f.name], hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            v = from_dict(hint, v)
+        elif typing.get_origin(hint) is tuple:
+            v = tuple(v)
+        values[f.name] = v
+    return cls(**values)
+
+
+class DCGGANRefiner:
+    """DCG-GAN's generator side loaded from a checkpoint written by ``save_checkpoint`` with
+    ``model=`` the DCGGAN (and optionally ``train_size=`` the crop size it was trained at)."""
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+        state = load_checkpoint(checkpoint)
+        if "model" not in state or "config" not in state:
+            raise ValueError(f"{checkpoint}: not a DCG-GAN checkpoint (no model or config)")
+        config = state["config"]
+        cfg = from_dict(DCGGANConfig, config.get("model", config))  # trainer or model config
+        self.model = DCGGAN(cfg).to(device).eval()
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise ValueError(f"{checkpoint}: weights do not fit its config ({first})") from None
+        self.size = int(state.get("train_size", 0)) or None
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor:
+        """(B, 3, S, S) refined crop in [0, 1]."""
+        batch = dcggan_inputs(scene, warp)
+        S = scene.size
+        size = self.size or S
+        if size != S:
+            batch = {k: F.interpolate(v, size=(size, size), mode="area") for k, v in batch.items()}
+        out = self.model(**{k: v.to(self.device) for k, v in batch.items()}).image.cpu()
+        if size != S:
+            out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)
+        return out
