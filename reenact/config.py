@@ -1,5 +1,7 @@
 """Frozen configuration dataclasses, built in the entry points from YAML and flags."""
 
+import dataclasses
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -69,3 +71,19 @@ def load_config(cls, path: str | Path | None = None, **overrides):
 def save_config(config, path: str | Path) -> None:
     with open(path, "w") as f:
         yaml.safe_dump(asdict(config), f, sort_keys=False)
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a (nested) frozen config dataclass from ``dataclasses.asdict`` output."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        v, hint = data[f.name], hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            v = from_dict(hint, v)
+        elif typing.get_origin(hint) is tuple:
+            v = tuple(v)
+        values[f.name] = v
+    return cls(**values)

@@ -2,34 +2,17 @@
 ``reenact animate --model dcggan --checkpoint PATH``. Same pipeline as the default; only the crop
 image changes, and paste-back places it in the photo."""
 
-import dataclasses
 import os
-import typing
 
 import torch
 import torch.nn.functional as F
 
+from reenact.config import from_dict
 from reenact.guidance import dcggan_inputs
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
 from reenact.train.checkpoint import load_checkpoint
-
-
-def from_dict(cls, data: dict):
-    """Rebuild a (nested) frozen config dataclass from ``dataclasses.asdict`` output."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        v, hint = data[f.name], hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            v = from_dict(hint, v)
-        elif typing.get_origin(hint) is tuple:
-            v = tuple(v)
-        values[f.name] = v
-    return cls(**values)
 
 
 class DCGGANRefiner:

@@ -1,6 +1,7 @@
 """One DCG-GAN training step: the discriminator phase, then the generator phase (Sec. 2.4), with
 Adam(0.9, 0.999) at lr 1e-4 as in the paper. The training loop (issue 5) calls ``step``."""
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -13,8 +14,11 @@ from reenact.losses.dcggan import (
     pixel_loss,
     warp_loss,
 )
+from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+
+log = logging.getLogger("reenact")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class DCGGANTrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     disc_width: int = 64
     disc_scales: int = 2
+    arcface: str | None = None  # insightface arcface_torch weights for L_id; None: L_id off
+    arcface_arch: str = "r50"
 
 
 class DCGGANTrainer:
@@ -38,6 +44,11 @@ class DCGGANTrainer:
         self.disc = MultiScaleDiscriminator(width=cfg.disc_width, scales=cfg.disc_scales)
         self.opt_g = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.arcface = None
+        if cfg.arcface:
+            self.arcface = load_arcface(cfg.arcface, cfg.arcface_arch)
+        elif cfg.weights.identity > 0:
+            log.warning("L_id is off: no ArcFace weights given (DCGGANTrainConfig.arcface)")
 
     def _forward(self, batch: dict):
         return self.model(batch["image_s"], batch["proxy_s"], batch["proxy_r"],
@@ -64,10 +75,12 @@ class DCGGANTrainer:
         for p in self.disc.parameters():
             p.requires_grad_(False)
         terms["adv"] = hinge_generator(self.disc(out.image))
+        if self.arcface is not None:
+            terms["id"] = identity_loss(self.arcface, out.image, batch["image_s"])
         for p in self.disc.parameters():
             p.requires_grad_(True)
         g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
-                  + w.adv * terms["adv"])
+                  + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
