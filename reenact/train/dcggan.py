@@ -17,6 +17,8 @@ from reenact.losses.dcggan import (
 from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+from reenact.models.e3d import CoefficientRegressor, E3DConfig, geometry_loss
+from reenact.train.checkpoint import load_checkpoint
 
 log = logging.getLogger("reenact")
 
@@ -31,6 +33,17 @@ class DCGGANTrainConfig:
     disc_scales: int = 2
     arcface: str | None = None  # insightface arcface_torch weights for L_id; None: L_id off
     arcface_arch: str = "r50"
+    e3d: str | None = None  # a trained E_3D checkpoint (reenact.train.e3d) for L_geo; None: off
+
+
+def load_e3d(path: str) -> CoefficientRegressor:
+    """A frozen E_3D from a checkpoint written by ``reenact.train.e3d``."""
+    from reenact.config import from_dict
+
+    state = load_checkpoint(path)
+    net = CoefficientRegressor(from_dict(E3DConfig, state["config"]))
+    net.load_state_dict(state["model"])
+    return net.eval().requires_grad_(False)
 
 
 class DCGGANTrainer:
@@ -49,6 +62,9 @@ class DCGGANTrainer:
             self.arcface = load_arcface(cfg.arcface, cfg.arcface_arch)
         elif cfg.weights.identity > 0:
             log.warning("L_id is off: no ArcFace weights given (DCGGANTrainConfig.arcface)")
+        self.e3d = load_e3d(cfg.e3d) if cfg.e3d else None
+        if self.e3d is None and cfg.weights.geo > 0:
+            log.warning("L_geo is off: no E_3D checkpoint given (DCGGANTrainConfig.e3d)")
 
     def _forward(self, batch: dict):
         return self.model(batch["image_s"], batch["proxy_s"], batch["proxy_r"],
@@ -57,6 +73,9 @@ class DCGGANTrainer:
 
     def step(self, batch: dict) -> dict[str, float]:
         w = self.cfg.weights
+        if self.e3d is not None and "geo_target" not in batch:
+            raise ValueError("L_geo needs batch['geo_target']: (B, 3 + K) intended pose and "
+                             "expression code of I_r")
         out = self._forward(batch)
         # Discriminator phase (Eq. 13): real driving frames vs detached outputs.
         d_loss = hinge_discriminator(self.disc(batch["target"]), self.disc(out.image.detach()))
@@ -77,10 +96,13 @@ class DCGGANTrainer:
         terms["adv"] = hinge_generator(self.disc(out.image))
         if self.arcface is not None:
             terms["id"] = identity_loss(self.arcface, out.image, batch["image_s"])
+        if self.e3d is not None:
+            terms["geo"] = geometry_loss(self.e3d, out.image, batch["geo_target"])
         for p in self.disc.parameters():
             p.requires_grad_(True)
         g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
-                  + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0))
+                  + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0)
+                  + w.geo * terms.get("geo", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

@@ -165,3 +165,18 @@ def _batch_for(cfg, B=1, size=64):
         ("parsing_r", c.parsing_classes), ("target", 3))}
     batch["paired"] = torch.ones(B, dtype=torch.bool)
     return batch
+
+
+def test_geometry_term_with_an_e3d_checkpoint(tmp_path):
+    from reenact.models.e3d import CoefficientRegressor, E3DConfig
+
+    cfg = E3DConfig(width=8, expression_dim=4)
+    save_checkpoint(tmp_path / "e3d.pt", cfg, model=CoefficientRegressor(cfg))
+    trainer = DCGGANTrainer(DCGGANTrainConfig(model=TINY, disc_width=8,
+                                              e3d=str(tmp_path / "e3d.pt")))
+    batch = _batch()
+    with pytest.raises(ValueError, match="geo_target"):
+        trainer.step(batch)
+    batch["geo_target"] = torch.zeros(2, 7)
+    losses = trainer.step(batch)
+    assert losses["geo"] >= 0 and not any(p.requires_grad for p in trainer.e3d.parameters())

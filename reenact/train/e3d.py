@@ -1,0 +1,117 @@
+"""Training E_3D on face crops labelled by the front end (tracked, fitted, cropped as the pipeline
+does). ``python -m reenact.train.e3d --videos ../shared/data/driving -o e3d.pt`` trains one."""
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from reenact.face import LandmarkFaceModel
+from reenact.geometry import matrix_to_euler
+from reenact.io import image_to_tensor, iter_video_frames
+from reenact.models.e3d import CoefficientRegressor, E3DConfig
+from reenact.tracking.crop import crop_image, face_crop_box
+from reenact.tracking.mediapipe_tracker import FaceTracker
+from reenact.train.checkpoint import save_checkpoint
+
+
+@dataclass
+class Samples:
+    images: torch.Tensor  # (N, 3, S, S) in [0, 1]
+    pose: torch.Tensor  # (N, 3) radians
+    heads: torch.Tensor  # (N, V, 3) head-frame shapes
+    video: torch.Tensor  # (N,) video index
+    frame: torch.Tensor  # (N,) frame index within its video
+
+
+def collect(videos: list[Path], size: int, every: int = 1, max_frames: int | None = None
+            ) -> Samples:
+    """Track every ``every``-th frame of each video; crop at ``size`` and fit the landmark mesh."""
+    model = LandmarkFaceModel()
+    images, poses, heads, vids, frames = [], [], [], [], []
+    for v, path in enumerate(videos):
+        with FaceTracker(static=False) as tracker:
+            for i, frame in enumerate(iter_video_frames(path)):
+                if max_frames is not None and i >= max_frames:
+                    break
+                faces = tracker.detect(frame)  # every frame, so tracking mode stays on the face
+                if i % every or not faces:
+                    continue
+                box = face_crop_box(faces[0].points)
+                crop = crop_image(frame, box, size)
+                c = model.fit(torch.from_numpy(box.to_crop(faces[0].points, size))[None])
+                images.append(image_to_tensor(crop)[0])
+                poses.append(matrix_to_euler(c.rotation)[0])
+                heads.append(model.head_vertices(c.identity, c.expression)[0])
+                vids.append(v)
+                frames.append(i)
+    return Samples(torch.stack(images), torch.stack(poses).float(), torch.stack(heads).float(),
+                   torch.tensor(vids), torch.tensor(frames))
+
+
+def fit_basis(net: CoefficientRegressor, s: Samples) -> None:
+    """Expression basis: principal components of head shapes centred per video (so a video's
+    identity cancels); code scales are the components' standard deviations."""
+    flat = s.heads.reshape(len(s.heads), -1).double()
+    centred = torch.cat([flat[s.video == v] - flat[s.video == v].mean(0)
+                         for v in s.video.unique()])
+    _, sv, vh = torch.linalg.svd(centred, full_matrices=False)
+    K = net.cfg.expression_dim
+    net.mean_shape.copy_(flat.mean(0).float())
+    net.basis.copy_(vh[:K].float())
+    net.code_scale.copy_((sv[:K] / np.sqrt(len(centred))).float().clamp(min=1e-4))
+
+
+def targets(net: CoefficientRegressor, s: Samples) -> torch.Tensor:
+    return torch.cat([s.pose, net.expression_code(s.heads)], 1)
+
+
+def train(net: CoefficientRegressor, s: Samples, epochs: int, lr: float = 2e-3,
+          batch: int = 32, seed: int = 0) -> list[float]:
+    """Adam on the normalised squared error; returns the loss per epoch."""
+    g = torch.Generator().manual_seed(seed)
+    y = targets(net, s)
+    scale = torch.cat([torch.ones(3), net.code_scale])
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    history = []
+    net.train()
+    for _ in tqdm(range(epochs), desc="E_3D", disable=None, file=sys.stderr):
+        order = torch.randperm(len(y), generator=g)
+        total = 0.0
+        for k in range(0, len(y), batch):
+            idx = order[k:k + batch]
+            loss = (((net(s.images[idx]) - y[idx]) / scale) ** 2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        history.append(total / len(y))
+    net.eval()
+    return history
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Train E_3D on tracked video frames.")
+    p.add_argument("--videos", type=Path, required=True, help="a folder of mp4s")
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--every", type=int, default=2)
+    args = p.parse_args()
+    videos = sorted(args.videos.glob("*.mp4"))
+    if not videos:
+        sys.exit(f"reenact: error: {args.videos}: no .mp4 files")
+    cfg = E3DConfig()
+    s = collect(videos, cfg.size, args.every)
+    net = CoefficientRegressor(cfg)
+    fit_basis(net, s)
+    history = train(net, s, args.epochs)
+    save_checkpoint(args.out, cfg, model=net, loss=history[-1])
+    print(f"wrote {args.out}: {len(s.images)} crops, final loss {history[-1]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
