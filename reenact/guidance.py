@@ -5,6 +5,7 @@ Sits beside ``pipeline.py``: it uses the prepared ``Source`` and a ``WarpResult`
 same rasterizer and shaders as the analytic warp. All tensors are at crop resolution S.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -60,12 +61,22 @@ def render_guidance(scene: SourceScene, warp: WarpResult, sigma: float | None = 
     )
 
 
+LandmarkFeatures = Callable[[torch.Tensor], torch.Tensor]  # (B, 3, S, S) -> (B, K, S, S)
+ParsingModel = Callable[[torch.Tensor], torch.Tensor]  # (B, 3, S, S) -> (B, S, S) int64 labels
+
+
 def dcggan_inputs(scene: SourceScene, warp: WarpResult, guidance: Guidance | None = None,
-                  num_classes: int = len(REGION_NAMES)) -> dict[str, torch.Tensor]:
+                  num_classes: int = len(REGION_NAMES),
+                  landmark_features: LandmarkFeatures | None = None,
+                  parsing_model: ParsingModel | None = None) -> dict[str, torch.Tensor]:
     """The DCG-GAN batch for one source and a (batched) warp: I_s, P_s, P_r, L_s, L_r and one-hot
-    M_s, M_r, all (B, C, S, S) float32. The landmark heatmaps stand in for the paper's HRNet
-    features and the mesh parsing map for its BiSeNet map; both come from this function only, so
-    a user with those networks replaces them here."""
+    M_s, M_r, all (B, C, S, S) float32.
+
+    By default the grouped landmark heatmaps stand in for the paper's HRNet features and the mesh
+    parsing map for its BiSeNet map. A user with those networks passes them: ``landmark_features``
+    maps an image to feature maps (applied to I_s for L_s and to P_r for L_r, the re-enacted image
+    being unknown), ``parsing_model`` maps an image to labels (``num_classes`` of them): I_s for
+    M_s, P_r for M_r."""
     g = guidance or render_guidance(scene, warp)
     B = warp.verts.shape[0]
 
@@ -75,7 +86,27 @@ def dcggan_inputs(scene: SourceScene, warp: WarpResult, guidance: Guidance | Non
     def batch(x: torch.Tensor) -> torch.Tensor:
         return x.float().expand(B, *x.shape[1:])
 
-    return {"image_s": batch(scene.image), "proxy_s": batch(g.proxy_src),
-            "proxy_r": g.proxy_reenacted.float(), "landmarks_s": batch(g.heatmaps_src),
-            "landmarks_r": g.heatmaps_reenacted.float(),
-            "parsing_s": batch(one_hot(g.parsing_src)), "parsing_r": one_hot(g.parsing_reenacted)}
+    image_s = batch(scene.image)
+    if landmark_features is not None:
+        landmarks_s, landmarks_r = landmark_features(image_s), landmark_features(g.proxy_reenacted)
+    else:
+        landmarks_s, landmarks_r = batch(g.heatmaps_src), g.heatmaps_reenacted
+    if parsing_model is not None:  # M_r (used by sD) from the re-enacted proxy, like L_r
+        parsing_s, parsing_r = parsing_model(image_s), parsing_model(g.proxy_reenacted.float())
+    else:
+        parsing_s = g.parsing_src.expand(B, *g.parsing_src.shape[1:])
+        parsing_r = g.parsing_reenacted
+    return {"image_s": image_s, "proxy_s": batch(g.proxy_src),
+            "proxy_r": g.proxy_reenacted.float(), "landmarks_s": landmarks_s.float(),
+            "landmarks_r": landmarks_r.float(), "parsing_s": one_hot(parsing_s),
+            "parsing_r": one_hot(parsing_r)}
+
+
+def geo_target(e3d, warp: WarpResult, model) -> torch.Tensor:
+    """L_geo's target for I_r (B, 3 + K): the re-enacted pose (pitch, yaw, roll, radians) and the
+    expression code of the re-enacted head shape on E_3D's basis."""
+    from reenact.geometry import matrix_to_euler
+
+    c = warp.coeffs
+    head = model.head_vertices(c.identity, c.expression)
+    return torch.cat([matrix_to_euler(c.rotation).float(), e3d.expression_code(head).float()], 1)

@@ -46,3 +46,28 @@ def test_dcggan_inputs_feed_the_model(samples):
     small = {k: torch.nn.functional.avg_pool2d(v, 4) for k, v in batch.items()}  # 64 px
     out = DCGGAN(cfg)(**small)
     assert out.image.shape == (1, 3, 64, 64)
+
+
+def test_pluggable_landmark_and_parsing_networks_and_geo_target(samples):
+    from reenact.guidance import dcggan_inputs, geo_target
+    from reenact.models.e3d import CoefficientRegressor, E3DConfig
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    seen = []
+
+    def hrnet_like(img):  # stands in for a user's HRNet: 5 feature maps
+        seen.append(img.shape)
+        return img.mean(1, keepdim=True).expand(-1, 5, -1, -1)
+
+    def bisenet_like(img):  # stands in for a user's BiSeNet: 3 classes
+        return (img[:, 0] * 2.99).long()
+
+    batch = dcggan_inputs(src.scene, warp, num_classes=3, landmark_features=hrnet_like,
+                          parsing_model=bisenet_like)
+    assert batch["landmarks_s"].shape[1] == 5 == batch["landmarks_r"].shape[1] and len(seen) == 2
+    assert batch["parsing_s"].shape[1] == 3
+    e3d = CoefficientRegressor(E3DConfig(width=8, expression_dim=4))
+    target = geo_target(e3d, warp, r.model)
+    assert target.shape == (1, 7) and torch.isfinite(target).all()

@@ -44,6 +44,7 @@ class WarpResult:
     fragments: Fragments  # of the face mesh, at crop resolution
     face_mask: torch.Tensor  # (B, S, S) bool, pixels covered by the face mesh
     verts: torch.Tensor  # (B, V, 3) re-enacted face vertices
+    coeffs: FaceCoefficients  # the re-enacted coefficients C_r the warp realises
 
 
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
@@ -171,4 +172,5 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
-                      overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts)
+                      overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts,
+                      coeffs=coeffs)
