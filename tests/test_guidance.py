@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from reenact.face import REGION
@@ -5,10 +6,16 @@ from reenact.guidance import HEATMAP_GROUPS, render_guidance
 from reenact.pipeline import Reenactor
 
 
-def test_guidance_shapes_and_consistency(samples):
+@pytest.fixture(scope="module")
+def astronaut_as_hopper(samples):
+    """(reenactor, prepared astronaut, warp to Grace Hopper's pose and expression)."""
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
-    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    return r, src, next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+
+
+def test_guidance_shapes_and_consistency(astronaut_as_hopper):
+    r, src, warp = astronaut_as_hopper
     g = render_guidance(src.scene, warp)
     S = src.scene.size
     assert g.proxy_src.shape == (1, 3, S, S) and g.proxy_reenacted.shape == (1, 3, S, S)
@@ -28,15 +35,13 @@ def test_guidance_shapes_and_consistency(samples):
     assert torch.isclose(g.heatmaps_reenacted.amax(), torch.tensor(1.0), atol=0.05)
 
 
-def test_dcggan_inputs_feed_the_model(samples):
+def test_dcggan_inputs_feed_the_model(astronaut_as_hopper):
     from reenact.guidance import dcggan_inputs
     from reenact.models.dcggan import CorrespondenceConfig
     from reenact.models.dcggan.generator import GeneratorConfig
     from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 
-    r = Reenactor()
-    src = r.prepare_source(samples["astronaut"], "astronaut")
-    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    r, src, warp = astronaut_as_hopper
     batch = dcggan_inputs(src.scene, warp)
     S = src.scene.size
     assert batch["parsing_s"].shape == (1, 9, S, S)
@@ -48,13 +53,11 @@ def test_dcggan_inputs_feed_the_model(samples):
     assert out.image.shape == (1, 3, 64, 64)
 
 
-def test_pluggable_landmark_and_parsing_networks_and_geo_target(samples):
+def test_pluggable_landmark_and_parsing_networks_and_geo_target(astronaut_as_hopper):
     from reenact.guidance import dcggan_inputs, geo_target
     from reenact.models.e3d import CoefficientRegressor, E3DConfig
 
-    r = Reenactor()
-    src = r.prepare_source(samples["astronaut"], "astronaut")
-    warp = next(r.drive(src, [samples["grace_hopper"]], is_video=False))
+    r, src, warp = astronaut_as_hopper
     seen = []
 
     def hrnet_like(img):  # stands in for a user's HRNet: 5 feature maps

@@ -24,6 +24,7 @@ from reenact.face.topology import (
     REGION,
     UPPER_LIP_INNER,
 )
+from reenact.geometry.triangles import signed_area
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -159,9 +160,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     mouth = region[tri] == REGION["mouth"]
     if mouth_fill and mouth.any():
         bm, ym, xm, tm = b[mouth], y[mouth], x[mouth], tri[mouth]
-        corners = points[bm[:, None], scene.faces[tm]][..., :2]  # (Nm, 3, 2)
-        e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-        area_r = 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).abs()
+        area_r = signed_area(points[bm[:, None], scene.faces[tm]]).abs()  # (Nm,)
         stretch = area_r / scene.src_tri_area[tm].float().clamp(min=0.5)
         w_m = ((stretch - 1.5) / 2.5).clamp(0, 1)  # the source shows too little of this mouth
         opening, teeth = _teeth_visibility(model, scene, coeffs)

@@ -12,6 +12,7 @@ from scipy.spatial import Delaunay
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import landmark_topology
+from reenact.geometry.triangles import signed_area
 from reenact.render import rasterize
 
 RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
@@ -106,17 +107,12 @@ def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, sc
     triangles count as seen: their own stretched texture is smoother than a mirrored one."""
     frags = rasterize(verts, faces, (size, size))
     tri = verts[0][faces]
-
-    def signed(t):
-        return ((t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1])
-                - (t[:, 1, 1] - t[:, 0, 1]) * (t[:, 2, 0] - t[:, 0, 0]))
-
-    ref = signed(mean[faces]) * scale**2
-    area = signed(tri)
-    flipped = area / ref.abs().clamp(min=1e-9) * torch.sign(ref) < -0.05
-    won = torch.bincount(frags.pix_to_face[frags.mask], minlength=len(faces)).to(area.dtype)
-    covered = (0.5 * area.abs() >= 4.0) & (won < 0.3 * 0.5 * area.abs())
+    ref = signed_area(mean[faces]) * scale**2
+    area = signed_area(tri)
     ratio = area / ref.abs().clamp(min=1e-9) * torch.sign(ref)  # projected / frontal area
+    flipped = ratio < -0.05
+    won = torch.bincount(frags.pix_to_face[frags.mask], minlength=len(faces)).to(area.dtype)
+    covered = (area.abs() >= 4.0) & (won < 0.3 * area.abs())
     return ~(flipped | covered), ratio
 
 
@@ -166,10 +162,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
-    tri_img = verts[0][faces][..., :2]
-    area = 0.5 * ((tri_img[:, 1, 0] - tri_img[:, 0, 0]) * (tri_img[:, 2, 1] - tri_img[:, 0, 1])
-                  - (tri_img[:, 1, 1] - tri_img[:, 0, 1]) * (tri_img[:, 2, 0] - tri_img[:, 0, 0])
-                  ).abs()
+    area = signed_area(verts[0][faces]).abs()
     return SourceScene(
         image=image, coeffs=coeffs, verts=verts, rings_head=torch.from_numpy(rings_head),
         ring_rigidity=torch.from_numpy(rigidity), ring_mobility=torch.from_numpy(mobility),

@@ -71,3 +71,10 @@ def test_umeyama_recovers_similarity_and_gradcheck():
 def test_umeyama_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="matching"):
         umeyama(torch.zeros(1, 4, 3), torch.zeros(1, 5, 3))
+
+
+def test_signed_area_sign_and_value():
+    from reenact.geometry.triangles import signed_area
+
+    tri = torch.tensor([[[0.0, 0.0], [4.0, 0.0], [0.0, 3.0]], [[0.0, 0.0], [0.0, 3.0], [4.0, 0.0]]])
+    assert signed_area(tri).tolist() == [6.0, -6.0]
