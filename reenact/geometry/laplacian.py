@@ -50,3 +50,15 @@ def laplacian_edit(rest: np.ndarray, L: sp.csr_matrix, handles: np.ndarray, targ
     solve = spla.factorized((A.T @ A).tocsc())
     rhs = A.T @ b
     return np.stack([solve(rhs[:, k]) for k in range(3)], axis=1)
+
+
+def scaled_laplacian(edges: np.ndarray, num_vertices: int) -> tuple[sp.csr_matrix, float]:
+    """The Chebyshev-scaled normalised Laplacian L~ = 2 L / lambda_max - I (mesh paper, Eq. 2),
+    with L = I - D^-1/2 A D^-1/2; its spectrum lies in [-1, 1]. Returns (L~, lambda_max)."""
+    L = uniform_laplacian(edges, num_vertices, normalized=True)
+    if num_vertices <= 2:
+        lam = float(np.linalg.eigvalsh(L.toarray()).max())
+    else:
+        lam = float(spla.eigsh(L, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0])
+    lam = max(lam, 1e-6)
+    return (2.0 / lam * L - sp.identity(num_vertices)).tocsr(), lam
