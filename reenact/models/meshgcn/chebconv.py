@@ -18,11 +18,11 @@ def sparse_tensor(matrix: sp.spmatrix, dtype: torch.dtype = torch.float32) -> to
                                    ).coalesce()
 
 
-def _spmm(lap: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """lap (n, n) sparse @ x (B, n, C) -> (B, n, C)."""
+def _spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """matrix (m, n) sparse @ x (B, n, C) -> (B, m, C), for every batch row."""
     B, n, C = x.shape
     flat = x.transpose(0, 1).reshape(n, B * C)
-    return torch.sparse.mm(lap, flat).reshape(n, B, C).transpose(0, 1)
+    return torch.sparse.mm(matrix, flat).reshape(matrix.shape[0], B, C).transpose(0, 1)
 
 
 class ChebConv(nn.Module):
