@@ -1,0 +1,94 @@
+"""The mesh-guided GCN's objective (Sec. 3.4), every term in one place.
+
+    L_total = l_rec L_rec + l_c L_c + l_FM L_FM + l_adv L_adv              (Eq. 4)
+    L_rec: VGG perceptual loss summed over a 256/128/64/32 pyramid          (Eq. 5)
+    L_c: coefficient loss with the regressor E_3D                            (Eq. 6)
+    L_FM: discriminator feature matching                                     (Eq. 7)
+    L_adv: WGAN-GP                                                           (Eq. 8)
+
+Without VGG19 weights a multi-scale L1 + (1 - SSIM) pyramid stands in for L_rec (said once).
+"""
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from reenact.models.vgg import VGG19Features
+
+log = logging.getLogger("reenact")
+PYRAMID = (256, 128, 64, 32)
+
+
+@dataclass(frozen=True)
+class MeshGCNLossWeights:
+    rec: float = 10.0  # lambda_rec
+    fm: float = 10.0  # lambda_FM
+    c: float = 1.0  # lambda_c
+    adv: float = 1.0  # lambda_adv
+    gp: float = 10.0  # WGAN-GP's lambda
+
+
+def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11) -> torch.Tensor:
+    """Mean SSIM (Wang et al. 2004) of images in [0, 1], Gaussian window, per-channel; a dozen
+    lines here rather than a dependency for one function."""
+    C = a.shape[1]
+    side = min(a.shape[-2:])
+    g = _gaussian(min(window, side if side % 2 else side - 1))
+    k = (g[:, None] * g[None, :]).to(a).expand(C, 1, -1, -1)
+    pad = k.shape[-1] // 2
+
+    def blur(x):
+        return F.conv2d(x, k, padding=pad, groups=C)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.mean()
+
+
+class ReconstructionLoss(torch.nn.Module):
+    """L_rec over the image pyramid (sizes of ``PYRAMID`` not above the input's)."""
+
+    def __init__(self, vgg: VGG19Features | None = None):
+        super().__init__()
+        self.vgg = vgg
+        if vgg is None:
+            log.warning("VGG19 weights not given: L_rec uses a multi-scale L1 + SSIM pyramid")
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        H = output.shape[-1]
+        total = output.new_zeros(())
+        for size in [s for s in PYRAMID if s <= H] or [H]:
+            o = F.interpolate(output, size=(size, size), mode="area") if size != H else output
+            t = F.interpolate(target, size=(size, size), mode="area") if size != H else target
+            if self.vgg is not None:
+                total = total + sum((fo - ft).abs().mean()
+                                    for fo, ft in zip(self.vgg(o), self.vgg(t), strict=True))
+            else:
+                total = total + (o - t).abs().mean() + (1 - ssim(o, t))
+        return total
+
+
+def feature_matching(real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor]
+                     ) -> torch.Tensor:
+    """L_FM (Eq. 7): mean absolute difference per discriminator layer, summed over layers."""
+    return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True))
+
+
+def gradient_penalty(disc, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's E[(||grad D(x^)||_2 - 1)^2] on random interpolates of real and fake images."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, dtype=real.dtype, device=real.device)
+    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    score = disc(x)[0].sum()
+    (grad,) = torch.autograd.grad(score, x, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

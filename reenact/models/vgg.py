@@ -1,0 +1,62 @@
+"""VGG19's convolutional part in torchvision's layout (``features.0.weight`` ...), so a torchvision
+``vgg19`` state dict loads from a user's file with ``weights_only=True``; nothing is downloaded.
+Returns the relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1 activations used by perceptual losses."""
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+        512, 512, 512, 512, "M")
+_TAPS = (1, 6, 11, 20, 29)  # indices of relu1_1 ... relu5_1 in ``features``
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+class VGG19Features(nn.Module):
+    """(B, 3, H, W) in [0, 1] -> list of 5 feature maps (relu1_1 ... relu5_1)."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 3
+        for v in _CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=False)]
+                c = v
+        self.features = nn.Sequential(*layers[: _TAPS[-1] + 1])
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        x = (image - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in _TAPS:
+                out.append(x)
+        return out
+
+
+def load_vgg19(path: str | os.PathLike) -> VGG19Features:
+    """Frozen VGG19 features from a torchvision-format state dict (classifier keys ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such VGG19 weight file (torchvision's vgg19 state "
+                                f"dict, e.g. vgg19-dcbb9e9d.pth)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{path}: not a weights-only state dict ({first})") from None
+    net = VGG19Features()
+    wanted = {k: v for k, v in state.items() if k.startswith("features.")
+              and int(k.split(".")[1]) <= _TAPS[-1]}
+    missing = set(net.state_dict()) - set(wanted) - {"mean", "std"}
+    if missing:
+        raise ValueError(f"{path}: not a VGG19 state dict (missing {sorted(missing)[:3]} ...)")
+    net.load_state_dict({**net.state_dict(), **wanted})
+    return net.eval().requires_grad_(False)

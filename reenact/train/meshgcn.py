@@ -1,0 +1,88 @@
+"""One training step of the mesh-guided GCN: the WGAN-GP critic phase, then the generator phase
+(Eq. 4), self-supervised (source and driving frames of the same video). Adam at lr 2e-4 and the
+weights 10, 10, 1, 1 for rec, FM, c, adv as in Sec. 4; Adam's betas (0.5, 0.999) are ours."""
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from reenact.losses.meshgcn import (
+    MeshGCNLossWeights,
+    ReconstructionLoss,
+    feature_matching,
+    gradient_penalty,
+)
+from reenact.models.e3d import geometry_loss
+from reenact.models.meshgcn.discriminator import Critic
+from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
+from reenact.models.vgg import load_vgg19
+from reenact.train.dcggan import load_e3d
+
+log = logging.getLogger("reenact")
+
+
+@dataclass(frozen=True)
+class MeshGCNTrainConfig:
+    model: MeshGCNConfig = field(default_factory=MeshGCNConfig)
+    weights: MeshGCNLossWeights = field(default_factory=MeshGCNLossWeights)
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    critic_width: int = 64
+    use_coefficient_loss: bool = True  # False: the Baseline variant's objective
+    e3d: str | None = None  # E_3D checkpoint for L_c
+    vgg: str | None = None  # torchvision vgg19 weights for L_rec; None: L1 + SSIM pyramid
+
+
+class MeshGCNTrainer:
+    """A batch: image_s, target (I_d) (B, 3, H, W) in [0, 1]; stacked (B, n, 6) meshes, or
+    mesh_images (B, 6, H, W) for GCN->CNN."""
+
+    def __init__(self, template: np.ndarray, faces: np.ndarray,
+                 cfg: MeshGCNTrainConfig = MeshGCNTrainConfig()):
+        self.cfg = cfg
+        self.model = MeshGCN(template, faces, cfg.model)
+        self.critic = Critic(cfg.critic_width)
+        self.rec = ReconstructionLoss(load_vgg19(cfg.vgg) if cfg.vgg else None)
+        self.e3d = None
+        if cfg.use_coefficient_loss:
+            if cfg.e3d:
+                self.e3d = load_e3d(cfg.e3d)
+            else:
+                log.warning("L_c is off: no E_3D checkpoint given (MeshGCNTrainConfig.e3d)")
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+    def step(self, batch: dict) -> dict[str, float]:
+        w = self.cfg.weights
+        out, _, _, _ = self.model(batch["image_s"], batch.get("stacked"),
+                                  batch.get("mesh_images"))
+        real = batch["target"]
+        # Critic phase (Eq. 8): D(fake) - D(real) + lambda * gradient penalty.
+        fake = out.detach()
+        d_loss = (self.critic(fake)[0].mean() - self.critic(real)[0].mean()
+                  + w.gp * gradient_penalty(self.critic, real, fake))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        # Generator phase (Eq. 4), the critic frozen.
+        self.critic.requires_grad_(False)
+        try:
+            score_fake, feats_fake = self.critic(out)
+            _, feats_real = self.critic(real)
+        finally:
+            self.critic.requires_grad_(True)
+        terms = {"rec": self.rec(out, real), "fm": feature_matching(feats_real, feats_fake),
+                 "adv": -score_fake.mean()}
+        if self.e3d is not None:  # L_c: the output shows the driver's pose and expression
+            with torch.no_grad():
+                target = self.e3d(real)
+            terms["c"] = geometry_loss(self.e3d, out, target)
+        g_loss = (w.rec * terms["rec"] + w.fm * terms["fm"] + w.adv * terms["adv"]
+                  + w.c * terms.get("c", 0.0))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return {"loss_g": g_loss.item(), "loss_d": d_loss.item(),
+                **{k: v.item() for k, v in terms.items()}}
