@@ -33,9 +33,9 @@ def _animate_parser(sub) -> None:
                    help="driving frames without a face: hold the last motion (default) or stop")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,
                    help="no temporal smoothing of the driving motion")
-    p.add_argument("--model", choices=("analytic", "dcggan"),
+    p.add_argument("--model", choices=("analytic", "dcggan", "meshgcn"),
                    help="analytic warp (default, no weights) or a learned refiner")
-    p.add_argument("--checkpoint", help="weights for --model dcggan")
+    p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--side-by-side", action="store_true",
                    help="write source | driving | result panels instead of the result alone")

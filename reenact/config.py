@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-MODELS = ("analytic", "dcggan")
+MODELS = ("analytic", "dcggan", "meshgcn")
 MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
 SIZES = (256, 512)
@@ -29,7 +29,7 @@ class AnimateConfig:
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
     mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
-    model: str = "analytic"  # analytic (training-free) | dcggan (refines the warp; needs a checkpoint)
+    model: str = "analytic"  # analytic (training-free) | dcggan | meshgcn (need a checkpoint)
     checkpoint: str | None = None  # weights of the learned model
 
     def __post_init__(self) -> None:

@@ -46,3 +46,41 @@ class DCGGANRefiner:
         if size != S:
             out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)
         return out
+
+
+class MeshGCNRefiner:
+    """The mesh-guided GCN loaded from a checkpoint (``model=`` the MeshGCN, trained on the
+    landmark mesh's topology); runs at the flow size it was built for, resized to the crop."""
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+        from reenact.face.mean_shape import mean_shape
+        from reenact.face.topology import landmark_topology
+        from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
+
+        state = load_checkpoint(checkpoint)
+        if "model" not in state or "config" not in state:
+            raise ValueError(f"{checkpoint}: not a mesh GCN checkpoint (no model or config)")
+        config = state["config"]
+        cfg = from_dict(MeshGCNConfig, config.get("model", config))
+        self.model = MeshGCN(mean_shape(), landmark_topology().triangles, cfg).to(device).eval()
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise ValueError(f"{checkpoint}: weights do not fit its config ({first})") from None
+        self.size = cfg.motion.size
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor:
+        from reenact.guidance import meshgcn_inputs
+
+        x = meshgcn_inputs(scene, warp)
+        S = scene.size
+        image = x["image_s"]
+        if self.size != S:
+            image = F.interpolate(image, size=(self.size, self.size), mode="area")
+        out = self.model(image.to(self.device), x["stacked"].to(self.device))[0].cpu()
+        if self.size != S:
+            out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)
+        return out

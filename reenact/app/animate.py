@@ -59,6 +59,10 @@ def run_animate(args, config: AnimateConfig) -> None:
         from reenact.refine import DCGGANRefiner
 
         refiner = DCGGANRefiner(config.checkpoint)
+    elif config.model == "meshgcn":
+        from reenact.refine import MeshGCNRefiner
+
+        refiner = MeshGCNRefiner(config.checkpoint)
     reenactor = Reenactor(config, refiner)
     src = reenactor.prepare_source(source)
     frames, _, fps, reference, name = open_driving(driving, config)

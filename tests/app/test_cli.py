@@ -171,3 +171,30 @@ def test_dcggan_model_through_the_same_pipeline(files, tmp_path, capsys):
     code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
                      "-o", tmp_path / "o3.png", "--model", "dcggan", "--checkpoint", junk)
     assert code == EXIT_INPUT and "junk.pt" in err and err.count("\n") == 1
+
+
+def test_meshgcn_model_through_the_same_pipeline(files, tmp_path, capsys):
+    """`reenact animate --model meshgcn` runs a (tiny, untrained) mesh GCN checkpoint, with the
+    same --alpha and --pose-only flags as the default."""
+    import torch
+
+    from reenact.face import landmark_topology
+    from reenact.face.mean_shape import mean_shape
+    from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
+    from reenact.models.meshgcn.motion_net import MotionNetConfig
+    from reenact.models.meshgcn.reenacting import ReenactingConfig
+    from reenact.train.checkpoint import save_checkpoint
+
+    cfg = MeshGCNConfig(motion=MotionNetConfig(channels=(8, 8, 16, 16), factors=(4, 2, 2),
+                                               latent=32, size=64, decoder_width=32,
+                                               decoder_res_blocks=1),
+                        reenacting=ReenactingConfig(width=8, res_blocks=1, hourglass_width=8))
+    torch.manual_seed(0)
+    ckpt = tmp_path / "meshgcn.pt"
+    save_checkpoint(ckpt, cfg, model=MeshGCN(mean_shape(), landmark_topology().triangles, cfg))
+    for extra in ([], ["--alpha", "0.5"], ["--pose-only"]):
+        out = tmp_path / f"o{len(extra)}.png"
+        code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o",
+                         out, "--model", "meshgcn", "--checkpoint", ckpt, "--crop-only", *extra)
+        assert code == 0, err
+        assert read_image(out).shape == (256, 256, 3)
