@@ -112,3 +112,25 @@ def test_vgg19_loads_torchvision_layout(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(loaded(x), net(x), strict=True))
     with pytest.raises(FileNotFoundError, match="vgg19"):
         load_vgg19(tmp_path / "none.pth")
+
+
+@pytest.mark.parametrize("name", ["baseline", "lc", "o", "full", "gcn2cnn", "tiny"])
+def test_variant_config_files_build(name):
+    from pathlib import Path
+
+    import yaml
+
+    from reenact.config import from_dict
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "meshgcn" / f"{name}.yaml"
+    cfg = from_dict(MeshGCNTrainConfig, yaml.safe_load(path.read_text()))
+    assert cfg.model.reenacting.use_occlusion == (name not in ("baseline", "lc"))
+    assert cfg.use_coefficient_loss == (name in ("lc", "full", "gcn2cnn"))
+    assert cfg.model.use_gcn == (name != "gcn2cnn")
+    assert cfg.lr == 2e-4 and (cfg.weights.rec, cfg.weights.fm, cfg.weights.c,
+                               cfg.weights.adv) == (10, 10, 1, 1)
+    if name == "tiny":
+        trainer = MeshGCNTrainer(*_template(), cfg)
+        b = {"image_s": torch.rand(1, 3, 64, 64), "target": torch.rand(1, 3, 64, 64),
+             "stacked": _batch(1)["stacked"]}
+        assert torch.isfinite(torch.tensor(list(trainer.step(b).values()))).all()

@@ -14,8 +14,8 @@ def sparse_tensor(matrix: sp.spmatrix, dtype: torch.dtype = torch.float32) -> to
     """scipy sparse (n, m) -> torch sparse COO (n, m)."""
     coo = matrix.tocoo()
     index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data).to(dtype), coo.shape
-                                   ).coalesce()
+    return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data).to(dtype), coo.shape,
+                                   check_invariants=True).coalesce()
 
 
 def _spmm(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
