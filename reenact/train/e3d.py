@@ -53,21 +53,37 @@ def collect(videos: list[Path], size: int, every: int = 1, max_frames: int | Non
                    torch.tensor(vids), torch.tensor(frames))
 
 
+def _video_means(s: Samples) -> torch.Tensor:
+    """(N, V, 3): each sample's video-mean head shape (its subject's identity shape)."""
+    means = {int(v): s.heads[s.video == v].mean(0) for v in s.video.unique()}
+    return torch.stack([means[int(v)] for v in s.video])
+
+
 def fit_basis(net: CoefficientRegressor, s: Samples) -> None:
     """Expression basis: principal components of head shapes centred per video (so a video's
-    identity cancels); code scales are the components' standard deviations."""
+    identity cancels). Identity basis: principal components of the per-video mean shapes (as many
+    as there are subjects minus one; the rest stay zero). Scales: the components' deviations."""
     flat = s.heads.reshape(len(s.heads), -1).double()
     centred = torch.cat([flat[s.video == v] - flat[s.video == v].mean(0)
                          for v in s.video.unique()])
     _, sv, vh = torch.linalg.svd(centred, full_matrices=False)
-    K = net.cfg.expression_dim
+    K, J = net.cfg.expression_dim, net.cfg.identity_dim
     net.mean_shape.copy_(flat.mean(0).float())
     net.basis.copy_(vh[:K].float())
     net.code_scale.copy_((sv[:K] / np.sqrt(len(centred))).float().clamp(min=1e-4))
+    subjects = torch.stack([flat[s.video == v].mean(0) for v in s.video.unique()])
+    subjects = subjects - subjects.mean(0)
+    _, sv_id, vh_id = torch.linalg.svd(subjects, full_matrices=False)
+    j = min(J, max(len(subjects) - 1, 0))
+    net.id_basis.zero_()
+    net.id_basis[:j].copy_(vh_id[:j].float())
+    net.id_scale.fill_(1.0)
+    net.id_scale[:j].copy_((sv_id[:j] / np.sqrt(len(subjects))).float().clamp(min=1e-4))
 
 
 def targets(net: CoefficientRegressor, s: Samples) -> torch.Tensor:
-    return torch.cat([s.pose, net.expression_code(s.heads)], 1)
+    """(N, 3 + K + J): pose, the frame's expression code, its subject's identity code."""
+    return torch.cat([s.pose, net.expression_code(s.heads), net.identity_code(_video_means(s))], 1)
 
 
 def train(net: CoefficientRegressor, s: Samples, epochs: int, lr: float = 2e-3,
@@ -75,7 +91,7 @@ def train(net: CoefficientRegressor, s: Samples, epochs: int, lr: float = 2e-3,
     """Adam on the normalised squared error; returns the loss per epoch."""
     g = torch.Generator().manual_seed(seed)
     y = targets(net, s)
-    scale = torch.cat([torch.ones(3), net.code_scale])
+    scale = net.scales
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history = []
     net.train()

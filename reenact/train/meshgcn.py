@@ -14,7 +14,7 @@ from reenact.losses.meshgcn import (
     feature_matching,
     gradient_penalty,
 )
-from reenact.models.e3d import geometry_loss
+from reenact.models.e3d import coefficient_loss
 from reenact.models.meshgcn.discriminator import Critic
 from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
 from reenact.models.vgg import load_vgg19
@@ -75,10 +75,8 @@ class MeshGCNTrainer:
             self.critic.requires_grad_(True)
         terms = {"rec": self.rec(out, real), "fm": feature_matching(feats_real, feats_fake),
                  "adv": -score_fake.mean()}
-        if self.e3d is not None:  # L_c: the output shows the driver's pose and expression
-            with torch.no_grad():
-                target = self.e3d(real)
-            terms["c"] = geometry_loss(self.e3d, out, target)
+        if self.e3d is not None:  # L_c: source identity, driving pose and expression
+            terms["c"] = coefficient_loss(self.e3d, out, batch["image_s"], real)
         g_loss = (w.rec * terms["rec"] + w.fm * terms["fm"] + w.adv * terms["adv"]
                   + w.c * terms.get("c", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
