@@ -75,6 +75,7 @@ class Reenactor:
         self.model = LandmarkFaceModel()
         self.report = AnimationReport()
         self.driving_box: CropBox | None = None  # steady crop of the current driving frame
+        self.driving_frame: np.ndarray | None = None  # the current driving frame
 
     # -- source -------------------------------------------------------------------------------
     def prepare_source(self, image: np.ndarray | str | Path, name: str | None = None) -> Source:
@@ -110,7 +111,7 @@ class Reenactor:
         return self.model.head_vertices(c.identity, c.expression)
 
     def _tracked(self, frames: Iterable[np.ndarray], is_video: bool
-                 ) -> Iterator[TrackedFace | None]:
+                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
         """Decode and track one frame ahead, in a background thread: PyAV and mediapipe release
         the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here."""
         queue: Queue = Queue(maxsize=2)
@@ -128,7 +129,7 @@ class Reenactor:
                         t = self.report.add("track", t)
                         while not stop.is_set():
                             try:
-                                queue.put(face, timeout=0.1)
+                                queue.put((frame, face), timeout=0.1)
                                 break
                             except Full:
                                 continue
@@ -145,7 +146,7 @@ class Reenactor:
             while (item := queue.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # a TrackedFace, or None for a frame without a face
+                yield item  # (frame, TrackedFace or None for a frame without a face)
         finally:
             stop.set()
             worker.join()
@@ -170,8 +171,9 @@ class Reenactor:
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None
-        for i, face in enumerate(self._tracked(frames, is_video)):
+        for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
             t = time.perf_counter()
+            self.driving_frame = frame  # the frame this iteration's warp re-enacts
             if cropper is not None:
                 self.driving_box = cropper(None if face is None else face.points)
             elif face is not None:
@@ -228,10 +230,13 @@ class Reenactor:
         self.report.add("compose", t)
         return out
 
-    def driving_crop(self, frame: np.ndarray) -> np.ndarray:
+    def driving_crop(self) -> np.ndarray:
         """The current driving frame's steady face crop at the configured size (the whole frame,
         resized, when no face has been seen yet)."""
         S = self.config.size
+        frame = self.driving_frame
+        if frame is None:
+            raise RuntimeError("driving_crop() is for use while iterating drive()")
         if self.driving_box is None:
             return cv2.resize(frame, (S, S), interpolation=cv2.INTER_AREA)
         return crop_image(frame, self.driving_box, S)

@@ -71,18 +71,10 @@ def run_animate(args, config: AnimateConfig) -> None:
         with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None) as writer:
             bar = tqdm(total=info.num_frames or None, unit="frame", desc="animate",
                        disable=None, file=sys.stderr)
-            drv_frames = iter(frames)
-
-            def tee():
-                for f in drv_frames:
-                    tee.last = f
-                    yield f
-
-            for warp in reenactor.drive(src, tee(), fps, True, reference, name):
+            for warp in reenactor.drive(src, frames, fps, True, reference, name):
                 frame = reenactor.compose(src, warp)
                 if args.side_by_side:
-                    frame = side_by_side(src.crop, reenactor.driving_crop(tee.last),
-                                         warp_crop(warp))
+                    frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
                 writer.write(frame)
                 bar.update(1)
             bar.close()
@@ -90,7 +82,7 @@ def run_animate(args, config: AnimateConfig) -> None:
         warp = next(reenactor.drive(src, frames, fps, False, reference, name))
         frame = reenactor.compose(src, warp)
         if args.side_by_side:
-            frame = side_by_side(src.crop, reenactor.driving_crop(frames[0]), warp_crop(warp))
+            frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
         write_image(out, frame)
     missing = reenactor.report.missing_face_frames
     if missing:

@@ -198,3 +198,25 @@ def test_meshgcn_model_through_the_same_pipeline(files, tmp_path, capsys):
                          out, "--model", "meshgcn", "--checkpoint", ckpt, "--crop-only", *extra)
         assert code == 0, err
         assert read_image(out).shape == (256, 256, 3)
+
+
+def test_side_by_side_panels_stay_in_step_with_the_driver(files, tmp_path, capsys):
+    """Panels are source | driving | result; the driving panel of output frame i shows driving
+    frame i (odd frames are darkened so a frame that is off by one shows up)."""
+    src_video = data_path("driving", "d0.mp4")
+    video = tmp_path / "alternating.mp4"
+    with VideoWriter(video, 25) as w:
+        for i, f in enumerate(iter_video_frames(src_video)):
+            if i >= 12:
+                break
+            w.write((f * (0.55 if i % 2 else 1.0)).astype(np.uint8))
+    out = tmp_path / "sbs.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", video, "-o", out,
+                     "--side-by-side")
+    assert code == 0, err
+    frames = list(iter_video_frames(out))
+    assert len(frames) == 12 and frames[0].shape == (256, 768, 3)
+    middle = np.array([f[:, 256:512].mean() for f in frames])
+    dark = middle[1::2].mean(), middle[0::2].mean()
+    assert all(middle[i] < 0.8 * middle[i - 1] for i in range(1, 12, 2)), middle.round(1)
+    assert dark[0] < dark[1]
