@@ -5,11 +5,12 @@ identity network for L_id (DCG-GAN Eq. 9) and for CSIM when the user has weights
 downloaded."""
 
 import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from reenact.io.weights import load_weights
 
 DEPTHS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3), "r100": (3, 13, 30, 3)}
 
@@ -66,15 +67,8 @@ class IResNet(nn.Module):
 
 def load_arcface(path: str | os.PathLike, arch: str = "r50") -> IResNet:
     """A frozen, eval-mode IResNet with insightface arcface_torch weights from ``path``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such ArcFace weight file (insightface arcface_torch "
-                                f"releases, e.g. ms1mv3_arcface_r50_fp16/backbone.pth)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{path}: not a weights-only state dict ({first})") from None
+    state = load_weights(path, "ArcFace weight file (insightface arcface_torch releases, e.g. "
+                               "ms1mv3_arcface_r50_fp16/backbone.pth)")
     net = IResNet(arch)
     try:
         net.load_state_dict(state)

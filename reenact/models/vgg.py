@@ -3,10 +3,11 @@
 Returns the relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1 activations used by perceptual losses."""
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
+
+from reenact.io.weights import load_weights
 
 _CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
         512, 512, 512, 512, "M")
@@ -43,15 +44,8 @@ class VGG19Features(nn.Module):
 
 def load_vgg19(path: str | os.PathLike) -> VGG19Features:
     """Frozen VGG19 features from a torchvision-format state dict (classifier keys ignored)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such VGG19 weight file (torchvision's vgg19 state "
-                                f"dict, e.g. vgg19-dcbb9e9d.pth)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{path}: not a weights-only state dict ({first})") from None
+    state = load_weights(path, "VGG19 weight file (torchvision's vgg19 state dict, e.g. "
+                               "vgg19-dcbb9e9d.pth)")
     net = VGG19Features()
     wanted = {k: v for k, v in state.items() if k.startswith("features.")
               and int(k.split(".")[1]) <= _TAPS[-1]}

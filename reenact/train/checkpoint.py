@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from reenact.io.atomic import atomic_path
+from reenact.io.weights import load_weights
 
 
 def save_checkpoint(path: str | os.PathLike, config, **state) -> None:
@@ -26,12 +27,4 @@ def save_checkpoint(path: str | os.PathLike, config, **state) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint written by ``save_checkpoint`` (tensors and plain values only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{path}: not a reenact checkpoint ({type(exc).__name__}: {first})"
-                         ) from None
+    return load_weights(path, "reenact checkpoint")
