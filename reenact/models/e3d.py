@@ -83,3 +83,14 @@ def coefficient_loss(e3d: CoefficientRegressor, output: torch.Tensor, source: to
         want_pose_exp = e3d(driving)[:, :n] / e3d.scales[:n]
         want_id = e3d(source)[:, n:] / e3d.scales[n:]
     return (pred[:, :n] - want_pose_exp).abs().mean() + (pred[:, n:] - want_id).abs().mean()
+
+
+def load_e3d(path) -> CoefficientRegressor:
+    """A frozen E_3D from a checkpoint written by ``reenact.train.e3d`` (weights-only load)."""
+    from reenact.config import from_dict
+    from reenact.io.weights import load_weights
+
+    state = load_weights(path, "E_3D checkpoint")
+    net = CoefficientRegressor(from_dict(E3DConfig, state["config"]))
+    net.load_state_dict(state["model"])
+    return net.eval().requires_grad_(False)

@@ -17,8 +17,7 @@ from reenact.losses.dcggan import (
 from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
-from reenact.models.e3d import CoefficientRegressor, E3DConfig, geometry_loss
-from reenact.train.checkpoint import load_checkpoint
+from reenact.models.e3d import geometry_loss, load_e3d
 
 log = logging.getLogger("reenact")
 
@@ -34,16 +33,6 @@ class DCGGANTrainConfig:
     arcface: str | None = None  # insightface arcface_torch weights for L_id; None: L_id off
     arcface_arch: str = "r50"
     e3d: str | None = None  # a trained E_3D checkpoint (reenact.train.e3d) for L_geo; None: off
-
-
-def load_e3d(path: str) -> CoefficientRegressor:
-    """A frozen E_3D from a checkpoint written by ``reenact.train.e3d``."""
-    from reenact.config import from_dict
-
-    state = load_checkpoint(path)
-    net = CoefficientRegressor(from_dict(E3DConfig, state["config"]))
-    net.load_state_dict(state["model"])
-    return net.eval().requires_grad_(False)
 
 
 class DCGGANTrainer:

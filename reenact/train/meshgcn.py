@@ -14,11 +14,10 @@ from reenact.losses.meshgcn import (
     feature_matching,
     gradient_penalty,
 )
-from reenact.models.e3d import coefficient_loss
+from reenact.models.e3d import coefficient_loss, load_e3d
 from reenact.models.meshgcn.discriminator import Critic
 from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
 from reenact.models.vgg import load_vgg19
-from reenact.train.dcggan import load_e3d
 
 log = logging.getLogger("reenact")
 
