@@ -47,6 +47,20 @@ def _demo_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=48, help="frames in the sweep video")
 
 
+def _preprocess_parser(sub) -> None:
+    p = sub.add_parser("preprocess", help="track, crop and fit videos once into a training cache")
+    p.add_argument("src", help="a dataset root (FF++, Celeb-DF, VoxCeleb1) or a folder of videos "
+                   "or frame folders")
+    p.add_argument("--out", "-o", required=True, help="cache folder (shards + index); resumable")
+    p.add_argument("--frames", type=int, default=10,
+                   help="frames sampled evenly per video (default 10, as DCG-GAN on FF++; 0: all)")
+    p.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
+    p.add_argument("--margin", type=float, default=2.0, help="crop side / face size (default 2)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes (default: the CPU count, at most 8)")
+    p.add_argument("--per-shard", type=int, default=64, help="videos per shard (default 64)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
@@ -55,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _animate_parser(sub)
     _demo_parser(sub)
+    _preprocess_parser(sub)
     return parser
 
 
@@ -83,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenact.app.demo import run_demo
 
             run_demo(Path(args.out_dir), args.frames)
+        elif args.command == "preprocess":
+            from reenact.app.preprocess import run_preprocess
+
+            return run_preprocess(args)
         return 0
     except KeyboardInterrupt:
         print("reenact: interrupted; no partial output was left at the target path",
