@@ -127,3 +127,23 @@ def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tens
     m_d = normalise(warp.verts)
     return {"image_s": scene.image.float().expand(B, -1, -1, -1),
             "stacked": torch.cat([m_s, m_d], -1)}
+
+
+def prior_inputs(warp: WarpResult, size: int | None = None) -> dict[str, torch.Tensor]:
+    """The analytic warp as a prior for models built with ``use_prior``: ``prior`` (B, 3, s, s) the
+    warped crop and ``prior_flow`` (B, s, s, 2) its backward flow as offsets from the identity
+    grid in ``grid_sample`` units (resolution-free), at ``size`` s (default: the crop's)."""
+    import torch.nn.functional as F
+
+    from reenact.models.meshgcn.reenacting import identity_grid
+
+    image = warp.image.float()
+    B, _, S, _ = image.shape
+    grid = warp.coords_src_from_out.float() * (2.0 / S) - 1.0
+    offsets = grid - identity_grid(B, S, S, grid)
+    size = size or S
+    if size != S:
+        image = F.interpolate(image, size=(size, size), mode="area")
+        offsets = F.interpolate(offsets.permute(0, 3, 1, 2), size=(size, size),
+                                mode="area").permute(0, 2, 3, 1)
+    return {"prior": image.clamp(0, 1), "prior_flow": offsets.contiguous()}

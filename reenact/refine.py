@@ -8,11 +8,17 @@ import torch
 import torch.nn.functional as F
 
 from reenact.config import from_dict
-from reenact.guidance import dcggan_inputs
+from reenact.guidance import dcggan_inputs, prior_inputs
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
 from reenact.train.checkpoint import load_checkpoint
+
+
+def _model_config(config: dict) -> dict:
+    """The model section of a run config (``reenact train``), a trainer config or a model config."""
+    config = config.get("trainer", config)
+    return config.get("model", config)
 
 
 class DCGGANRefiner:
@@ -23,8 +29,7 @@ class DCGGANRefiner:
         state = load_checkpoint(checkpoint)
         if "model" not in state or "config" not in state:
             raise ValueError(f"{checkpoint}: not a DCG-GAN checkpoint (no model or config)")
-        config = state["config"]
-        cfg = from_dict(DCGGANConfig, config.get("model", config))  # trainer or model config
+        cfg = from_dict(DCGGANConfig, _model_config(state["config"]))
         self.model = DCGGAN(cfg).to(device).eval()
         try:
             self.model.load_state_dict(state["model"])
@@ -42,6 +47,8 @@ class DCGGANRefiner:
         size = self.size or S
         if size != S:
             batch = {k: F.interpolate(v, size=(size, size), mode="area") for k, v in batch.items()}
+        if self.model.cfg.use_prior:
+            batch["prior"] = prior_inputs(warp, size)["prior"]
         out = self.model(**{k: v.to(self.device) for k, v in batch.items()}).image.cpu()
         if size != S:
             out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)
@@ -60,8 +67,7 @@ class MeshGCNRefiner:
         state = load_checkpoint(checkpoint)
         if "model" not in state or "config" not in state:
             raise ValueError(f"{checkpoint}: not a mesh GCN checkpoint (no model or config)")
-        config = state["config"]
-        cfg = from_dict(MeshGCNConfig, config.get("model", config))
+        cfg = from_dict(MeshGCNConfig, _model_config(state["config"]))
         self.model = MeshGCN(mean_shape(), landmark_topology().triangles, cfg).to(device).eval()
         try:
             self.model.load_state_dict(state["model"])
@@ -80,7 +86,10 @@ class MeshGCNRefiner:
         image = x["image_s"]
         if self.size != S:
             image = F.interpolate(image, size=(self.size, self.size), mode="area")
-        out = self.model(image.to(self.device), x["stacked"].to(self.device))[0].cpu()
+        extra = {}
+        if self.model.cfg.use_prior:
+            extra = {k: v.to(self.device) for k, v in prior_inputs(warp, self.size).items()}
+        out = self.model(image.to(self.device), x["stacked"].to(self.device), **extra)[0].cpu()
         if self.size != S:
             out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)
         return out

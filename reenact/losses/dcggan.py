@@ -36,10 +36,11 @@ def cycle_loss(image_back: torch.Tensor, image_s: torch.Tensor) -> torch.Tensor:
 
 
 def pixel_loss(output: torch.Tensor, target: torch.Tensor, paired: torch.Tensor) -> torch.Tensor:
-    """L_pix (Eq. 11) over the paired samples of the batch (``paired``: (B,) bool); 0 if none."""
-    if not paired.any():
-        return output.new_zeros(())
-    return (output[paired] - target[paired]).abs().mean()
+    """L_pix (Eq. 11) on the paired samples of the batch (``paired``: (B,) bool), averaged over
+    the whole batch with unpaired samples counting zero: a plain batch mean, so DDP's averaging
+    over equal per-process batches gives exactly the single-process loss."""
+    per_sample = (output - target).abs().flatten(1).mean(1)
+    return (per_sample * paired.to(per_sample.dtype)).mean()
 
 
 def hinge_generator(fake_logits: list[torch.Tensor]) -> torch.Tensor:

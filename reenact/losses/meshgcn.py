@@ -85,10 +85,23 @@ def feature_matching(real_feats: list[torch.Tensor], fake_feats: list[torch.Tens
     return sum((r.detach() - f).abs().mean() for r, f in zip(real_feats, fake_feats, strict=True))
 
 
-def gradient_penalty(disc, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP's E[(||grad D(x^)||_2 - 1)^2] on random interpolates of real and fake images."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, dtype=real.dtype, device=real.device)
-    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    score = disc(x)[0].sum()
-    (grad,) = torch.autograd.grad(score, x, create_graph=True)
+def gradient_penalty(disc, real: torch.Tensor, fake: torch.Tensor,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP's E[(||grad D(x^)||_2 - 1)^2] on random interpolates of real and fake images;
+    ``eps`` (B,) the interpolation weights (default: drawn here)."""
+    x = interpolates(real, fake, eps).requires_grad_(True)
+    return penalty(disc(x)[0], x)
+
+
+def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+    if eps is None:
+        eps = torch.rand(real.shape[0], dtype=real.dtype, device=real.device)
+    eps = eps.to(real.dtype).view(-1, 1, 1, 1)
+    return eps * real + (1 - eps) * fake
+
+
+def penalty(scores: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(||d sum(scores) / dx||_2 - 1)^2, averaged over the batch (x requires grad)."""
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -28,3 +28,24 @@ def conv_down(c_in: int, c_out: int) -> nn.Sequential:
     """Stride-2 conv, instance norm, LeakyReLU: halves H and W."""
     return nn.Sequential(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
                          nn.InstanceNorm2d(c_out, affine=True), nn.LeakyReLU(0.2))
+
+
+class PriorFusion(nn.Module):
+    """Our extension (not in either paper): the front end's analytic warp as a prior the network
+    refines. A small conv head reads (network output, prior) and adds a residual to the prior; its
+    last conv starts at zero, so an untrained model returns the analytic warp exactly and training
+    only has to learn corrections (shading, mouth interior, what the warp gets wrong).
+
+    (B, 3, H, W) output and prior in [0, 1] -> (B, 3, H, W) in [0, 1]."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(6, width, 3, padding=1), nn.LeakyReLU(0.2),
+                                  nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.2))
+        self.to_residual = nn.Conv2d(width, 3, 3, padding=1)
+        nn.init.zeros_(self.to_residual.weight)
+        nn.init.zeros_(self.to_residual.bias)
+
+    def forward(self, output: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        residual = self.to_residual(self.body(torch.cat([output, prior], 1)))
+        return (prior + residual).clamp(0.0, 1.0)

@@ -117,13 +117,15 @@ def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, sc
 
 
 def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFaceModel,
-                person_mask: np.ndarray) -> SourceScene:
+                person_mask: np.ndarray, plate: bool = True) -> SourceScene:
     """Precompute the source side of the analytic warp.
 
     Args:
         image: (1, 3, S, S) source crop in [0, 1].
         coeffs: the source's coefficients fitted in crop pixels.
         person_mask: (S, S) float person probability from selfie segmentation.
+        plate: inpaint the background plate; False (training, where only the learned model's
+            inputs are needed) uses the source crop itself, skipping the costliest step.
     """
     S = image.shape[-1]
     topo = model.topology
@@ -158,7 +160,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     mask = np.clip(person_mask, 0, 1).astype(np.float32)
     face_cov = rasterize(verts, faces, (S, S)).mask[0].numpy()
     mask = np.maximum(mask, face_cov.astype(np.float32))
-    plate = _background_plate(image, mask)
+    plate = _background_plate(image, mask) if plate else image.clone()
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])

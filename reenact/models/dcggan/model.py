@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reenact.models.blocks import PriorFusion
 from reenact.models.dcggan.correspondence import CorrespondenceConfig, DenseCorrespondence
 from reenact.models.dcggan.generator import Generator, GeneratorConfig
 
@@ -18,6 +19,7 @@ class DCGGANConfig:
     correspondence: CorrespondenceConfig = field(default_factory=CorrespondenceConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     use_proxies: bool = True
+    use_prior: bool = False  # ours: refine the analytic warp (blocks.PriorFusion); off = the paper
 
     def __post_init__(self) -> None:
         if self.correspondence.parsing_classes != self.generator.parsing_classes:
@@ -45,12 +47,15 @@ class DCGGAN(nn.Module):
         self.cfg = cfg
         self.correspondence = DenseCorrespondence(cfg.correspondence, cfg.use_proxies)
         self.generator = Generator(cfg.generator)
+        self.fusion = PriorFusion() if cfg.use_prior else None
 
     def forward(self, image_s: torch.Tensor, proxy_s: torch.Tensor, proxy_r: torch.Tensor,
                 landmarks_s: torch.Tensor, landmarks_r: torch.Tensor, parsing_s: torch.Tensor,
-                parsing_r: torch.Tensor | None = None) -> DCGGANOutput:
+                parsing_r: torch.Tensor | None = None, prior: torch.Tensor | None = None
+                ) -> DCGGANOutput:
         """All inputs (B, C, H, W): I_s, P_s, P_r in [0, 1]; L_s, L_r heatmaps; M_s (and, for
-        sD, M_r) one-hot parsing maps."""
+        sD, M_r) one-hot parsing maps; ``prior`` the analytic warp (B, 3, H, W), needed when
+        ``use_prior``."""
         corr = self.correspondence
         f_s, f_r = corr.features(proxy_s, proxy_r, landmarks_s, landmarks_r, parsing_s, parsing_r)
         image_warp = corr.warp(f_r, f_s, image_s)
@@ -58,5 +63,9 @@ class DCGGAN(nn.Module):
         parsing_warp = corr.warp(f_r, f_s, parsing_s)
         image_back = corr.reverse(f_r, f_s, image_warp)
         image, attention = self.generator(image_warp, proxy_warp, parsing_warp)
+        if self.fusion is not None:
+            if prior is None:
+                raise ValueError("this DCG-GAN refines the analytic warp: pass prior=")
+            image = self.fusion(image, prior)
         return DCGGANOutput(image=image, image_warp=image_warp, proxy_warp=proxy_warp,
                             parsing_warp=parsing_warp, image_back=image_back, attention=attention)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from reenact.models.blocks import PriorFusion
 from reenact.models.meshgcn.motion_net import MotionNet, MotionNetConfig
 from reenact.models.meshgcn.reenacting import ReenactingConfig, ReenactingModule
 
@@ -17,6 +18,7 @@ class MeshGCNConfig:
     motion: MotionNetConfig = field(default_factory=MotionNetConfig)
     reenacting: ReenactingConfig = field(default_factory=ReenactingConfig)
     use_gcn: bool = True  # False: the GCN->CNN variant (mesh images into a CNN encoder)
+    use_prior: bool = False  # ours: start from the analytic flow and refine the analytic warp
 
 
 class MeshImageEncoder(nn.Module):
@@ -46,6 +48,7 @@ class MeshGCN(nn.Module):
         self.motion = MotionNet(template, faces, cfg.motion)
         self.image_encoder = None if cfg.use_gcn else MeshImageEncoder(cfg.motion.latent)
         self.reenacting = ReenactingModule(cfg.reenacting)
+        self.fusion = PriorFusion() if cfg.use_prior else None
 
     def flow(self, stacked: torch.Tensor | None = None, mesh_images: torch.Tensor | None = None
              ) -> torch.Tensor:
@@ -63,11 +66,21 @@ class MeshGCN(nn.Module):
         return m.to_flow(m.res(m.ups(x))).permute(0, 2, 3, 1)
 
     def forward(self, image_s: torch.Tensor, stacked: torch.Tensor | None = None,
-                mesh_images: torch.Tensor | None = None):
-        """I_s (B, 3, H, W) -> (I_d estimate, T*, O, M)."""
+                mesh_images: torch.Tensor | None = None, prior: torch.Tensor | None = None,
+                prior_flow: torch.Tensor | None = None):
+        """I_s (B, 3, H, W) -> (I_d estimate, T*, O, M). With ``use_prior``: ``prior_flow``
+        (B, H, W, 2) the analytic warp's offsets (grid_sample units) the predicted flow is added
+        to, and ``prior`` (B, 3, H, W) the analytic warp the output refines."""
         flow = self.flow(stacked, mesh_images)
+        if self.fusion is not None:
+            if prior is None or prior_flow is None:
+                raise ValueError("this mesh GCN refines the analytic warp: pass prior= and "
+                                 "prior_flow=")
+            flow = flow + prior_flow
         if flow.shape[1:3] != image_s.shape[-2:]:
             raise ValueError(f"flow size {tuple(flow.shape[1:3])} must match the image "
                              f"{tuple(image_s.shape[-2:])}: set MotionNetConfig.size")
         out, occlusion, mask = self.reenacting(image_s, flow)
+        if self.fusion is not None:
+            out = self.fusion(out, prior)
         return out, flow, occlusion, mask
