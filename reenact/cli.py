@@ -61,6 +61,13 @@ def _preprocess_parser(sub) -> None:
     p.add_argument("--per-shard", type=int, default=64, help="videos per shard (default 64)")
 
 
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train DCG-GAN or the mesh GCN on a preprocessed cache")
+    p.add_argument("--config", "-c", required=True, help="run config, e.g. configs/dcggan/tiny.yaml")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. run.steps=200 data.batch_size=4")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
@@ -70,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _animate_parser(sub)
     _demo_parser(sub)
     _preprocess_parser(sub)
+    _train_parser(sub)
     return parser
 
 
@@ -102,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenact.app.preprocess import run_preprocess
 
             return run_preprocess(args)
+        elif args.command == "train":
+            from reenact.app.train import run_train
+
+            return run_train(args)
         return 0
     except KeyboardInterrupt:
         print("reenact: interrupted; no partial output was left at the target path",

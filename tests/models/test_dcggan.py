@@ -144,12 +144,10 @@ def test_variant_config_files_build(name):
     (Training a few steps is covered on tiny widths by test_each_variant_builds_and_trains...)"""
     from pathlib import Path
 
-    import yaml
-
-    from reenact.config import from_dict
+    from reenact.train.loop import load_setup
 
     path = Path(__file__).resolve().parents[2] / "configs" / "dcggan" / f"{name}.yaml"
-    cfg = from_dict(DCGGANTrainConfig, yaml.safe_load(path.read_text()))
+    cfg = load_setup(path).trainer_config()
     assert cfg.model.use_proxies == (name not in ("sD", "sDG"))
     assert cfg.model.generator.use_afm == (name not in ("sG", "sDG"))
     assert cfg.lr == 1e-4 and cfg.betas == (0.9, 0.999) and cfg.weights.geo == 1.0
@@ -162,7 +160,7 @@ def _batch_for(cfg, B=1, size=64):
     batch = {k: torch.rand(B, n, size, size) for k, n in (
         ("image_s", 3), ("proxy_s", 3), ("proxy_r", 3), ("landmarks_s", c.landmark_channels),
         ("landmarks_r", c.landmark_channels), ("parsing_s", c.parsing_classes),
-        ("parsing_r", c.parsing_classes), ("target", 3))}
+        ("parsing_r", c.parsing_classes), ("target", 3), ("prior", 3))}  # prior: use_prior
     batch["paired"] = torch.ones(B, dtype=torch.bool)
     return batch
 

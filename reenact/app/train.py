@@ -1,0 +1,21 @@
+"""``reenact train --config CONFIG [KEY=VALUE ...]``: load the run config, train (or resume), and
+report where the checkpoint, TensorBoard logs, image grids and curves are."""
+
+import logging
+from pathlib import Path
+
+
+def run_train(args) -> int:
+    from reenact.train.loop import load_setup, train
+
+    logging.basicConfig(level=logging.INFO, format="reenact: %(message)s")
+    setup = load_setup(args.config, args.overrides)
+    scores = train(setup)
+    out = Path(setup.run.out)
+    print(f"checkpoint: {out / 'checkpoints' / 'last.pt'} (reenact animate --model "
+          f"{setup.family} --checkpoint ...)")
+    print(f"TensorBoard: tensorboard --logdir {out / 'tb'}; grids in {out / 'images'}; "
+          f"curves {out / 'curves.png'}")
+    if scores:
+        print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+    return 0

@@ -1,0 +1,250 @@
+"""Training batches from a preprocessed cache.
+
+Batch k of a run is a pure function of (seed, k, sample position): every sample draws from its own
+seeded generator. So a resumed run sees exactly the batches it would have seen, DataLoader workers
+need no coordination, and under DDP rank r takes its slice of the same global batch a single process
+would have used (the basis of the single-vs-DDP gradient test).
+
+A sample renders the learned models' inputs on the fly from the stored coefficients, with the same
+front-end functions ``reenact animate`` uses at inference (``build_scene``, ``analytic_warp``,
+``dcggan_inputs`` / ``meshgcn_inputs``), so training and inference see the same guidance.
+"""
+
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from reenact.data.sampling import Pair, PairSchedule, same_video_pair, sample_pair
+from reenact.data.shards import load_video, read_index
+from reenact.data.splits import split_identities
+from reenact.face.base import FaceCoefficients
+from reenact.face.expression import absolute_expression, relative_expression
+from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.mixing import MixOptions, mix_coefficients
+from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs
+from reenact.motion.analytic import analytic_warp
+from reenact.motion.scene import build_scene
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    cache: str = "cache"  # a folder written by `reenact preprocess`
+    size: int = 64  # training resolution (crops are resized from the cache's)
+    batch_size: int = 8  # the global batch; DDP ranks split it
+    split: str = "identity"  # identity: the papers' identity-disjoint split; frames: hold out the
+    #                          last test_fraction of every video's frames (few-identity sets)
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    videos: tuple[str, ...] | None = None  # only these video ids (None: every video)
+    driving_cache: str | None = None  # unpaired drivers from another cache (e.g. VoxCeleb1)
+    pairing: str = "hybrid"  # hybrid: DCG-GAN's scheme; same_video: the mesh paper's
+    schedule: PairSchedule = field(default_factory=PairSchedule)
+    workers: int = 1  # DataLoader processes rendering samples
+    val_pairs: int = 16  # held-out self-reenactment pairs scored at each validation
+
+    def __post_init__(self) -> None:
+        if self.split not in ("identity", "frames"):
+            raise ValueError(f"data.split must be identity or frames, got {self.split!r}")
+        if self.pairing not in ("hybrid", "same_video"):
+            raise ValueError(f"data.pairing must be hybrid or same_video, got {self.pairing!r}")
+
+
+class VideoStore:
+    """The cache's videos: index entries, lazily loaded records (an LRU of whole videos)."""
+
+    def __init__(self, cache: str, videos: tuple[str, ...] | None = None, keep: int = 64):
+        self.cache = cache
+        entries = read_index(cache)
+        if videos is not None:
+            missing = sorted(set(videos) - {e["id"] for e in entries})
+            if missing:
+                raise ValueError(f"{cache}: no video(s) {', '.join(missing)} in the index")
+            entries = [e for e in entries if e["id"] in set(videos)]
+        if not entries:
+            raise ValueError(f"{cache}: the index lists no usable videos")
+        self.entries = {e["id"]: e for e in entries}
+        self.keep = keep
+        self._loaded: OrderedDict[str, dict] = OrderedDict()
+
+    def identity(self, video: str) -> str:
+        return self.entries[video]["identity"]
+
+    def frame_count(self, video: str) -> int:
+        return int(self.entries[video]["frames"])
+
+    def record(self, video: str) -> dict[str, np.ndarray]:
+        if video in self._loaded:
+            self._loaded.move_to_end(video)
+            return self._loaded[video]
+        rec = load_video(self.cache, self.entries[video])
+        self._loaded[video] = rec
+        if len(self._loaded) > self.keep:
+            self._loaded.popitem(last=False)
+        return rec
+
+
+@dataclass(frozen=True)
+class Split:
+    train: dict[str, list[int]]  # video -> usable frame positions (into the record)
+    test: dict[str, list[int]]
+
+
+def make_split(store: VideoStore, cfg: DataConfig) -> Split:
+    """Identity-disjoint 80/20 (papers), or per-video held-out tail frames."""
+    videos = sorted(store.entries)
+    if cfg.split == "identity":
+        train_ids, _ = split_identities({store.identity(v) for v in videos}, cfg.test_fraction,
+                                        cfg.split_seed)
+        train_ids = set(train_ids)
+        every = {v: list(range(store.frame_count(v))) for v in videos}
+        return Split(train={v: f for v, f in every.items() if store.identity(v) in train_ids},
+                     test={v: f for v, f in every.items() if store.identity(v) not in train_ids})
+    train, test = {}, {}
+    for v in videos:
+        n = store.frame_count(v)
+        cut = max(1, min(n - 1, round(n * (1 - cfg.test_fraction))))
+        train[v], test[v] = list(range(cut)), list(range(cut, n))
+    return Split(train=train, test=test)
+
+
+_MODEL: LandmarkFaceModel | None = None
+
+
+def _model() -> LandmarkFaceModel:
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = LandmarkFaceModel()
+    return _MODEL
+
+
+def _coefficients(rec: dict, i: int, k: float) -> FaceCoefficients:
+    """Frame i's stored coefficients, rescaled from cache pixels by k (double precision, as the
+    front end fits them)."""
+
+    def t(name: str) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(rec[name][i], dtype=np.float64))[None]
+
+    return FaceCoefficients(identity=t("identity"), expression=t("expression"),
+                            rotation=t("rotation"), scale=t("scale") * k,
+                            translation=t("translation") * k)
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape[0] == size:
+        return image
+    interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+
+
+def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, size: int,
+                  family: str, plate: bool = False) -> dict[str, torch.Tensor]:
+    """One training sample (batch dimension 1): the model family's inputs for source frame i
+    re-enacted with driving frame j, the driving frame as ``target``, the analytic warp's
+    ``prior`` / ``prior_flow``, and ``paired``.
+
+    Same video (``paired``): relative motion with the source as reference, which reproduces the
+    driver's own fitted face (the crop box is fixed per video), so the target is ground truth.
+    Another identity: absolute expression transfer onto the source's pose position, as for an
+    image driver in ``reenact animate``."""
+    model = _model()
+    k = size / src_rec["frames"].shape[1]
+    image = _resize(src_rec["frames"][i], size)
+    person = _resize(src_rec["person"][i], size).astype(np.float32) / 255.0
+    c_src = _coefficients(src_rec, i, k)
+    c_drv = _coefficients(drv_rec, j, size / drv_rec["frames"].shape[1])
+    scene = build_scene(_to_tensor(image).double(), c_src, model, person, plate=plate)
+    head_src = model.head_vertices(c_src.identity, c_src.expression)
+    head_drv = model.head_vertices(c_drv.identity, c_drv.expression)
+    if paired:
+        expression = relative_expression(head_drv, head_src)
+        options = MixOptions()
+    else:
+        expression = absolute_expression(head_src, head_drv)
+        options = MixOptions(follow_translation=False)
+    coeffs = mix_coefficients(c_src, c_drv, c_src, expression.reshape(1, -1), options)
+    warp = analytic_warp(scene, model, coeffs)
+    if family == "dcggan":
+        sample = dcggan_inputs(scene, warp)
+    else:
+        sample = meshgcn_inputs(scene, warp)
+    sample.update(prior_inputs(warp))
+    sample["target"] = _to_tensor(_resize(drv_rec["frames"][j], size))
+    sample["paired"] = torch.tensor([paired])
+    sample["target_landmarks"] = torch.from_numpy(
+        drv_rec["landmarks"][j].astype(np.float32) * (size / drv_rec["frames"].shape[1]))[None]
+    return sample
+
+
+def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {k: torch.cat([s[k] for s in samples]) for k in samples[0]}
+
+
+class TrainBatches(torch.utils.data.Dataset):
+    """Item k = this rank's slice of global batch k (see the module docstring)."""
+
+    def __init__(self, cfg: DataConfig, family: str, seed: int, rank: int = 0, world: int = 1):
+        if cfg.batch_size % world:
+            raise ValueError(f"data.batch_size {cfg.batch_size} must divide among {world} "
+                             f"processes")
+        self.cfg, self.family, self.seed, self.rank, self.world = cfg, family, seed, rank, world
+        self.store = VideoStore(cfg.cache, cfg.videos)
+        self.split = make_split(self.store, cfg)
+        if not self.split.train:
+            raise ValueError(f"{cfg.cache}: no training videos after the split")
+        self.drivers = VideoStore(cfg.driving_cache) if cfg.driving_cache else None
+        self.identity_of = {v: self.store.identity(v) for v in self.store.entries}
+
+    def __len__(self) -> int:
+        return 2**31 - 1  # indexed by step; the loop decides how many
+
+    def pair(self, step: int, position: int) -> tuple[Pair, VideoStore]:
+        rng = random.Random(f"{self.seed}:{step}:{position}")
+        videos = self.split.train
+        if self.cfg.pairing == "same_video":
+            return same_video_pair(videos, rng), self.store
+        p = self.cfg.schedule(step)
+        if self.drivers is not None:  # cross-dataset: unpaired drivers from the driving cache
+            if rng.random() < p:
+                return same_video_pair(videos, rng), self.store
+            src = same_video_pair(videos, rng).source
+            drv = rng.choice(sorted(self.drivers.entries))
+            frame = rng.randrange(self.drivers.frame_count(drv))
+            return Pair(src, (drv, frame), False), self.drivers
+        return sample_pair(videos, self.identity_of, p, rng), self.store
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        per = self.cfg.batch_size // self.world
+        samples = []
+        for position in range(self.rank * per, (self.rank + 1) * per):
+            pair, drivers = self.pair(step, position)
+            (sv, si), (dv, dj) = pair.source, pair.driving
+            sample = render_sample(self.store.record(sv), si, drivers.record(dv), dj,
+                                   pair.paired, self.cfg.size, self.family)
+            # The WGAN-GP interpolation weight, drawn per sample so DDP matches one process.
+            sample["gp_eps"] = torch.tensor(
+                [random.Random(f"{self.seed}:{step}:{position}:gp").random()])
+            samples.append(sample)
+        return collate(samples)
+
+
+def validation_pairs(store: VideoStore, split: Split, count: int) -> list[Pair]:
+    """Held-out self-reenactment pairs: source = a video's first frame, driving = its held-out
+    frames (frames split), or another frame of a held-out identity's video (identity split);
+    spread evenly, ``count`` in all."""
+    pairs = []
+    for v, frames in sorted(split.test.items()):
+        first = 0
+        drivers = [f for f in frames if f != first] or frames
+        pairs.extend(Pair((v, first), (v, f), True) for f in drivers)
+    if len(pairs) > count:
+        pick = np.linspace(0, len(pairs) - 1, count).round().astype(int)
+        pairs = [pairs[i] for i in pick]
+    return pairs

@@ -1,0 +1,111 @@
+"""The training loop: exact resume, checkpoints the refiners load, logs, and the data samples."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.train.conftest import tiny_setup
+
+FAMILIES = ("dcggan", "meshgcn")
+
+
+def _train_rows(out) -> dict[int, dict]:
+    """step -> the losses logged at that step (the speed, which varies, left out)."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: {k: v for k, v in r.items() if k != "images_per_s"}
+            for r in rows if r["kind"] == "train"}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_interrupted_and_resumed_equals_uninterrupted(family, tiny_cache, tmp_path):
+    """Train 4 steps straight; train 2, stop, resume for 2 more: same losses, same weights."""
+    from reenact.train.checkpoint import load_checkpoint
+    from reenact.train.loop import train
+
+    straight = tiny_setup(family, tiny_cache, tmp_path / "straight")
+    train(straight, progress=False)
+    resumed = tiny_setup(family, tiny_cache, tmp_path / "resumed")
+    train(resumed, progress=False, stop_after=2)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 2
+    train(resumed, progress=False)
+    a, b = _train_rows(tmp_path / "straight"), _train_rows(tmp_path / "resumed")
+    assert sorted(a) == sorted(b) == [1, 2, 3, 4]
+    for step in (3, 4):
+        assert a[step] == b[step], step  # exactly: same batches, same RNG, same weights
+    sa = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    sb = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    for part in ("model",):
+        for k, v in sa[part].items():
+            assert torch.equal(v, sb[part][k]), k
+    for k, v in sa["train"]["generator"].items():
+        assert torch.equal(v, sb["train"]["generator"][k]), k
+    for k, v in sa["train"]["disc"].items():
+        assert torch.equal(v, sb["train"]["disc"][k]), k
+    # and training moved the weights at all (the comparison above is not vacuous)
+    fresh = tiny_setup(family, tiny_cache, tmp_path / "fresh")
+    from reenact.train.loop import build_trainer
+
+    torch.manual_seed(0)
+    init = build_trainer(fresh, "cpu").model.state_dict()
+    assert any(not torch.equal(v, sa["train"]["generator"][k]) for k, v in init.items()
+               if v.is_floating_point())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_checkpoint_loads_as_a_refiner_and_logs_are_written(family, tiny_cache, tmp_path):
+    from reenact.refine import DCGGANRefiner, MeshGCNRefiner
+    from reenact.train.loop import train
+
+    setup = tiny_setup(family, tiny_cache, tmp_path / "run", **{"run.steps": 2,
+                                                                  "run.image_every": 2})
+    train(setup, progress=False)
+    run = tmp_path / "run"
+    ckpt = run / "checkpoints" / "last.pt"
+    refiner = (DCGGANRefiner if family == "dcggan" else MeshGCNRefiner)(ckpt)
+    assert refiner.model.cfg.use_prior
+    assert (run / "images" / "step-0000002.png").is_file()
+    assert (run / "curves.png").is_file()
+    assert any((run / "tb").iterdir())
+    assert (run / "checkpoints" / "last.yaml").is_file()
+
+
+def test_overrides_and_unknown_keys(tiny_cache, tmp_path):
+    setup = tiny_setup("dcggan", tiny_cache, tmp_path, **{"trainer.lr": 0.01})
+    assert setup.trainer_config().lr == 0.01 and setup.data.batch_size == 2
+    with pytest.raises(ValueError, match="data.batchsize: unknown"):
+        tiny_setup("dcggan", tiny_cache, tmp_path, **{"data.batchsize": 4})
+    with pytest.raises(ValueError, match="trainer.model.use_priors: unknown"):
+        tiny_setup("dcggan", tiny_cache, tmp_path, **{"trainer.model.use_priors": True})
+
+
+def test_a_paired_sample_reenacts_exactly_the_drivers_fitted_face(tiny_cache):
+    """Same video: relative motion with the source as reference reproduces the driver's own fit,
+    so the driving frame is ground truth for the rendered inputs."""
+    from reenact.data.dataset import _coefficients, _model, render_sample
+    from reenact.data.shards import load_video, read_index
+
+    entry = read_index(tiny_cache)[0]
+    rec = load_video(tiny_cache, entry)
+    sample = render_sample(rec, 0, rec, 2, True, 64, "meshgcn")
+    verts = _model().vertices(_coefficients(rec, 2, 1.0))[0].float()
+    expected = verts / 64 * 2 - torch.tensor([1.0, 1.0, 0.0])
+    assert torch.allclose(sample["stacked"][0, :, 3:], expected, atol=1e-4)
+    assert not torch.allclose(sample["stacked"][0, :, :3], expected, atol=1e-3)
+    assert sample["target"].shape == (1, 3, 64, 64) and bool(sample["paired"])
+    assert sample["prior"].shape == (1, 3, 64, 64)
+    assert sample["prior_flow"].shape == (1, 64, 64, 2)
+
+
+def test_batches_are_a_pure_function_of_the_step(tiny_cache):
+    from reenact.data.dataset import DataConfig, TrainBatches
+
+    cfg = DataConfig(cache=tiny_cache, batch_size=2, split="frames")
+    a, b = TrainBatches(cfg, "dcggan", seed=3), TrainBatches(cfg, "dcggan", seed=3)
+    x, y = a[5], b[5]
+    assert all(torch.equal(x[k], y[k]) for k in x)
+    half = TrainBatches(cfg, "dcggan", seed=3, rank=1, world=2)[5]
+    assert torch.equal(half["image_s"], x["image_s"][1:])
+    assert not torch.equal(a[6]["target"], x["target"])
+    assert np.isfinite(x["proxy_r"].numpy()).all()
