@@ -16,7 +16,8 @@ def run_preprocess(args) -> int:
     print(f"skipped: {len(s.skipped)}")
     for video, reason in s.skipped:
         print(f"  {video}: {reason}")
-    print(f"cache: {s.in_cache} videos in {args.out} (index.jsonl, summary.json)")
+    print(f"cache: {s.in_cache} videos in {args.out} (index.jsonl, summary.json; mediapipe's "
+          "own messages in preprocess.log)")
     if s.in_cache == 0:
         print(f"reenact: error: no video in {args.src} could be preprocessed (see the reasons "
               "above)", file=sys.stderr)

@@ -19,7 +19,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import landmark_topology
 from reenact.io import InputError, iter_video_frames, probe_video, read_image
 from reenact.io.atomic import atomic_path
+from reenact.io.native_log import native_stderr_to
 from reenact.render import parsing_map, rasterize
 from reenact.tracking.crop import CropBox, crop_image, face_crop_box
 from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
@@ -43,6 +43,7 @@ from reenact.tracking.segmentation import PersonSegmenter
 
 META = "meta.json"
 SUMMARY = "summary.json"
+NATIVE_LOG = "preprocess.log"  # what mediapipe and TensorFlow Lite print
 FACE_MODEL = "landmark"
 MAX_SIDE_GROWTH = 1.5  # the video's box side is at most this times the median face box side
 KEEP_BYTES = 256 * 2**20  # decoded sampled frames a worker holds; above this, decode twice
@@ -335,29 +336,31 @@ def preprocess(src: str | os.PathLike, cache: str | os.PathLike, frames: int = 1
     workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(todo)))
 
     writer = ShardWriter(cache, per_shard)
-    bar = tqdm(total=len(todo), unit="video", desc="preprocess", disable=not progress,
-               file=sys.stderr)
-    results = _results(todo, config, workers)
-    try:
-        for item, record, reason in results:
-            entry = {"id": item.id, "identity": item.identity, "dataset": item.dataset,
-                     "source": item.path.relative_to(src).as_posix()}
-            if record is None:
-                append_index(cache, [{**entry, "status": "skipped", "reason": reason}])
-                summary.skipped.append((item.id, reason))
-            else:
-                n = len(record["frame_index"])
-                entry.update(frames=n, frame_index=record["frame_index"].tolist(),
-                             crop_size=size, box=record["box"].tolist())
-                append_index(cache, writer.add(entry, record))
-                summary.processed += 1
-                summary.frames += n
-            bar.update(1)
-            bar.set_postfix(ok=summary.processed, skipped=len(summary.skipped))
-    finally:  # also on Ctrl-C: stop the workers, keep every finished video
-        results.close()
-        append_index(cache, writer.close())
-        bar.close()
+    # mediapipe's native messages go to the log (workers inherit it), the bar to the console
+    with native_stderr_to(cache / NATIVE_LOG) as console:
+        bar = tqdm(total=len(todo), unit="video", desc="preprocess", disable=not progress,
+                   file=console)
+        results = _results(todo, config, workers)
+        try:
+            for item, record, reason in results:
+                entry = {"id": item.id, "identity": item.identity, "dataset": item.dataset,
+                         "source": item.path.relative_to(src).as_posix()}
+                if record is None:
+                    append_index(cache, [{**entry, "status": "skipped", "reason": reason}])
+                    summary.skipped.append((item.id, reason))
+                else:
+                    n = len(record["frame_index"])
+                    entry.update(frames=n, frame_index=record["frame_index"].tolist(),
+                                 crop_size=size, box=record["box"].tolist())
+                    append_index(cache, writer.add(entry, record))
+                    summary.processed += 1
+                    summary.frames += n
+                bar.update(1)
+                bar.set_postfix(ok=summary.processed, skipped=len(summary.skipped))
+        finally:  # also on Ctrl-C: stop the workers, keep every finished video
+            results.close()
+            append_index(cache, writer.close())
+            bar.close()
     summary.in_cache = len(read_index(cache))
     summary.seconds = time.perf_counter() - start
     with atomic_path(cache / SUMMARY) as tmp:

@@ -270,3 +270,17 @@ def test_a_frame_folder(tmp_path):
     rec = load_video(tmp_path / "cache", entry)
     np.testing.assert_array_equal(rec["frames"][0], rec["frames"][1])  # the same image twice
     assert rec["landmarks"][..., :2].min() > 0 and rec["landmarks"][..., :2].max() < S
+
+
+def test_native_messages_go_to_the_log_not_the_console(tmp_path, capfd):
+    """mediapipe's absl / TensorFlow Lite lines ("W0000 ... .cc:114]") would break the progress
+    bar; they land in CACHE/preprocess.log."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "d0.mp4").symlink_to(data_path("driving", "d0.mp4"))
+    capfd.readouterr()
+    preprocess(src, tmp_path / "cache", frames=2, size=S, workers=1, progress=False)
+    err = capfd.readouterr().err
+    log = (tmp_path / "cache" / "preprocess.log").read_text()
+    assert ".cc:" in log  # (TensorFlow Lite's line comes once per process, maybe earlier)
+    assert ".cc:" not in err and "TensorFlow Lite" not in err
