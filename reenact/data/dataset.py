@@ -25,9 +25,10 @@ from reenact.face.base import FaceCoefficients
 from reenact.face.expression import absolute_expression, relative_expression
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.mixing import MixOptions, mix_coefficients
+from reenact.geometry import matrix_to_euler
 from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs
 from reenact.motion.analytic import analytic_warp
-from reenact.motion.scene import build_scene
+from reenact.motion.scene import PLATES, build_scene
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,17 @@ class DataConfig:
     schedule: PairSchedule = field(default_factory=PairSchedule)
     workers: int = 1  # DataLoader processes rendering samples
     val_pairs: int = 16  # held-out self-reenactment pairs scored at each validation
+    plate: str = "telea"  # the prior's background plate (build_scene): "telea" is close to what
+    #   `reenact animate` shows (shift-map) and, unlike shift-map, a pure function of the frame,
+    #   which exact resume and DDP need; "none" is faster but leaves the old head in the plate
 
     def __post_init__(self) -> None:
         if self.split not in ("identity", "frames"):
             raise ValueError(f"data.split must be identity or frames, got {self.split!r}")
         if self.pairing not in ("hybrid", "same_video"):
             raise ValueError(f"data.pairing must be hybrid or same_video, got {self.pairing!r}")
+        if self.plate not in PLATES:
+            raise ValueError(f"data.plate must be one of {', '.join(PLATES)}, got {self.plate!r}")
 
 
 class VideoStore:
@@ -145,7 +151,7 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, size: int,
-                  family: str, plate: bool = False) -> dict[str, torch.Tensor]:
+                  family: str, plate: str = "telea") -> dict[str, torch.Tensor]:
     """One training sample (batch dimension 1): the model family's inputs for source frame i
     re-enacted with driving frame j, the driving frame as ``target``, the analytic warp's
     ``prior`` / ``prior_flow``, and ``paired``.
@@ -173,6 +179,10 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     warp = analytic_warp(scene, model, coeffs)
     if family == "dcggan":
         sample = dcggan_inputs(scene, warp)
+        # what I_r is meant to show, for L_geo's target (the trainer reads it with its E_3D)
+        sample["reenacted_pose"] = matrix_to_euler(coeffs.rotation).float()  # (1, 3)
+        sample["reenacted_head"] = model.head_vertices(coeffs.identity,
+                                                       coeffs.expression).float()  # (1, V, 3)
     else:
         sample = meshgcn_inputs(scene, warp)
     sample.update(prior_inputs(warp))
@@ -227,7 +237,7 @@ class TrainBatches(torch.utils.data.Dataset):
             pair, drivers = self.pair(step, position)
             (sv, si), (dv, dj) = pair.source, pair.driving
             sample = render_sample(self.store.record(sv), si, drivers.record(dv), dj,
-                                   pair.paired, self.cfg.size, self.family)
+                                   pair.paired, self.cfg.size, self.family, self.cfg.plate)
             # The WGAN-GP interpolation weight, drawn per sample so DDP matches one process.
             sample["gp_eps"] = torch.tensor(
                 [random.Random(f"{self.seed}:{step}:{position}:gp").random()])

@@ -19,6 +19,7 @@ RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about
 RING_DEPTH = 0.5  # head units pushed back per unit of radius beyond the oval
 BORDER_POINTS = 9  # fixed points per crop side
 EXTENSION_DEPTH = 1e4  # added to extension depths so the face always wins the z-test
+PLATES = ("shiftmap", "telea", "none")  # background plate inpainting (build_scene)
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,16 @@ def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, sc
 
 
 def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFaceModel,
-                person_mask: np.ndarray, plate: bool = True) -> SourceScene:
+                person_mask: np.ndarray, plate: str = "shiftmap") -> SourceScene:
     """Precompute the source side of the analytic warp.
 
     Args:
         image: (1, 3, S, S) source crop in [0, 1].
         coeffs: the source's coefficients fitted in crop pixels.
         person_mask: (S, S) float person probability from selfie segmentation.
-        plate: inpaint the background plate; False (training, where only the learned model's
-            inputs are needed) uses the source crop itself, skipping the costliest step.
+        plate: how the background plate is inpainted: "shiftmap" (texture; what `reenact
+            animate` uses), "telea" (a smooth fill, cheaper, and a pure function of the image,
+            which training batches need) or "none" (the source crop itself: cheapest).
     """
     S = image.shape[-1]
     topo = model.topology
@@ -160,7 +162,9 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     mask = np.clip(person_mask, 0, 1).astype(np.float32)
     face_cov = rasterize(verts, faces, (S, S)).mask[0].numpy()
     mask = np.maximum(mask, face_cov.astype(np.float32))
-    plate = _background_plate(image, mask) if plate else image.clone()
+    if plate not in PLATES:
+        raise ValueError(f"plate must be one of {', '.join(PLATES)}, got {plate!r}")
+    plate = image.clone() if plate == "none" else _background_plate(image, mask, plate)
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
@@ -178,11 +182,13 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         src_tri_area=area)
 
 
-def _background_plate(image: torch.Tensor, person: np.ndarray) -> torch.Tensor:
+def _background_plate(image: torch.Tensor, person: np.ndarray, method: str = "shiftmap"
+                      ) -> torch.Tensor:
     """The background with the person removed, at half resolution: OpenCV-contrib's shift-map
     inpainting (He and Sun 2012), which rebuilds the hole from shifted copies of the surrounding
     background, so an uncovered area shows texture rather than a smear. Pixels it leaves unfilled
-    (holes touching the border) take OpenCV's Telea diffusion instead."""
+    (holes touching the border) take OpenCV's Telea diffusion instead; ``method="telea"`` uses
+    Telea throughout."""
     S = image.shape[-1]
     rgb = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     half = max(32, S // 2)
@@ -191,9 +197,13 @@ def _background_plate(image: torch.Tensor, person: np.ndarray) -> torch.Tensor:
     hole_s = cv2.resize(hole, (half, half), interpolation=cv2.INTER_NEAREST)
     if hole_s.all():  # nothing to learn the background from: a neutral grey
         filled = np.full_like(rgb_s, 127)
+    elif method == "telea":
+        filled = cv2.inpaint(rgb_s, hole_s, 5, cv2.INPAINT_TELEA)
     else:
         lab = cv2.cvtColor(rgb_s, cv2.COLOR_RGB2LAB)
         out = np.zeros_like(lab)
+        # Shift-map is not a pure function of its input: its result changed after unrelated
+        # native code ran (scipy's Delaunay, matplotlib's import), hence "telea" for training.
         cv2.xphoto.inpaint(lab, (1 - hole_s).astype(np.uint8), out, cv2.xphoto.INPAINT_SHIFTMAP)
         filled = cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
         unfilled = ((out == 0).all(-1) & (hole_s > 0)).astype(np.uint8)

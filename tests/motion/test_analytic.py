@@ -88,3 +88,25 @@ def test_cheek_hidden_in_a_turned_source_is_filled_from_its_mirror():
     src_x = w.coords_src_from_out[0][filled][:, 0]
     out_side = torch.sign(xs.double() + 0.5 - float(w.verts[0, 1, 0]))
     assert (torch.sign(src_x.double() - nose_x) != out_side).float().mean() > 0.8
+
+
+def test_telea_plate_ignores_what_ran_before():
+    """Training renders use the Telea plate: the same image gives the same plate whatever native
+    code ran in between (shift-map's result can change after scipy's Delaunay)."""
+    import cv2
+    import numpy as np
+    import skimage.data
+    import torch
+    from scipy.spatial import Delaunay
+
+    from reenact.motion.scene import _background_plate
+
+    rgb = cv2.resize(skimage.data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].double() / 255  # (1, 3, 128, 128)
+    person = np.zeros((128, 128), np.float32)
+    person[30:110, 35:95] = 1.0
+    shiftmap = _background_plate(image, person)
+    telea = _background_plate(image, person, "telea")
+    Delaunay(np.random.default_rng(0).random((20, 2)))  # native code known to disturb shift-map
+    assert torch.equal(_background_plate(image, person, "telea"), telea)
+    assert not torch.equal(telea, shiftmap)  # the method is a real switch
