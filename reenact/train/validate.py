@@ -34,7 +34,7 @@ class Validator:
     def __post_init__(self) -> None:
         samples = [render_sample(self.store.record(p.source[0]), p.source[1],
                                  self.store.record(p.driving[0]), p.driving[1], True, self.size,
-                                 self.family, plate=True) for p in self.pairs]
+                                 self.family, plate="shiftmap") for p in self.pairs]
         self.batch = collate(samples) if samples else {}
         self._tracked: dict[int, dict] = {}
         self._model = LandmarkFaceModel()
@@ -68,39 +68,43 @@ class Validator:
         c = self._model.fit(torch.from_numpy(points.astype(np.float64))[None])
         return np.degrees(matrix_to_euler(c.rotation)[0].numpy())
 
-    def score(self, images: torch.Tensor) -> dict[str, float]:
-        """Mean metrics of (N, 3, s, s) outputs against the pairs' driving frames."""
+    def per_pair(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Each metric per pair of (N, 3, s, s) outputs against the pairs' driving frames: (N,)
+        arrays, NaN where a face was not found (re-tracking metrics) or dlib is missing."""
         target = self.batch["target"]
-        psnrs, akd, pose, ident = [], [], [], []
-        for i in range(images.shape[0]):
+        n = images.shape[0]
+        rows = {k: np.full(n, np.nan) for k in ("psnr_face", "ssim", "akd", "pose_error_deg",
+                                                 "identity_distance")}
+        rows["ssim"][:] = [float(ssim(images[i:i + 1].clamp(0, 1).float(),
+                                      target[i:i + 1].float())) for i in range(n)]
+        for i in range(n):
             gt_pts = self.batch["target_landmarks"][i].numpy()
             mask = face_mask(gt_pts.astype(np.float64), (self.size, self.size))
             out_u8 = (images[i].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
             gt_u8 = (target[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-            psnrs.append(psnr(out_u8, gt_u8, mask))
+            rows["psnr_face"][i] = psnr(out_u8, gt_u8, mask)
             if i not in self._tracked:
                 self._tracked[i] = dict(zip(("points", "embedding"), self._track(target[i]),
                                             strict=True))
             gt = self._tracked[i]
             points, embedding = self._track(images[i])
             if points is not None and gt["points"] is not None:
-                akd.append(landmark_error(points[:468], gt["points"][:468]))
-                pose.append(np.abs(self._euler_deg(points) - self._euler_deg(gt["points"])).mean())
+                rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
+                rows["pose_error_deg"][i] = np.abs(self._euler_deg(points)
+                                                   - self._euler_deg(gt["points"])).mean()
             if embedding is not None and gt["embedding"] is not None:
-                ident.append(float(np.linalg.norm(embedding - gt["embedding"])))
-        scores = {"psnr_face": float(np.mean(psnrs)),
-                  "ssim": float(ssim(images.clamp(0, 1).float(), target.float())),
-                  "faces_found": len(akd) / max(len(psnrs), 1)}
-        if akd:
-            scores.update(akd=float(np.mean(akd)), pose_error_deg=float(np.mean(pose)))
-        if ident:
-            scores["identity_distance"] = float(np.mean(ident))
-        return scores
+                rows["identity_distance"][i] = float(np.linalg.norm(embedding - gt["embedding"]))
+        rows["face_found"] = np.isfinite(rows["akd"]).astype(np.float64)
+        return rows
+
+    def score(self, images: torch.Tensor) -> dict[str, float]:
+        """Mean metrics of (N, 3, s, s) outputs (over the pairs where each could be measured)."""
+        return mean_scores(self.per_pair(images))
 
     @torch.no_grad()
     def __call__(self, generate) -> dict[str, float]:
-        """``generate(batch) -> (N, 3, s, s)`` images; returns the model's scores (the images
-        stay in ``last_images``)."""
+        """``generate(batch) -> (N, 3, s, s)`` images; returns the model's mean scores (the
+        images stay in ``last_images``)."""
         self.last_images = generate(self.batch).float().cpu().clamp(0, 1)
         return self.score(self.last_images)
 
@@ -109,11 +113,19 @@ class Validator:
             self._tracker.close()
 
 
-def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, progress: bool = True
-                        ) -> tuple[dict[str, float], dict[str, float], int]:
-    """(model scores, analytic-warp scores, number of pairs) of a ``reenact train`` checkpoint on
-    its run's held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp
-    it refines, at the training size."""
+def mean_scores(rows: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per-pair metrics -> means (``faces_found``: the share of outputs with a face)."""
+    out = {k: float(np.nanmean(v)) for k, v in rows.items()
+           if k != "face_found" and np.isfinite(v).any()}
+    out["faces_found"] = float(rows["face_found"].mean())
+    return out
+
+
+def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-pair metrics (model, analytic warp) of a ``reenact train`` checkpoint on its run's
+    held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp it
+    refines, at the training size."""
     from reenact.config import from_dict
     from reenact.data.dataset import make_split, validation_pairs
     from reenact.train.checkpoint import load_checkpoint
@@ -128,10 +140,11 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, progress: bool = T
     chosen = validation_pairs(store, make_split(store, setup.data), pairs)
     validator = Validator(store, chosen, setup.data.size, setup.family)
     try:
-        scores = validator(lambda b: _generate(trainer, b))
+        with torch.no_grad():
+            images = _generate(trainer, validator.batch).float().clamp(0, 1)
+        return validator.per_pair(images), validator.per_pair(validator.batch["prior"])
     finally:
         validator.close()
-    return scores, validator.baseline, len(chosen)
 
 
 def _generate(trainer, batch: dict) -> torch.Tensor:
@@ -149,11 +162,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
     args = parser.parse_args(argv)
-    model, warp, n = evaluate_checkpoint(args.checkpoint, args.pairs)
-    print(f"{n} held-out pairs | model (EMA) | analytic warp")
-    for k in model:
-        print(f"{k} | {model[k]:.4f} | {warp.get(k, float('nan')):.4f}")
+    from pathlib import Path
+
+    from reenact.io.native_log import native_stderr_to
+
+    with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
+        model, warp = evaluate_checkpoint(args.checkpoint, args.pairs)
+    print(report(model, warp))
     return 0
+
+
+def report(model: dict[str, np.ndarray], warp: dict[str, np.ndarray]) -> str:
+    """A markdown table: per metric the model's and the warp's means, their paired difference
+    with its standard error, and the share of pairs where the model is better."""
+    higher_is_better = {"psnr_face", "ssim", "face_found"}
+    n = len(model["psnr_face"])
+    lines = [f"{n} held-out pairs", "",
+             "| metric | model (EMA) | analytic warp | model - warp (+- s.e.) | model better |",
+             "|---|---|---|---|---|"]
+    for k in model:
+        both = np.isfinite(model[k]) & np.isfinite(warp[k])
+        if not both.any():
+            continue
+        d = model[k][both] - warp[k][both]
+        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        better = (d > 0) if k in higher_is_better else (d < 0)
+        lines.append(f"| {k} | {model[k][both].mean():.4f} | {warp[k][both].mean():.4f} | "
+                     f"{d.mean():+.4f} +- {se:.4f} | {better.mean():.0%} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
