@@ -106,10 +106,11 @@ def geo_target(e3d, warp: WarpResult, model) -> torch.Tensor:
     """L_geo's target for I_r (B, 3 + K): the re-enacted pose (pitch, yaw, roll, radians) and the
     expression code of the re-enacted head shape on E_3D's basis."""
     from reenact.geometry import matrix_to_euler
+    from reenact.models.e3d import geometry_target
 
     c = warp.coeffs
-    head = model.head_vertices(c.identity, c.expression)
-    return torch.cat([matrix_to_euler(c.rotation).float(), e3d.expression_code(head).float()], 1)
+    return geometry_target(e3d, matrix_to_euler(c.rotation), model.head_vertices(c.identity,
+                                                                                 c.expression))
 
 
 def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tensor]:

@@ -65,6 +65,14 @@ class CoefficientRegressor(nn.Module):
         return flat @ self.id_basis.T
 
 
+def geometry_target(e3d: CoefficientRegressor, pose: torch.Tensor, head: torch.Tensor
+                    ) -> torch.Tensor:
+    """L_geo's target (B, 3 + K) for an image meant to show ``pose`` (B, 3) (pitch, yaw, roll,
+    radians) and the head-frame shape ``head`` (B, V, 3): the pose and the shape's expression
+    code on E_3D's basis."""
+    return torch.cat([pose.float(), e3d.expression_code(head).float()], 1)
+
+
 def geometry_loss(e3d: CoefficientRegressor, image: torch.Tensor, target: torch.Tensor
                   ) -> torch.Tensor:
     """L_geo (DCG-GAN Eq. 10): squared error of E_3D(image)'s pose and expression against the

@@ -17,7 +17,7 @@ from reenact.losses.dcggan import (
 from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
-from reenact.models.e3d import geometry_loss, load_e3d
+from reenact.models.e3d import geometry_loss, geometry_target, load_e3d
 
 log = logging.getLogger("reenact")
 
@@ -87,8 +87,12 @@ class DCGGANTrainer:
         w = self.cfg.weights
         batch = {k: v.to(self.device) for k, v in batch.items()}
         if self.e3d is not None and "geo_target" not in batch:
-            raise ValueError("L_geo needs batch['geo_target']: (B, 3 + K) intended pose and "
-                             "expression code of I_r")
+            if "reenacted_head" not in batch:
+                raise ValueError("L_geo needs batch['geo_target']: (B, 3 + K) intended pose and "
+                                 "expression code of I_r (or reenacted_pose and "
+                                 "reenacted_head to compute it from)")
+            batch["geo_target"] = geometry_target(self.e3d, batch["reenacted_pose"],
+                                                  batch["reenacted_head"])
         with self._autocast():
             out = self.generate(batch)
             # Discriminator phase (Eq. 13): real driving frames vs detached outputs, in one

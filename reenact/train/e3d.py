@@ -1,5 +1,11 @@
 """Training E_3D on face crops labelled by the front end (tracked, fitted, cropped as the pipeline
-does). ``python -m reenact.train.e3d --videos ../shared/data/driving -o e3d.pt`` trains one."""
+does), from a folder of videos or from the training frames of a ``reenact preprocess`` cache:
+
+    python -m reenact.train.e3d --videos ../shared/data/driving -o e3d.pt
+    python -m reenact.train.e3d --cache cache/shared --split-like configs/dcggan/tiny.yaml -o e3d.pt
+
+With ``--split-like``, only the frames that run config trains on are used, so E_3D never sees the
+run's held-out frames."""
 
 import argparse
 import sys
@@ -51,6 +57,38 @@ def collect(videos: list[Path], size: int, every: int = 1, max_frames: int | Non
                 frames.append(i)
     return Samples(torch.stack(images), torch.stack(poses).float(), torch.stack(heads).float(),
                    torch.tensor(vids), torch.tensor(frames))
+
+
+def collect_from_cache(cache: str, size: int, frames: dict[str, list[int]] | None = None
+                       ) -> Samples:
+    """Samples from a preprocessed cache: its crops resized to ``size``, poses and head shapes from
+    its stored coefficients; ``frames`` (video id -> positions in its record) limits them, e.g.
+    to a run's training split (default: every frame of every video)."""
+    import cv2
+
+    from reenact.data.shards import load_video, read_index
+
+    entries = {e["id"]: e for e in read_index(cache)}
+    frames = frames or {v: list(range(e["frames"])) for v, e in entries.items()}
+    model = LandmarkFaceModel()
+    images, poses, heads, vids, index = [], [], [], [], []
+    for v, video in enumerate(sorted(frames)):
+        rec = load_video(cache, entries[video])
+        keep = np.asarray(frames[video], dtype=np.int64)
+        for i in keep:
+            crop = cv2.resize(rec["frames"][i], (size, size), interpolation=cv2.INTER_AREA)
+            images.append(image_to_tensor(crop)[0])
+        rotation = torch.from_numpy(rec["rotation"][keep].astype(np.float64))
+        identity = torch.from_numpy(rec["identity"][keep].astype(np.float64))
+        expression = torch.from_numpy(rec["expression"][keep].astype(np.float64))
+        poses.append(matrix_to_euler(rotation).float())
+        heads.append(model.head_vertices(identity, expression).float())
+        vids.append(torch.full((len(keep),), v))
+        index.append(torch.from_numpy(rec["frame_index"][keep]))
+    if not images:
+        raise ValueError(f"{cache}: no frames to train E_3D on")
+    return Samples(torch.stack(images), torch.cat(poses), torch.cat(heads), torch.cat(vids),
+                   torch.cat(index))
 
 
 def _video_means(s: Samples) -> torch.Tensor:
@@ -110,18 +148,37 @@ def train(net: CoefficientRegressor, s: Samples, epochs: int, lr: float = 2e-3,
     return history
 
 
+def _training_frames(cache: str, config: Path) -> dict[str, list[int]]:
+    """The frames a ``reenact train`` config trains on (its data section's videos and split)."""
+    from dataclasses import replace
+
+    from reenact.data.dataset import VideoStore, make_split
+    from reenact.train.loop import load_setup
+
+    data = replace(load_setup(config).data, cache=cache)
+    return make_split(VideoStore(cache, data.videos), data).train
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="Train E_3D on tracked video frames.")
-    p.add_argument("--videos", type=Path, required=True, help="a folder of mp4s")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--videos", type=Path, help="a folder of mp4s (tracked here)")
+    source.add_argument("--cache", help="a folder written by `reenact preprocess`")
+    p.add_argument("--split-like", type=Path, metavar="CONFIG",
+                   help="with --cache: only the frames this train config trains on")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--every", type=int, default=2)
+    p.add_argument("--every", type=int, default=2, help="with --videos: every n-th frame")
     args = p.parse_args()
-    videos = sorted(args.videos.glob("*.mp4"))
-    if not videos:
-        sys.exit(f"reenact: error: {args.videos}: no .mp4 files")
     cfg = E3DConfig()
-    s = collect(videos, cfg.size, args.every)
+    if args.cache:
+        frames = _training_frames(args.cache, args.split_like) if args.split_like else None
+        s = collect_from_cache(args.cache, cfg.size, frames)
+    else:
+        videos = sorted(args.videos.glob("*.mp4"))
+        if not videos:
+            sys.exit(f"reenact: error: {args.videos}: no .mp4 files")
+        s = collect(videos, cfg.size, args.every)
     net = CoefficientRegressor(cfg)
     fit_basis(net, s)
     history = train(net, s, args.epochs)

@@ -24,10 +24,12 @@ import yaml
 from reenact.config import from_dict
 from reenact.data.dataset import DataConfig, TrainBatches, validation_pairs
 from reenact.io.atomic import atomic_path
+from reenact.io.native_log import native_stderr_to
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger("reenact")
 FAMILIES = ("dcggan", "meshgcn")
+NATIVE_LOG = "native.log"  # what mediapipe prints while validation re-tracks faces
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
     step = 0
     if ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
+        _check_same_run(state["config"], setup, ckpt_path)
         trainer.load_state_dict(state["train"])
         ema.load_state_dict(state["ema"])
         step = int(state["step"])
@@ -242,7 +245,8 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
 
         pairs = validation_pairs(data.store, data.split, setup.data.val_pairs)
         if pairs:
-            validator = Validator(data.store, pairs, setup.data.size, setup.family)
+            with native_stderr_to(out / NATIVE_LOG):  # mediapipe's messages, not the console
+                validator = Validator(data.store, pairs, setup.data.size, setup.family)
 
     def save() -> None:
         state = {"model": ema.module, "train": trainer, "ema": ema, "step": step,
@@ -255,8 +259,9 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if validator is None:
             return {}
         ema.module.eval()
-        scores = validator(lambda b: _output_image(
-            trainer, {k: v.to(device) for k, v in b.items()}, ema.module))
+        with native_stderr_to(out / NATIVE_LOG):
+            scores = validator(lambda b: _output_image(
+                trainer, {k: v.to(device) for k, v in b.items()}, ema.module))
         ema.module.train()
         grid = _grid(validator.batch, validator.last_images, rows=6)
         _save_png(grid, out / "images" / f"val-{step:07d}.png")
@@ -315,6 +320,24 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if validator is not None:
             validator.close()
     return scores
+
+
+def _check_same_run(saved: dict, setup: TrainSetup, ckpt_path: Path) -> None:
+    """A run resumes only with the family, networks and losses it was started with (run.steps,
+    logging and data settings may change: extending a run is common)."""
+    now = asdict(setup)
+    for section in ("family", "trainer"):
+        if saved.get(section) != now[section]:
+            diff = _differences(saved.get(section), now[section], section)
+            raise ValueError(f"{ckpt_path} was trained with other settings ({diff}); resume "
+                             f"with those, or start a new run with another run.out")
+
+
+def _differences(a, b, where: str) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return ", ".join(_differences(a.get(k), b.get(k), f"{where}.{k}")
+                         for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+    return f"{where}: {a!r} then, {b!r} now"
 
 
 def _append_jsonl(path: Path, row: dict) -> None:

@@ -84,3 +84,31 @@ def _relative_error(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> f
         vb = torch.cat([b[k].flatten() for k in keys])
         worst = max(worst, ((va - vb).norm() / vb.norm()).item())
     return worst
+
+
+def test_reenact_train_under_torchrun(tiny_cache, tmp_path):
+    """The command users run: torchrun starts two CPU processes of `reenact train`; rank 0 alone
+    writes the checkpoint and the logs, at the step the run was told to reach."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from reenact.train.checkpoint import load_checkpoint
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.is_file():
+        pytest.skip(f"no torchrun beside {sys.executable}")
+    config = Path(__file__).resolve().parents[2] / "configs" / "meshgcn" / "tiny.yaml"
+    out = tmp_path / "run"
+    overrides = {"data.cache": tiny_cache, "data.videos": "null", "data.batch_size": 2,
+                 "data.workers": 0, "data.val_pairs": 0, "run.out": out, "run.steps": 2,
+                 "run.log_every": 1, "run.checkpoint_every": 2, "run.threads": 1}
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "reenact.cli",
+           "train", "-c", str(config), *(f"{k}={v}" for k, v in overrides.items())]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2]  # one writer, not two

@@ -109,3 +109,70 @@ def test_batches_are_a_pure_function_of_the_step(tiny_cache):
     assert torch.equal(half["image_s"], x["image_s"][1:])
     assert not torch.equal(a[6]["target"], x["target"])
     assert np.isfinite(x["proxy_r"].numpy()).all()
+
+
+def test_cross_dataset_drivers_come_from_the_driving_cache(tiny_cache):
+    """data.driving_cache (e.g. VoxCeleb1): unpaired drivers are drawn from it, paired samples
+    still from the training videos."""
+    from reenact.data.dataset import DataConfig, TrainBatches
+    from reenact.data.sampling import PairSchedule
+
+    def batches(p: float) -> TrainBatches:
+        return TrainBatches(DataConfig(cache=tiny_cache, driving_cache=tiny_cache, batch_size=2,
+                                       split="frames", schedule=PairSchedule(p, p, 1)),
+                            "dcggan", seed=0)
+
+    never = batches(0.0)
+    for step in range(20):
+        pair, store = never.pair(step, 0)
+        assert store is never.drivers and not pair.paired
+        assert pair.driving[0] in never.drivers.entries
+    batch = never[0]
+    assert not batch["paired"].any() and batch["target"].shape == (2, 3, 64, 64)
+    always = batches(1.0)
+    for step in range(20):
+        pair, store = always.pair(step, 0)
+        assert store is always.store and pair.paired
+
+
+def test_resuming_with_other_networks_is_refused(tiny_cache, tmp_path):
+    from reenact.train.loop import train
+
+    train(tiny_setup("dcggan", tiny_cache, tmp_path, **{"run.steps": 2}), progress=False)
+    longer = tiny_setup("dcggan", tiny_cache, tmp_path, **{"run.steps": 3})
+    train(longer, progress=False)  # extending a run is fine
+    wider = tiny_setup("dcggan", tiny_cache, tmp_path, **{"trainer.disc_width": 8,
+                                                          "run.steps": 4})
+    with pytest.raises(ValueError, match=r"trainer.disc_width: 16 then, 8 now"):
+        train(wider, progress=False)
+
+
+def test_e3d_from_the_cache_and_l_geo_from_the_batches(tiny_cache, tmp_path):
+    """E_3D trains on a cache's frames (here only the training split's), and a DCG-GAN trainer
+    with it computes L_geo's target from what each batch says I_r shows."""
+    from reenact.data.dataset import DataConfig, TrainBatches, VideoStore, make_split
+    from reenact.models.e3d import CoefficientRegressor, E3DConfig, geometry_target
+    from reenact.train.checkpoint import save_checkpoint
+    from reenact.train.e3d import collect_from_cache, fit_basis, train
+    from reenact.train.loop import build_trainer
+
+    data = DataConfig(cache=tiny_cache, batch_size=2, split="frames")
+    split = make_split(VideoStore(tiny_cache), data)
+    samples = collect_from_cache(tiny_cache, 32, split.train)
+    assert samples.images.shape == (8, 3, 32, 32)  # 2 videos x 4 training frames of 5
+    assert sorted(samples.frame.tolist()) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert samples.pose.abs().max() < 0.5 and samples.heads.shape == (8, 478, 3)
+    cfg = E3DConfig(size=32, width=8, expression_dim=4, identity_dim=1)
+    net = CoefficientRegressor(cfg)
+    fit_basis(net, samples)
+    train(net, samples, epochs=1)
+    save_checkpoint(tmp_path / "e3d.pt", cfg, model=net)
+
+    batch = TrainBatches(data, "dcggan", seed=0)[0]
+    assert batch["reenacted_pose"].shape == (2, 3)
+    setup = tiny_setup("dcggan", tiny_cache, tmp_path, **{"trainer.e3d": tmp_path / "e3d.pt"})
+    trainer = build_trainer(setup, "cpu")
+    target = geometry_target(trainer.e3d, batch["reenacted_pose"], batch["reenacted_head"])
+    assert target.shape == (2, 3 + 4) and torch.isfinite(target).all()
+    losses = trainer.step(batch)
+    assert losses["geo"] > 0 and np.isfinite(losses["geo"])
