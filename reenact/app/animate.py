@@ -1,5 +1,6 @@
 """``reenact animate``: check the paths, run the pipeline, write the image or video atomically."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from tqdm import tqdm
 from reenact.config import AnimateConfig
 from reenact.io import InputError, VideoWriter, probe_video, write_image
 from reenact.io.image import IMAGE_SUFFIXES
+from reenact.io.native_log import native_stderr_to
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.pipeline import Reenactor, open_driving
 
@@ -54,6 +56,22 @@ def warp_crop(warp) -> np.ndarray:
 def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
+    # mediapipe's native console lines would run through the progress bar (--debug keeps them)
+    if getattr(args, "debug", False):
+        report = _animate(args, config, is_video, sys.stderr)
+    else:
+        with native_stderr_to(os.devnull) as console:
+            report = _animate(args, config, is_video, console)
+    missing = report.missing_face_frames
+    if missing:
+        print(f"reenact: {len(missing)} of {report.frames} driving frames had no face "
+              f"(first: frame {missing[0]}); held the last motion there", file=sys.stderr)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _animate(args, config: AnimateConfig, is_video: bool, console):
+    """Load, track, warp and write; returns the pipeline's report (frames, missing faces)."""
+    source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     refiner = None
     if config.model == "dcggan":
         from reenact.refine import DCGGANRefiner
@@ -70,7 +88,7 @@ def run_animate(args, config: AnimateConfig) -> None:
         info = probe_video(driving)
         with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None) as writer:
             bar = tqdm(total=info.num_frames or None, unit="frame", desc="animate",
-                       disable=None, file=sys.stderr)
+                       disable=None, file=console)
             for warp in reenactor.drive(src, frames, fps, True, reference, name):
                 frame = reenactor.compose(src, warp)
                 if args.side_by_side:
@@ -84,8 +102,4 @@ def run_animate(args, config: AnimateConfig) -> None:
         if args.side_by_side:
             frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
         write_image(out, frame)
-    missing = reenactor.report.missing_face_frames
-    if missing:
-        print(f"reenact: {len(missing)} of {reenactor.report.frames} driving frames had no face "
-              f"(first: frame {missing[0]}); held the last motion there", file=sys.stderr)
-    print(f"wrote {out}", file=sys.stderr)
+    return reenactor.report

@@ -6,6 +6,7 @@ back into the whole photo) and ``demo_sweep.mp4``, which sweeps alpha from 0
 """
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -15,11 +16,18 @@ from tqdm import tqdm
 from reenact.app.animate import side_by_side, warp_crop
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, write_image
+from reenact.io.native_log import native_stderr_to
 from reenact.io.samples import sample_images
 from reenact.pipeline import Reenactor
 
 
 def run_demo(out_dir: Path, num_frames: int = 48) -> None:
+    with native_stderr_to(os.devnull) as console:  # mediapipe's native lines, not the console
+        _demo(out_dir, num_frames, console)
+    print(f"wrote {out_dir / 'demo.png'} and {out_dir / 'demo_sweep.mp4'}", file=sys.stderr)
+
+
+def _demo(out_dir: Path, num_frames: int, console) -> None:
     images = sample_images()
     source, driver = images["astronaut"], images["grace_hopper"]
     config = AnimateConfig()
@@ -34,7 +42,6 @@ def run_demo(out_dir: Path, num_frames: int = 48) -> None:
     half = np.linspace(0.0, 1.0, max(2, num_frames // 2))
     alphas = np.r_[half, half[::-1]]
     with VideoWriter(out_dir / "demo_sweep.mp4", 24) as writer:
-        for a in tqdm(alphas, desc="sweep", unit="frame", disable=None, file=sys.stderr):
+        for a in tqdm(alphas, desc="sweep", unit="frame", disable=None, file=console):
             r = Reenactor(dataclasses.replace(config, alpha=float(a), crop_only=True))
             writer.write(r.compose(src, next(r.drive(src, [driver], is_video=False))))
-    print(f"wrote {out_dir / 'demo.png'} and {out_dir / 'demo_sweep.mp4'}", file=sys.stderr)

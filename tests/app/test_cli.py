@@ -220,3 +220,12 @@ def test_side_by_side_panels_stay_in_step_with_the_driver(files, tmp_path, capsy
     dark = middle[1::2].mean(), middle[0::2].mean()
     assert all(middle[i] < 0.8 * middle[i - 1] for i in range(1, 12, 2)), middle.round(1)
     assert dark[0] < dark[1]
+
+
+def test_the_console_shows_no_native_mediapipe_lines(files, tmp_path, capfd):
+    """mediapipe's absl lines ("W0000 ... .cc:114] ...") would run through the progress bar."""
+    code = main(["animate", "-s", str(files / "astronaut.png"), "-d", str(files / "hopper.jpg"),
+                 "-o", str(tmp_path / "out.png")])
+    err = capfd.readouterr().err
+    assert code == 0 and "wrote" in err
+    assert ".cc:" not in err and "TensorFlow Lite" not in err
