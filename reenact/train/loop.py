@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def _check_keys(cls, data: dict, where: str) -> None:
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a mapping, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = __import__("typing").get_type_hints(cls)
+    hints = typing.get_type_hints(cls)
     for key, value in data.items():
         if key not in fields:
             raise ValueError(f"{where}.{key}: unknown setting (known: {', '.join(fields)})")
@@ -353,7 +354,3 @@ def _trim_metrics(path: Path, step: int) -> None:
             if line.strip() and json.loads(line)["step"] <= step]
     with atomic_path(path) as tmp:
         tmp.write_text("".join(r + "\n" for r in rows))
-
-
-def setup_dict(setup: TrainSetup) -> dict:
-    return asdict(setup)
