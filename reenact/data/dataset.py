@@ -27,6 +27,7 @@ from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.mixing import MixOptions, mix_coefficients
 from reenact.geometry import matrix_to_euler
 from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs
+from reenact.io import image_to_tensor
 from reenact.motion.analytic import analytic_warp
 from reenact.motion.scene import PLATES, build_scene
 
@@ -146,10 +147,6 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interp)
 
 
-def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
-
-
 def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, size: int,
                   family: str, plate: str = "telea") -> dict[str, torch.Tensor]:
     """One training sample (batch dimension 1): the model family's inputs for source frame i
@@ -166,7 +163,7 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     person = _resize(src_rec["person"][i], size).astype(np.float32) / 255.0
     c_src = _coefficients(src_rec, i, k)
     c_drv = _coefficients(drv_rec, j, size / drv_rec["frames"].shape[1])
-    scene = build_scene(_to_tensor(image).double(), c_src, model, person, plate=plate)
+    scene = build_scene(image_to_tensor(image).double(), c_src, model, person, plate=plate)
     head_src = model.head_vertices(c_src.identity, c_src.expression)
     head_drv = model.head_vertices(c_drv.identity, c_drv.expression)
     if paired:
@@ -186,7 +183,7 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     else:
         sample = meshgcn_inputs(scene, warp)
     sample.update(prior_inputs(warp))
-    sample["target"] = _to_tensor(_resize(drv_rec["frames"][j], size))
+    sample["target"] = image_to_tensor(_resize(drv_rec["frames"][j], size))
     sample["paired"] = torch.tensor([paired])
     sample["target_landmarks"] = torch.from_numpy(
         drv_rec["landmarks"][j].astype(np.float32) * (size / drv_rec["frames"].shape[1]))[None]

@@ -24,6 +24,7 @@ import yaml
 
 from reenact.config import from_dict
 from reenact.data.dataset import DataConfig, TrainBatches, validation_pairs
+from reenact.io import tensor_to_image, write_image
 from reenact.io.atomic import atomic_path
 from reenact.io.native_log import native_stderr_to
 from reenact.train.checkpoint import load_checkpoint, save_checkpoint
@@ -145,22 +146,11 @@ def build_trainer(setup: TrainSetup, device, ddp: bool = False):
                           amp=setup.run.amp)
 
 
-def _output_image(trainer, batch: dict, module) -> torch.Tensor:
-    out = trainer.generate(batch, module)
-    return (out.image if hasattr(out, "image") else out[0]).float().clamp(0, 1)
-
-
 def _grid(batch: dict, output: torch.Tensor, rows: int = 4) -> torch.Tensor:
     """(3, H, W): rows of source | driving | analytic warp | output."""
     n = min(rows, output.shape[0])
     cols = [batch["image_s"][:n], batch["target"][:n], batch["prior"][:n], output[:n].cpu()]
     return torch.cat([torch.cat([c[i].float().cpu() for c in cols], 2) for i in range(n)], 1)
-
-
-def _save_png(image: torch.Tensor, path: Path) -> None:
-    from reenact.io import write_image
-
-    write_image(path, (image.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
 
 
 def plot_curves(out: Path) -> Path | None:
@@ -242,7 +232,7 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"), purge_step=step if step else None)
-        from reenact.train.validate import Validator
+        from reenact.train.validate import Validator, generated_image
 
         pairs = validation_pairs(data.store, data.split, setup.data.val_pairs)
         if pairs:
@@ -261,11 +251,10 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
             return {}
         ema.module.eval()
         with native_stderr_to(out / NATIVE_LOG):
-            scores = validator(lambda b: _output_image(
-                trainer, {k: v.to(device) for k, v in b.items()}, ema.module))
+            scores = validator(lambda b: generated_image(trainer, b, ema.module))
         ema.module.train()
         grid = _grid(validator.batch, validator.last_images, rows=6)
-        _save_png(grid, out / "images" / f"val-{step:07d}.png")
+        write_image(out / "images" / f"val-{step:07d}.png", tensor_to_image(grid))
         writer.add_image("val/source_driving_warp_output", grid, step)
         row = {"kind": "val", "step": step, **scores,
                **{f"warp_{k}": v for k, v in validator.baseline.items()}}
@@ -306,7 +295,7 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
                 if step % run.image_every == 0 or step == run.steps:
                     grid = _grid(batch, trainer.last_output)
                     writer.add_image("train/source_driving_warp_output", grid, step)
-                    _save_png(grid, out / "images" / f"step-{step:07d}.png")
+                    write_image(out / "images" / f"step-{step:07d}.png", tensor_to_image(grid))
                 if step % run.val_every == 0 or step == run.steps:
                     scores = validate()
                 if step % run.checkpoint_every == 0 or step == run.steps:

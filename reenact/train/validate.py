@@ -17,6 +17,7 @@ from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.geometry import matrix_to_euler
+from reenact.io import tensor_to_image
 from reenact.losses.meshgcn import ssim
 
 TRACK_SIZE = 256
@@ -48,7 +49,7 @@ class Validator:
 
         if self._tracker is None:
             self._tracker = FaceTracker(static=True)
-        up = cv2.resize((image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8),
+        up = cv2.resize(tensor_to_image(image),
                         (TRACK_SIZE, TRACK_SIZE), interpolation=cv2.INTER_CUBIC)
         faces = self._tracker.detect(up)
         points = faces[0].points * (self.size / TRACK_SIZE) if faces else None
@@ -80,18 +81,17 @@ class Validator:
         for i in range(n):
             gt_pts = self.batch["target_landmarks"][i].numpy()
             mask = face_mask(gt_pts.astype(np.float64), (self.size, self.size))
-            out_u8 = (images[i].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-            gt_u8 = (target[i].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-            rows["psnr_face"][i] = psnr(out_u8, gt_u8, mask)
-            if i not in self._tracked:
-                self._tracked[i] = dict(zip(("points", "embedding"), self._track(target[i]),
-                                            strict=True))
+            rows["psnr_face"][i] = psnr(tensor_to_image(images[i]), tensor_to_image(target[i]),
+                                        mask)
+            if i not in self._tracked:  # the driving frames are tracked once per run
+                points, embedding = self._track(target[i])
+                euler = self._euler_deg(points) if points is not None else None
+                self._tracked[i] = {"points": points, "embedding": embedding, "euler": euler}
             gt = self._tracked[i]
             points, embedding = self._track(images[i])
             if points is not None and gt["points"] is not None:
                 rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
-                rows["pose_error_deg"][i] = np.abs(self._euler_deg(points)
-                                                   - self._euler_deg(gt["points"])).mean()
+                rows["pose_error_deg"][i] = np.abs(self._euler_deg(points) - gt["euler"]).mean()
             if embedding is not None and gt["embedding"] is not None:
                 rows["identity_distance"][i] = float(np.linalg.norm(embedding - gt["embedding"]))
         rows["face_found"] = np.isfinite(rows["akd"]).astype(np.float64)
@@ -141,15 +141,17 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
     validator = Validator(store, chosen, setup.data.size, setup.family)
     try:
         with torch.no_grad():
-            images = _generate(trainer, validator.batch).float().clamp(0, 1)
+            images = generated_image(trainer, validator.batch, trainer.model)
         return validator.per_pair(images), validator.per_pair(validator.batch["prior"])
     finally:
         validator.close()
 
 
-def _generate(trainer, batch: dict) -> torch.Tensor:
-    out = trainer.generate(batch, trainer.model)
-    return out.image if hasattr(out, "image") else out[0]
+def generated_image(trainer, batch: dict, module) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1], on the CPU: ``module`` (a trainer's raw or EMA generator) on a
+    batch, whichever family (DCG-GAN returns an output record, the mesh GCN a tuple)."""
+    out = trainer.generate({k: v.to(trainer.device) for k, v in batch.items()}, module)
+    return (out.image if hasattr(out, "image") else out[0]).float().clamp(0, 1).cpu()
 
 
 def main(argv: list[str] | None = None) -> int:
