@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from reenact.eval.ssim import ssim
 from reenact.models.vgg import VGG19Features
 
 log = logging.getLogger("reenact")
@@ -28,32 +29,6 @@ class MeshGCNLossWeights:
     c: float = 1.0  # lambda_c
     adv: float = 1.0  # lambda_adv
     gp: float = 10.0  # WGAN-GP's lambda
-
-
-def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float32) - size // 2
-    g = torch.exp(-(x**2) / (2 * sigma**2))
-    return g / g.sum()
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11) -> torch.Tensor:
-    """Mean SSIM (Wang et al. 2004) of images in [0, 1], Gaussian window, per-channel; a dozen
-    lines here rather than a dependency for one function."""
-    C = a.shape[1]
-    side = min(a.shape[-2:])
-    g = _gaussian(min(window, side if side % 2 else side - 1))
-    k = (g[:, None] * g[None, :]).to(a).expand(C, 1, -1, -1)
-    pad = k.shape[-1] // 2
-
-    def blur(x):
-        return F.conv2d(x, k, padding=pad, groups=C)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.mean()
 
 
 class ReconstructionLoss(torch.nn.Module):

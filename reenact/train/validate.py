@@ -18,7 +18,7 @@ from reenact.eval.self_reenactment import face_mask
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.geometry import matrix_to_euler
 from reenact.io import tensor_to_image
-from reenact.losses.meshgcn import ssim
+from reenact.eval.ssim import ssim
 
 TRACK_SIZE = 256
 
