@@ -1,4 +1,4 @@
-"""Command line: ``reenact animate`` and ``reenact demo``. Everything is built inside ``main()``;
+"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train`` and ``evaluate``. Everything is built inside ``main()``;
 user errors print one line naming the file, frame or value and exit non-zero, never a traceback."""
 
 import argparse
@@ -68,6 +68,30 @@ def _train_parser(sub) -> None:
                    help="dotted overrides, e.g. run.steps=200 data.batch_size=4")
 
 
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="score systems with the papers' protocols and metrics")
+    p.add_argument("data", help="a folder of images and videos, or a preprocessed cache")
+    p.add_argument("--out", "-o", required=True, help="results folder (resumable)")
+    p.add_argument("--driving", help="another folder or cache for cross-identity drivers "
+                   "(cross-dataset); default: DATA itself")
+    p.add_argument("--systems", default="copy-source,copy-driver,analytic",
+                   help="comma-separated: analytic, copy-source, copy-driver (the reference "
+                        "systems: output = the source / the driver), dcggan:CKPT, meshgcn:CKPT "
+                        "(NAME=KIND:CKPT to name one); default: copy-source,copy-driver,analytic")
+    p.add_argument("--protocols", default="self,cross", help="self, cross or both (default)")
+    p.add_argument("--frames", type=int, default=8, help="driving frames per case (default 8)")
+    p.add_argument("--clip", type=int, default=16,
+                   help="contiguous frames per case for the jitter metric (default 16; 0: off)")
+    p.add_argument("--max-cases", type=int, help="at most this many cases per protocol")
+    p.add_argument("--split", choices=("test", "all"), default="test",
+                   help="for a cache: its identity-disjoint test split (default) or all videos")
+    p.add_argument("--size", type=int, choices=(256, 512), default=256,
+                   help="crop size of the reenacting systems (default 256)")
+    p.add_argument("--identity", choices=("dlib", "arcface"), default="dlib",
+                   help="CSIM embedding: dlib's ResNet (default) or ArcFace (--arcface)")
+    p.add_argument("--arcface", help="insightface arcface_torch r50 weights for --identity arcface")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
@@ -78,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _preprocess_parser(sub)
     _train_parser(sub)
+    _evaluate_parser(sub)
     return parser
 
 
@@ -114,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenact.app.train import run_train
 
             return run_train(args)
+        elif args.command == "evaluate":
+            from reenact.app.evaluate import run_evaluate
+
+            return run_evaluate(args)
         return 0
     except KeyboardInterrupt:
         print("reenact: interrupted; no partial output was left at the target path",

@@ -1,0 +1,61 @@
+"""What the metrics read from one image: its tracked landmarks, head pose, expression descriptor
+and identity embedding, measured once per image."""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from reenact.eval.expression_error import expression_descriptor
+from reenact.eval.pose_error import head_pose_deg
+
+log = logging.getLogger("reenact")
+
+
+@dataclass(frozen=True)
+class Observation:
+    points: np.ndarray | None  # (478, 3) landmarks in pixels; None: no face found
+    pose: np.ndarray | None  # (pitch, yaw, roll) degrees
+    expression: np.ndarray | None  # expression_descriptor
+    embedding: np.ndarray | None  # identity embedding; None: no face, or no embedder
+
+
+class Observer:
+    """Observes images with one static mediapipe tracker and one identity embedder (``None``:
+    identity metrics are not computed)."""
+
+    def __init__(self, embedder=None):
+        from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
+
+        self._tracker = FaceTracker(static=True)
+        self._pick = pick_face
+        self.embedder = embedder
+
+    def __call__(self, image: np.ndarray) -> Observation:
+        face = self._pick(self._tracker.detect(image), 0)
+        points = None if face is None else face.points
+        embedding = self.embedder(image, points) if self.embedder is not None else None
+        if points is None:
+            return Observation(None, None, None, embedding)
+        return Observation(points, head_pose_deg(points), expression_descriptor(points), embedding)
+
+    def close(self) -> None:
+        self._tracker.close()
+
+
+def default_embedder(kind: str = "dlib", arcface: str | None = None, arch: str = "r50"):
+    """The CSIM embedder: dlib's (default; None with a warning when dlib is missing) or ArcFace
+    from the user's weights."""
+    from reenact.eval.csim import ArcFaceEmbedder, DlibEmbedder
+
+    if kind == "arcface":
+        if not arcface:
+            raise ValueError("identity arcface needs the weights (--arcface PATH)")
+        return ArcFaceEmbedder(arcface, arch)
+    if kind != "dlib":
+        raise ValueError(f"identity must be dlib or arcface, got {kind!r}")
+    try:
+        return DlibEmbedder()
+    except (ImportError, FileNotFoundError, RuntimeError) as exc:
+        log.warning("identity metrics off: dlib's face embedding is unavailable (%s)", exc)
+        return None
