@@ -13,12 +13,11 @@ import torch
 from reenact.data.dataset import VideoStore, collate, render_sample
 from reenact.data.sampling import Pair
 from reenact.eval.landmark_error import landmark_error
+from reenact.eval.pose_error import head_pose_deg
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
-from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.geometry import matrix_to_euler
-from reenact.io import tensor_to_image
 from reenact.eval.ssim import ssim
+from reenact.io import tensor_to_image
 
 TRACK_SIZE = 256
 
@@ -38,7 +37,6 @@ class Validator:
                                  self.family, plate="shiftmap") for p in self.pairs]
         self.batch = collate(samples) if samples else {}
         self._tracked: dict[int, dict] = {}
-        self._model = LandmarkFaceModel()
         self._tracker = None
         self._identity = None
         self.baseline = self.score(self.batch["prior"]) if samples else {}
@@ -65,10 +63,6 @@ class Validator:
                 self._identity = False  # dlib not installed: identity distance not reported
         return points, embedding
 
-    def _euler_deg(self, points: np.ndarray) -> np.ndarray:
-        c = self._model.fit(torch.from_numpy(points.astype(np.float64))[None])
-        return np.degrees(matrix_to_euler(c.rotation)[0].numpy())
-
     def per_pair(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Each metric per pair of (N, 3, s, s) outputs against the pairs' driving frames: (N,)
         arrays, NaN where a face was not found (re-tracking metrics) or dlib is missing."""
@@ -85,13 +79,13 @@ class Validator:
                                         mask)
             if i not in self._tracked:  # the driving frames are tracked once per run
                 points, embedding = self._track(target[i])
-                euler = self._euler_deg(points) if points is not None else None
+                euler = head_pose_deg(points) if points is not None else None
                 self._tracked[i] = {"points": points, "embedding": embedding, "euler": euler}
             gt = self._tracked[i]
             points, embedding = self._track(images[i])
             if points is not None and gt["points"] is not None:
                 rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
-                rows["pose_error_deg"][i] = np.abs(self._euler_deg(points) - gt["euler"]).mean()
+                rows["pose_error_deg"][i] = np.abs(head_pose_deg(points) - gt["euler"]).mean()
             if embedding is not None and gt["embedding"] is not None:
                 rows["identity_distance"][i] = float(np.linalg.norm(embedding - gt["embedding"]))
         rows["face_found"] = np.isfinite(rows["akd"]).astype(np.float64)
