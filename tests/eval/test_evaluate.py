@@ -133,3 +133,22 @@ def test_command_line_errors_are_one_line(tmp_path, capsys):
     empty.mkdir()
     assert main(["evaluate", str(empty), "-o", str(tmp_path / "o")]) == 3
     assert "no images or videos in this folder" in capsys.readouterr().err
+
+
+def test_a_cache_is_a_collection(tiny_cache):
+    from reenact.data.dataset import DataConfig, VideoStore, make_split
+
+    every = open_collection(tiny_cache, "all")
+    store = VideoStore(tiny_cache)
+    assert sorted(i.name for i in every.items) == sorted(store.entries)
+    item = every.items[0]
+    assert item.kind == "cache" and item.frames == 5
+    frames = every.frames(item, [3, 1])
+    np.testing.assert_array_equal(frames[0], store.record(item.name)["frames"][3])
+    np.testing.assert_array_equal(frames[1], store.record(item.name)["frames"][1])
+    test = set(make_split(store, DataConfig(cache=tiny_cache, split="identity")).test)
+    if test:
+        assert {i.name for i in open_collection(tiny_cache).items} == test
+    else:
+        with pytest.raises(InputError, match="test split is empty .*use --split all"):
+            open_collection(tiny_cache)
