@@ -90,6 +90,13 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--identity", choices=("dlib", "arcface"), default="dlib",
                    help="CSIM embedding: dlib's ResNet (default) or ArcFace (--arcface)")
     p.add_argument("--arcface", help="insightface arcface_torch r50 weights for --identity arcface")
+    p.add_argument("--pose-net", metavar="HOPENET",
+                   help="Hopenet weights (hopenet_robust_alpha1.pkl) for PoseMSE/PRMSE instead "
+                        "of the landmark fit's pose")
+    p.add_argument("--lpips", nargs=2, metavar=("VGG16", "LIN"),
+                   help="LPIPS from torchvision's vgg16 weights and lpips' v0.1/vgg.pth")
+    p.add_argument("--fid", metavar="INCEPTION",
+                   help="FID from pytorch-fid's pt_inception-2015-12-05 weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

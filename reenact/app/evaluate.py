@@ -31,11 +31,13 @@ def run_evaluate(args) -> int:
     if len(set(names)) != len(names):
         raise ValueError(f"two systems share a name in {names}; name them NAME=dcggan:CKPT")
     settings = EvalSettings(frames=args.frames, clip=args.clip, size=args.size,
-                            identity=args.identity)
+                            identity=args.identity, pose="hopenet" if args.pose_net else
+                            "landmarks", lpips=bool(args.lpips), fid=bool(args.fid))
+    pose, extras = _weighted_metrics(args)
     out.mkdir(parents=True, exist_ok=True)
     with native_stderr_to(out / "native.log" if not args.debug else os.devnull) as console:
         embedder = default_embedder(args.identity, args.arcface)
-        runner = Runner(out, settings, embedder)
+        runner = Runner(out, settings, embedder, pose, extras)
         todo = len(runner.pending(cases, systems))
         with tqdm(total=todo, desc="evaluate", unit="run", file=console,
                   disable=todo == 0) as bar:
@@ -49,3 +51,23 @@ def run_evaluate(args) -> int:
     print((out / "table.md").read_text())
     print(f"written: {out / 'table.md'}, results.csv, results.json, grid.png, grids/")
     return 0 if summary else 1
+
+
+def _weighted_metrics(args):
+    """The metrics that need the user's weight files, loaded before any work starts."""
+    from reenact.eval.runner import Extras
+
+    pose = lpips = fid = None
+    if args.pose_net:
+        from reenact.eval.pose_net import HopenetPose
+
+        pose = HopenetPose(args.pose_net)
+    if args.lpips:
+        from reenact.eval.lpips import LPIPS
+
+        lpips = LPIPS(*args.lpips)
+    if args.fid:
+        from reenact.eval.fid import FIDFeatures
+
+        fid = FIDFeatures(args.fid)
+    return pose, Extras(lpips=lpips, fid=fid)

@@ -21,15 +21,17 @@ class Observation:
 
 
 class Observer:
-    """Observes images with one static mediapipe tracker and one identity embedder (``None``:
-    identity metrics are not computed)."""
+    """Observes images with one static mediapipe tracker, one identity embedder (``None``:
+    identity metrics are not computed) and one pose estimator, ``pose(image, points) -> (pitch,
+    yaw, roll)`` degrees (``None``: the landmark fit's pose; e.g. ``HopenetPose``)."""
 
-    def __init__(self, embedder=None):
+    def __init__(self, embedder=None, pose=None):
         from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
 
         self._tracker = FaceTracker(static=True)
         self._pick = pick_face
         self.embedder = embedder
+        self.pose = pose
 
     def __call__(self, image: np.ndarray) -> Observation:
         face = self._pick(self._tracker.detect(image), 0)
@@ -37,7 +39,8 @@ class Observer:
         embedding = self.embedder(image, points) if self.embedder is not None else None
         if points is None:
             return Observation(None, None, None, embedding)
-        return Observation(points, head_pose_deg(points), expression_descriptor(points), embedding)
+        pose = head_pose_deg(points) if self.pose is None else self.pose(image, points)
+        return Observation(points, pose, expression_descriptor(points), embedding)
 
     def close(self) -> None:
         self._tracker.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reenact.eval.runner import THUMB, read_rows, safe_name, strip_path
+from reenact.eval.runner import THUMB, features_path, read_rows, safe_name, strip_path
 from reenact.io import read_image, write_image
 from reenact.io.atomic import atomic_path
 
@@ -20,12 +20,14 @@ METRICS = (
     ("same_identity", "same-id rate", True),
     ("psnr", "PSNR (face)", True),
     ("ssim", "SSIM (face)", True),
+    ("lpips", "LPIPS", False),
     ("akd", "AKD", False),
     ("pose_mse", "PoseMSE", False),
     ("prmse", "PRMSE", False),
     ("exp_mse", "ExpMSE", False),
     ("face_found", "face found", True),
     ("jitter", "jitter", False),
+    ("fid", "FID", False),
 )
 PROTOCOL_TITLES = {"self": "Self-reenactment", "cross": "Cross-identity reenactment"}
 
@@ -66,7 +68,12 @@ def markdown(summary: list[dict]) -> str:
             cells = []
             for k, _, _ in present:
                 m = metrics.get(k)
-                cells.append("-" if m is None else f"{_fmt(k, m['mean'])} ± {_fmt(k, m['std'])}")
+                if m is None:
+                    cells.append("-")
+                elif k == "fid":  # one value per system, over all its outputs
+                    cells.append(f"{m['mean']:.2f} (n={m['n']})")
+                else:
+                    cells.append(f"{_fmt(k, m['mean'])} ± {_fmt(k, m['std'])}")
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -85,6 +92,7 @@ def write_report(out: Path) -> list[dict]:
     summary records."""
     rows = read_rows(out / "rows.jsonl")
     summary = aggregate([r for r in rows if "skipped" not in r])
+    summary += fid_records(out, rows)
     skipped = sorted({f"{r['case']} / {r['system']}: {r['skipped']}" for r in rows
                       if "skipped" in r})
     _write_text(out / "table.md", markdown(summary)
@@ -98,6 +106,33 @@ def write_report(out: Path) -> list[dict]:
                                                  indent=2) + "\n")
     write_grids(out, rows)
     return summary
+
+
+def fid_records(out: Path, rows: list[dict]) -> list[dict]:
+    """FID per (protocol, pair, system): its outputs' face crops against the same cases' driving
+    frames, from the features the runner saved (nothing when FID was off)."""
+    from reenact.eval.fid import frechet_distance
+
+    cases: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        if "skipped" not in r:
+            cases[(r["protocol"], r["pair"], r["system"])].add(r["case"])
+    records = []
+    for (protocol, pair, system), keys in cases.items():
+        paths = [(features_path(out, k, system), features_path(out, k, "_real"))
+                 for k in sorted(keys)]
+        if not all(a.exists() and b.exists() for a, b in paths):
+            continue
+        fake = [f for f in (np.load(a) for a, _ in paths) if f.size]
+        real = [f for f in (np.load(b) for _, b in paths) if f.size]
+        if not fake or not real:
+            continue
+        fake, real = np.concatenate(fake), np.concatenate(real)
+        if min(len(fake), len(real)) < 2:
+            continue
+        records.append({"protocol": protocol, "pair": pair, "system": system, "metric": "fid",
+                        "mean": frechet_distance(fake, real), "std": 0.0, "n": len(fake)})
+    return records
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -25,6 +25,8 @@ from reenact.eval.self_reenactment import face_mask
 from reenact.eval.ssim import ssim_region
 from reenact.eval.systems import Drive
 from reenact.io import InputError, write_image
+from reenact.io.atomic import atomic_path
+from reenact.tracking.crop import crop_image, face_crop_box
 
 PSNR_CAP = 100.0  # dB, for identical images (the driver reference in self-reenactment)
 THUMB = 128  # side of the kept output thumbnails
@@ -39,6 +41,25 @@ class EvalSettings:
     clip: int = 16
     size: int = 256
     identity: str = "dlib"
+    pose: str = "landmarks"  # or "hopenet"
+    lpips: bool = False
+    fid: bool = False
+
+
+@dataclass
+class Extras:
+    """Metrics that need the user's weights: ``lpips(a, b) -> float`` on face crops (self-
+    reenactment), ``fid(images) -> (N, D)`` features of face crops (saved per case and system;
+    the report computes the distance per system)."""
+
+    lpips: object = None
+    fid: object = None
+
+
+def face_crop(image: np.ndarray, points: np.ndarray, size: int = 256) -> np.ndarray:
+    """The square crop around a face's landmarks (1.5 x their box) that LPIPS and FID read."""
+    box = face_crop_box(points, 1.5)
+    return crop_image(image, box, size)
 
 
 def frame_scores(out: Observation, drv: Observation, src: Observation, output: np.ndarray,
@@ -70,10 +91,13 @@ def frame_scores(out: Observation, drv: Observation, src: Observation, output: n
 class Runner:
     """Scores ``systems`` on ``cases`` into ``out_dir`` (rows.jsonl, thumbnails)."""
 
-    def __init__(self, out_dir: str | Path, settings: EvalSettings, embedder=None):
+    def __init__(self, out_dir: str | Path, settings: EvalSettings, embedder=None, pose=None,
+                 extras: Extras | None = None):
         self.out = Path(out_dir)
         self.settings = settings
         self.embedder = embedder
+        self.pose = pose
+        self.extras = extras or Extras()
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_settings()
         self.rows_path = self.out / "rows.jsonl"
@@ -100,7 +124,7 @@ class Runner:
         """Scores what is not done yet; returns one line per skipped (case, system) with why."""
         todo = self.pending(cases, systems)
         skipped: list[str] = []
-        observer = Observer(self.embedder)
+        observer = Observer(self.embedder, self.pose)
         calibrated = bool(getattr(self.embedder, "calibrated", False))
         try:
             by_case: dict[str, list] = {}
@@ -138,13 +162,21 @@ class Runner:
         outputs = system(media.source_key, media.source, drive)
         base = {"case": case.key, "system": system.name, "protocol": case.protocol,
                 "pair": case.pair}
-        rows = []
+        rows, crops = [], []
         for i, (output, frame_index) in enumerate(zip(outputs, case.driving, strict=True)):
             target = media.driving[i] if self_case else None
-            scores = frame_scores(media.observer(output), media.driving_obs[i], media.source_obs,
-                                  output, target, calibrated)
+            seen, drv = media.observer(output), media.driving_obs[i]
+            scores = frame_scores(seen, drv, media.source_obs, output, target, calibrated)
+            if self.extras.lpips is not None and target is not None and drv.points is not None:
+                fitted = cv2.resize(output, target.shape[1::-1], interpolation=cv2.INTER_AREA)
+                scores["lpips"] = self.extras.lpips(face_crop(fitted, drv.points),
+                                                    face_crop(target, drv.points))
+            if seen.points is not None:
+                crops.append(face_crop(output, seen.points))
             rows.append({**base, "frame": frame_index, **scores})
         self._thumbnails(case, system.name, outputs)
+        if self.extras.fid is not None:
+            self._features(case, system.name, crops)
         if media.clip:
             clip = Drive(media.clip, is_video=True, motion="relative",
                          reference=media.source if self_case else None)
@@ -160,10 +192,22 @@ class Runner:
         write_image(path, strip)
 
     def _inputs(self, case: Case, media: "_CaseMedia") -> None:
-        """The case's source and driving strips, next to the systems' outputs."""
+        """The case's source and driving strips, next to the systems' outputs (and the driving
+        frames' FID features: the real set)."""
         n = min(GRID_ROWS, len(media.driving))
         self._thumbnails(case, "_source", [media.source] * n)
         self._thumbnails(case, "_driving", media.driving)
+        if self.extras.fid is not None:
+            self._features(case, "_real", [face_crop(f, o.points) for f, o in
+                                           zip(media.driving, media.driving_obs, strict=True)
+                                           if o.points is not None])
+
+    def _features(self, case: Case, name: str, crops: list[np.ndarray]) -> None:
+        feats = self.extras.fid(crops) if crops else np.zeros((0, 0))
+        path = features_path(self.out, case.key, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            np.save(tmp, feats)
 
 
 class _CaseMedia:
@@ -191,6 +235,10 @@ def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
     y, x = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
     out[y:y + small.shape[0], x:x + small.shape[1]] = small
     return out
+
+
+def features_path(out: Path, case: str, system: str) -> Path:
+    return out / "features" / safe_name(case) / f"{safe_name(system)}.npy"
 
 
 def strip_path(out: Path, case: str, system: str) -> Path:
@@ -229,8 +277,6 @@ def _drop_unfinished(path: Path) -> None:
     keep = text.rfind('"done": true}')
     keep = 0 if keep < 0 else text.index("\n", keep) + 1
     if keep != len(text):
-        from reenact.io.atomic import atomic_path
-
         with atomic_path(path) as tmp:
             Path(tmp).write_text(text[:keep])
 

@@ -152,3 +152,45 @@ def test_a_cache_is_a_collection(tiny_cache):
     else:
         with pytest.raises(InputError, match="test split is empty .*use --split all"):
             open_collection(tiny_cache)
+
+
+def test_metrics_from_weights_plug_in(folder, tmp_path):
+    """LPIPS, FID and a pose network as the runner and report use them (stand-ins here; the
+    networks themselves are tested on weight files in test_lpips, test_fid, test_pose_net)."""
+    from reenact.eval.runner import Extras
+
+    coll = open_collection(folder)
+    cases = make_cases(coll, coll, frames=3, clip=0)
+    seen = []
+
+    def lpips(a, b):
+        seen.append(a.shape)
+        return float(np.abs(a.astype(float) - b).mean())
+
+    def fid(images):  # mean colour as a 3-d "feature"
+        return np.stack([im.reshape(-1, 3).mean(0) for im in images])
+
+    out = tmp_path / "out"
+    runner = Runner(out, EvalSettings(frames=3, clip=0, pose="fixed", lpips=True, fid=True),
+                    pose=lambda image, points: np.zeros(3), extras=Extras(lpips, fid))
+    runner.run(cases, [SourceSystem(), DriverSystem()], coll, coll)
+    rows = read_rows(out / "rows.jsonl")
+    assert all(r["prmse"] == 0.0 for r in rows if "prmse" in r)  # the pose hook was used
+    by = {(r["case"], r["system"], r["frame"]): r for r in rows}
+    assert by[("self/hopper", "copy-driver", 4)]["lpips"] == 0.0
+    assert by[("self/hopper", "copy-source", 4)]["lpips"] > 0.0
+    assert "lpips" not in by[("cross/astronaut/hopper", "copy-source", 4)]
+    assert set(seen) == {(256, 256, 3)}  # face crops
+    fids = {(r["protocol"], r["system"]): r for r in write_report(out) if r["metric"] == "fid"}
+    assert fids[("self", "copy-driver")]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert fids[("self", "copy-driver")]["n"] == 3
+    assert fids[("cross", "copy-source")]["mean"] > 1.0  # the astronaut is not Grace Hopper
+    assert "| FID ↓ |" in (out / "table.md").read_text()
+
+
+def test_missing_weight_files_are_named(folder, tmp_path, capsys):
+    args = ["evaluate", str(folder), "-o", str(tmp_path / "o"), "--protocols", "cross"]
+    assert main([*args, "--fid", str(tmp_path / "pt_inception.pth")]) == 3
+    assert "pt_inception.pth: no such" in capsys.readouterr().err
+    assert main([*args, "--lpips", str(tmp_path / "vgg16.pth"), str(tmp_path / "vgg.pth")]) == 3
+    assert "vgg16.pth: no such" in capsys.readouterr().err
