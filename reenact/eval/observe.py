@@ -42,6 +42,11 @@ class Observer:
         pose = head_pose_deg(points) if self.pose is None else self.pose(image, points)
         return Observation(points, pose, expression_descriptor(points), embedding)
 
+    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """(478, 3) landmarks of the largest face, or None (no embedding: cheaper)."""
+        face = self._pick(self._tracker.detect(image), 0)
+        return None if face is None else face.points
+
     def close(self) -> None:
         self._tracker.close()
 

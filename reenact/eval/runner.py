@@ -63,10 +63,12 @@ def face_crop(image: np.ndarray, points: np.ndarray, size: int = 256) -> np.ndar
 
 
 def frame_scores(out: Observation, drv: Observation, src: Observation, output: np.ndarray,
-                 target: np.ndarray | None, calibrated: bool) -> dict[str, float]:
+                 target: np.ndarray | None, calibrated: bool,
+                 mask: np.ndarray | None = None) -> dict[str, float]:
     """The metrics of one output frame. ``drv``: the driving frame (the ground truth when
-    ``target`` is given: self-reenactment); ``src``: the source. Metrics that cannot be measured
-    (no face found, no embedder) are left out."""
+    ``target`` is given: self-reenactment); ``src``: the source; ``mask``: the ground truth's
+    face region if already computed. Metrics that cannot be measured (no face found, no
+    embedder) are left out."""
     row: dict[str, float] = {"face_found": float(out.points is not None)}
     if out.embedding is not None and src.embedding is not None:
         row["csim"] = cosine_similarity(out.embedding, src.embedding)
@@ -79,7 +81,8 @@ def frame_scores(out: Observation, drv: Observation, src: Observation, output: n
     if target is not None and drv.points is not None:
         if output.shape != target.shape:
             output = cv2.resize(output, target.shape[1::-1], interpolation=cv2.INTER_AREA)
-        mask = face_mask(drv.points.astype(np.float64), target.shape[:2])
+        if mask is None:
+            mask = face_mask(drv.points.astype(np.float64), target.shape[:2])
         if mask.any():
             row["psnr"] = min(psnr(output, target, mask), PSNR_CAP)
             row["ssim"] = ssim_region(output, target, mask)
@@ -166,7 +169,8 @@ class Runner:
         for i, (output, frame_index) in enumerate(zip(outputs, case.driving, strict=True)):
             target = media.driving[i] if self_case else None
             seen, drv = media.observer(output), media.driving_obs[i]
-            scores = frame_scores(seen, drv, media.source_obs, output, target, calibrated)
+            scores = frame_scores(seen, drv, media.source_obs, output, target, calibrated,
+                                  media.face_mask(i) if self_case else None)
             if self.extras.lpips is not None and target is not None and drv.points is not None:
                 fitted = cv2.resize(output, target.shape[1::-1], interpolation=cv2.INTER_AREA)
                 scores["lpips"] = self.extras.lpips(face_crop(fitted, drv.points),
@@ -180,8 +184,8 @@ class Runner:
         if media.clip:
             clip = Drive(media.clip, is_video=True, motion="relative",
                          reference=media.source if self_case else None)
-            points = [media.observer(o).points for o in system(media.source_key, media.source,
-                                                                clip)]
+            points = [media.observer.landmarks(o)
+                      for o in system(media.source_key, media.source, clip)]
             rows.append({**base, "frame": "clip", "jitter": landmark_jitter(points)})
         return rows
 
@@ -223,6 +227,16 @@ class _CaseMedia:
         self.driving = drivers.frames(case.driver, list(case.driving))
         self.driving_obs = [observer(f) for f in self.driving]
         self.clip = drivers.frames(case.driver, list(case.clip)) if case.clip else []
+        self._masks: dict[int, np.ndarray] = {}
+
+    def face_mask(self, i: int) -> np.ndarray | None:
+        """Driving frame i's face region (computed once for all systems), None without a face."""
+        points = self.driving_obs[i].points
+        if points is None:
+            return None
+        if i not in self._masks:
+            self._masks[i] = face_mask(points.astype(np.float64), self.driving[i].shape[:2])
+        return self._masks[i]
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
