@@ -1,6 +1,7 @@
 """Small building blocks shared by the networks."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -36,10 +37,17 @@ class PriorFusion(nn.Module):
     last conv starts at zero, so an untrained model returns the analytic warp exactly and training
     only has to learn corrections (shading, mouth interior, what the warp gets wrong).
 
+    ``smoothing`` > 0 blurs the residual with a fixed Gaussian of that sigma (pixels), so the
+    network corrects shading and colour while the sharp detail, and with it the geometry the
+    re-tracking metrics read, stays the warp's.
+
     (B, 3, H, W) output and prior in [0, 1] -> (B, 3, H, W) in [0, 1]."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = 32, smoothing: float = 0.0):
         super().__init__()
+        if smoothing < 0:
+            raise ValueError(f"prior smoothing must be >= 0, got {smoothing}")
+        self.smoothing = smoothing
         self.body = nn.Sequential(nn.Conv2d(6, width, 3, padding=1), nn.LeakyReLU(0.2),
                                   nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.2))
         self.to_residual = nn.Conv2d(width, 3, 3, padding=1)
@@ -48,4 +56,18 @@ class PriorFusion(nn.Module):
 
     def forward(self, output: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         residual = self.to_residual(self.body(torch.cat([output, prior], 1)))
+        if self.smoothing > 0:
+            residual = gaussian_blur(residual, self.smoothing)
         return (prior + residual).clamp(0.0, 1.0)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), radius 3 sigma, edges replicated."""
+    radius = max(1, round(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = g / g.sum()
+    C = x.shape[1]
+    x = F.pad(x, (radius,) * 4, mode="replicate")
+    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(C, 1, 1, -1), groups=C)
+    return F.conv2d(x, g.view(1, 1, -1, 1).expand(C, 1, -1, 1), groups=C)

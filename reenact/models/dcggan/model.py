@@ -20,6 +20,7 @@ class DCGGANConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     use_proxies: bool = True
     use_prior: bool = False  # ours: refine the analytic warp (blocks.PriorFusion); off = the paper
+    prior_smoothing: float = 0.0  # ours: sigma (px) of the blur on PriorFusion's residual
 
     def __post_init__(self) -> None:
         if self.correspondence.parsing_classes != self.generator.parsing_classes:
@@ -47,7 +48,7 @@ class DCGGAN(nn.Module):
         self.cfg = cfg
         self.correspondence = DenseCorrespondence(cfg.correspondence, cfg.use_proxies)
         self.generator = Generator(cfg.generator)
-        self.fusion = PriorFusion() if cfg.use_prior else None
+        self.fusion = PriorFusion(smoothing=cfg.prior_smoothing) if cfg.use_prior else None
 
     def forward(self, image_s: torch.Tensor, proxy_s: torch.Tensor, proxy_r: torch.Tensor,
                 landmarks_s: torch.Tensor, landmarks_r: torch.Tensor, parsing_s: torch.Tensor,

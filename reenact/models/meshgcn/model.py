@@ -19,6 +19,7 @@ class MeshGCNConfig:
     reenacting: ReenactingConfig = field(default_factory=ReenactingConfig)
     use_gcn: bool = True  # False: the GCN->CNN variant (mesh images into a CNN encoder)
     use_prior: bool = False  # ours: start from the analytic flow and refine the analytic warp
+    prior_smoothing: float = 0.0  # ours: sigma (px) of the blur on PriorFusion's residual
 
 
 class MeshImageEncoder(nn.Module):
@@ -48,7 +49,7 @@ class MeshGCN(nn.Module):
         self.motion = MotionNet(template, faces, cfg.motion)
         self.image_encoder = None if cfg.use_gcn else MeshImageEncoder(cfg.motion.latent)
         self.reenacting = ReenactingModule(cfg.reenacting)
-        self.fusion = PriorFusion() if cfg.use_prior else None
+        self.fusion = PriorFusion(smoothing=cfg.prior_smoothing) if cfg.use_prior else None
 
     def flow(self, stacked: torch.Tensor | None = None, mesh_images: torch.Tensor | None = None
              ) -> torch.Tensor:
