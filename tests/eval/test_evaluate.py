@@ -194,3 +194,18 @@ def test_missing_weight_files_are_named(folder, tmp_path, capsys):
     assert "pt_inception.pth: no such" in capsys.readouterr().err
     assert main([*args, "--lpips", str(tmp_path / "vgg16.pth"), str(tmp_path / "vgg.pth")]) == 3
     assert "vgg16.pth: no such" in capsys.readouterr().err
+
+
+def test_command_line_writes_the_results_and_resumes(folder, tmp_path, capsys):
+    args = ["evaluate", str(folder), "-o", str(tmp_path / "r"), "--frames", "2", "--clip", "0",
+            "--systems", "copy-source,copy-driver"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 cases (1 self, 1 cross) x 2 systems; 4 run now, 0 resumed" in printed
+    assert "### Cross-identity reenactment: " in printed
+    for name in ("table.md", "results.csv", "results.json", "grid.png", "grids/self_hopper.png"):
+        assert (tmp_path / "r" / name).exists(), name
+    assert main(args) == 0
+    assert "0 run now, 4 resumed" in capsys.readouterr().out
+    assert main([*args[:-1], "copy-source,copy-source"]) == 3
+    assert "two systems share a name" in capsys.readouterr().err
