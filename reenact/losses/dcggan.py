@@ -23,6 +23,7 @@ class DCGGANLossWeights:
     geo: float = 1.0  # lambda_geo (the paper sets 1)
     pix: float = 10.0  # lambda_pix
     adv: float = 1.0  # lambda_adv
+    grad: float = 0.0  # ours: image-gradient L1 on paired samples (losses/gradient.py); 0 = paper
 
 
 def warp_loss(proxy_warp: torch.Tensor, proxy_r: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ class MeshGCNLossWeights:
     c: float = 1.0  # lambda_c
     adv: float = 1.0  # lambda_adv
     gp: float = 10.0  # WGAN-GP's lambda
+    grad: float = 0.0  # ours: image-gradient L1 (losses/gradient.py); 0 = the paper
 
 
 class ReconstructionLoss(torch.nn.Module):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from reenact.losses.gradient import gradient_loss
 from reenact.losses.meshgcn import (
     MeshGCNLossWeights,
     ReconstructionLoss,
@@ -106,10 +107,12 @@ class MeshGCNTrainer:
                 self.critic.requires_grad_(True)
             terms = {"rec": self.rec(out, real), "fm": feature_matching(feats_real, feats_fake),
                      "adv": -score_fake.mean()}
+            if w.grad:
+                terms["grad"] = gradient_loss(out, real)
             if self.e3d is not None:  # L_c: source identity, driving pose and expression
                 terms["c"] = coefficient_loss(self.e3d, out, batch["image_s"], real)
             g_loss = (w.rec * terms["rec"] + w.fm * terms["fm"] + w.adv * terms["adv"]
-                      + w.c * terms.get("c", 0.0))
+                      + w.c * terms.get("c", 0.0) + w.grad * terms.get("grad", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

@@ -178,3 +178,19 @@ def test_geometry_term_with_an_e3d_checkpoint(tmp_path):
     batch["geo_target"] = torch.zeros(2, 7)
     losses = trainer.step(batch)
     assert losses["geo"] >= 0 and not any(p.requires_grad for p in trainer.e3d.parameters())
+
+
+def test_gradient_term_is_ours_and_off_by_default():
+    from reenact.losses.dcggan import DCGGANLossWeights
+    from reenact.losses.gradient import gradient_loss
+
+    assert "grad" not in DCGGANTrainer(DCGGANTrainConfig(model=TINY, disc_width=8)).step(_batch())
+    trainer = DCGGANTrainer(DCGGANTrainConfig(model=TINY, disc_width=8,
+                                              weights=DCGGANLossWeights(grad=5.0)))
+    losses = trainer.step(_batch())
+    assert losses["grad"] > 0
+    flat = torch.full((2, 3, 8, 8), 0.5)
+    edge = flat.clone()
+    edge[..., 4:] = 0.9
+    assert gradient_loss(flat + 0.2, flat) == 0  # a colour shift has no gradient error
+    assert gradient_loss(edge, flat, torch.tensor([True, False])) == pytest.approx(0.4 / 7 / 2)
