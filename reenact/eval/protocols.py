@@ -14,6 +14,7 @@ temporal-jitter metric.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ class Item:
     kind: str  # "video", "image" or "cache"
     path: str  # the file, or the cache folder
     frames: int  # 1 for an image
+    contiguous: bool = True  # consecutive frames of the video (a cache may hold a sample)
 
 
 @dataclass
@@ -97,7 +99,12 @@ def _cache_collection(path: Path, split: str) -> Collection:
         if not videos:
             raise InputError(f"{path}: its identity-disjoint test split is empty (too few "
                              "identities); use --split all")
-    items = [Item(v, store.identity(v), "cache", str(path), store.frame_count(v)) for v in videos]
+    items = []
+    for v in videos:
+        index = store.entries[v].get("frame_index") or []
+        contiguous = all(b - a == 1 for a, b in pairwise(index))
+        items.append(Item(v, store.identity(v), "cache", str(path), store.frame_count(v),
+                          contiguous))
 
     def load(item: Item, indices: list[int]) -> list[np.ndarray]:
         frames = store.record(item.name)["frames"]
@@ -154,6 +161,9 @@ def make_cases(sources: Collection, drivers: Collection, protocols: tuple[str, .
 
 
 def _clip(item: Item, start: int, length: int) -> tuple[int, ...]:
+    """Consecutive frames for jitter; none from a cache of sampled frames (jitter needs video)."""
+    if not item.contiguous:
+        return ()
     end = min(item.frames, start + length)
     return tuple(range(start, end)) if end - start >= 3 else ()
 

@@ -142,7 +142,7 @@ def test_a_cache_is_a_collection(tiny_cache):
     store = VideoStore(tiny_cache)
     assert sorted(i.name for i in every.items) == sorted(store.entries)
     item = every.items[0]
-    assert item.kind == "cache" and item.frames == 5
+    assert item.kind == "cache" and item.frames == 5 and item.contiguous  # all frames kept
     frames = every.frames(item, [3, 1])
     np.testing.assert_array_equal(frames[0], store.record(item.name)["frames"][3])
     np.testing.assert_array_equal(frames[1], store.record(item.name)["frames"][1])
