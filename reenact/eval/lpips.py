@@ -29,6 +29,7 @@ from torch import nn
 
 from reenact.io.tensor import image_to_tensor
 from reenact.io.weights import load_weights
+from reenact.models.vgg import tapped, vgg_layers
 
 # torchvision's vgg16 ``features`` up to relu5_3 (the last max-pool is not needed).
 _CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
@@ -48,23 +49,10 @@ class VGG16Features(nn.Module):
 
     def __init__(self):
         super().__init__()
-        layers, c = [], 3
-        for v in _CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=False)]
-                c = v
-        self.features = nn.Sequential(*layers)
-        assert len(self.features) == _TAPS[-1] + 1
+        self.features = vgg_layers(_CFG, _TAPS[-1])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in _TAPS:
-                out.append(x)
-        return out
+        return tapped(self.features, x, _TAPS)
 
 
 def _unit_channels(feat: torch.Tensor) -> torch.Tensor:

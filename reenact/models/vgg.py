@@ -16,30 +16,40 @@ _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
+def vgg_layers(cfg: tuple, last: int) -> nn.Sequential:
+    """torchvision's VGG ``features`` (conv3x3 + ReLU per number, 2x2 max-pool per "M"), indices
+    as torchvision numbers them (so its state-dict keys fit), up to and with layer ``last``."""
+    layers, c = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=False)]
+            c = v
+    return nn.Sequential(*layers[: last + 1])
+
+
+def tapped(features: nn.Sequential, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
+    """The activations after each layer index in ``taps``."""
+    out = []
+    for i, layer in enumerate(features):
+        x = layer(x)
+        if i in taps:
+            out.append(x)
+    return out
+
+
 class VGG19Features(nn.Module):
     """(B, 3, H, W) in [0, 1] -> list of 5 feature maps (relu1_1 ... relu5_1)."""
 
     def __init__(self):
         super().__init__()
-        layers, c = [], 3
-        for v in _CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=False)]
-                c = v
-        self.features = nn.Sequential(*layers[: _TAPS[-1] + 1])
+        self.features = vgg_layers(_CFG, _TAPS[-1])
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1))
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
-        x = (image - self.mean) / self.std
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in _TAPS:
-                out.append(x)
-        return out
+        return tapped(self.features, (image - self.mean) / self.std, _TAPS)
 
 
 def load_vgg19(path: str | os.PathLike) -> VGG19Features:
