@@ -117,7 +117,8 @@ class Runner:
                     raise InputError(f"{self.out}: made with {k}={theirs.get(k)!r}, not {v!r}; "
                                      "give the same settings to resume, or another --out")
         else:
-            path.write_text(json.dumps(mine, indent=2) + "\n")
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(mine, indent=2) + "\n")
 
     def pending(self, cases: list[Case], systems: list) -> list[tuple[Case, object]]:
         return [(c, s) for c in cases for s in systems if (c.key, s.name) not in self.done]
