@@ -14,7 +14,8 @@ import torch
 
 from reenact.eval.identity import SAME_PERSON_DISTANCE, DlibIdentity
 
-# insightface's 112 x 112 alignment template: eye centres, nose tip, mouth corners (image-left first).
+# insightface's 112 x 112 alignment template: eye centres, nose tip, mouth corners
+# (image-left first).
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                              [41.5493, 92.3655], [70.7299, 92.2041]])
 # The same five points on the mediapipe mesh: eyes as the mean of their corners.

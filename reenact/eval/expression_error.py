@@ -3,10 +3,9 @@
 The papers compare 3DMM expression coefficients (3DDFA, FaceWarehouse). Without those networks we
 measure what such coefficients encode, from the landmarks in the head frame (pose removed by the
 landmark model's fit), each distance divided by the inter-ocular distance: mouth opening, mouth
-width, mouth-corner lift against the upper lip (smile), each eye's opening (over its width), each brow's height above
-its eye, and the chin's drop below the nose. Scale- and pose-free, but like 3DMM coefficients not
-free of identity: compare it across identities with that in mind.
-"""
+width, mouth-corner lift against the upper lip (smile), each eye's opening (over its width), each
+brow's height above its eye, and the chin's drop below the nose. Scale- and pose-free, but like
+3DMM coefficients not free of identity: compare it across identities with that in mind."""
 
 import numpy as np
 import torch

@@ -91,7 +91,8 @@ def _load_vgg(net: VGG16Features, path: str | os.PathLike) -> None:
     try:
         net.load_state_dict(wanted)
     except RuntimeError as exc:
-        raise ValueError(f"{path}: does not fit VGG16 ({str(exc).splitlines()[-1].strip()})") from None
+        last = str(exc).splitlines()[-1].strip()
+        raise ValueError(f"{path}: does not fit VGG16 ({last})") from None
 
 
 def _load_heads(heads: nn.ParameterList, path: str | os.PathLike) -> None:

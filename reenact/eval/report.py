@@ -61,9 +61,9 @@ def markdown(summary: list[dict]) -> str:
     for (protocol, pair), systems in groups.items():
         present = [(k, t, up) for k, t, up in METRICS
                    if any(k in m for m in systems.values())]
+        header = " | ".join(f"{t} {'↑' if up else '↓'}" for _, t, up in present)
         lines += [f"### {PROTOCOL_TITLES.get(protocol, protocol)}: {pair}", "",
-                  "| system | " + " | ".join(f"{t} {'↑' if up else '↓'}" for _, t, up in present)
-                  + " |", "|---" * (len(present) + 1) + "|"]
+                  f"| system | {header} |", "|---" * (len(present) + 1) + "|"]
         for system, metrics in systems.items():
             cells = []
             for k, _, _ in present:
