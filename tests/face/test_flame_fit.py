@@ -1,0 +1,78 @@
+"""Fitting FLAME: landmarks made from known coefficients are fitted back, per image and over a
+video; on the synthetic FLAME of test_flame (every vertex a landmark)."""
+
+import numpy as np
+import torch
+
+from reenact.face.flame import FlameModel, LandmarkEmbedding, load_flame
+from reenact.face.flame_fit import FlameFit, FlameFitConfig, fit_flame, image_vertices
+from reenact.geometry import so3_exp
+from tests.face.test_flame import E, S, V, chumpy_pickle, flame_dict
+
+TIGHT = FlameFitConfig(shape_weight=1e-9, expression_weight=1e-9, jaw_weight=1e-9,
+                       smooth_weight=0.0, iterations=200)
+
+
+def _setup(tmp_path):
+    path = tmp_path / "generic_model.pkl"
+    data = flame_dict(posedirs=True)
+    data["shapedirs"].x *= 5  # blendshapes large enough to matter against the template
+    data["f"] = np.stack([np.arange(V), (np.arange(V) + 1) % V, (np.arange(V) + 2) % V], 1)
+    path.write_bytes(chumpy_pickle(data))
+    model = FlameModel(load_flame(path, shape_components=S))
+    f = model.data.faces
+    # every vertex as a landmark: a triangle that holds it, barycentric one-hot
+    tri = np.arange(V)  # triangle v starts at vertex v
+    bary = (f[tri] == np.arange(V)[:, None]).astype(np.float64)
+    return model, LandmarkEmbedding(tri, bary)
+
+
+def _truth(B, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    d = torch.float64
+    return FlameFit(shape=torch.randn(1, S, generator=g, dtype=d).expand(B, -1),
+                    expression=torch.randn(B, E, generator=g, dtype=d),
+                    jaw=torch.randn(B, 3, generator=g, dtype=d) * 0.1,
+                    rotation=so3_exp(torch.randn(B, 3, generator=g, dtype=d) * 0.3),
+                    scale=torch.full((B,), 2000.0, dtype=d),
+                    translation=torch.tensor([256.0, 240.0, 10.0], dtype=d).expand(B, -1),
+                    error=torch.zeros(B))
+
+
+def test_a_posed_mesh_is_recovered_by_fitting(tmp_path):
+    model, emb = _setup(tmp_path)
+    truth = _truth(3)
+    target_mesh = image_vertices(model, truth)
+    targets = model.landmarks(target_mesh, emb)
+    fit = fit_flame(model, emb, targets, TIGHT)
+    mesh = image_vertices(model, fit)
+    size = float((target_mesh - target_mesh.mean(1, keepdim=True)).norm(dim=-1).mean())
+    assert float((mesh - target_mesh).norm(dim=-1).max()) < 1e-4 * size
+    assert float(fit.error.max()) < 1e-4 * size
+    torch.testing.assert_close(fit.scale, truth.scale, rtol=1e-4, atol=0)
+
+
+def test_a_video_shares_one_shape_and_stays_smooth(tmp_path):
+    model, emb = _setup(tmp_path)
+    truth = _truth(4, seed=1)
+    targets = model.landmarks(image_vertices(model, truth), emb)
+    fit = fit_flame(model, emb, targets, TIGHT, video=True)
+    assert torch.equal(fit.shape[0], fit.shape[3])  # one identity
+    size = float(targets.std())
+    assert float(fit.error.max()) < 1e-4 * size
+    # a still face seen with landmark noise: the temporal term keeps its expression steadier
+    still = FlameFit(truth.shape, truth.expression[:1].expand(4, -1), truth.jaw[:1].expand(4, -1),
+                     truth.rotation[:1].expand(4, -1, -1), truth.scale, truth.translation,
+                     truth.error)
+    clean = model.landmarks(image_vertices(model, still), emb)
+    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(2), dtype=clean.dtype)
+    noisy = clean + noise * 0.01 * size
+    loose = fit_flame(model, emb, noisy, TIGHT, video=True)
+    smooth = fit_flame(model, emb, noisy, FlameFitConfig(
+        shape_weight=1e-9, expression_weight=1e-9, jaw_weight=1e-9, smooth_weight=10.0,
+        iterations=200), video=True)
+
+    def wobble(f):
+        return float((f.expression[1:] - f.expression[:-1]).norm(dim=1).mean())
+
+    assert wobble(smooth) < 0.5 * wobble(loose)
