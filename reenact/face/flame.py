@@ -102,6 +102,39 @@ def load_landmark_embedding(path: str | os.PathLike, which: str = "static") -> L
     return LandmarkEmbedding(faces, bary)
 
 
+@dataclass(frozen=True)
+class MediapipeEmbedding:
+    """FLAME's ``mediapipe_landmark_embedding.npz`` (from the FLAME site): which of mediapipe's 478
+    points correspond to which points on the FLAME mesh."""
+
+    landmarks: LandmarkEmbedding  # (L,) points on the mesh
+    indices: np.ndarray  # (L,) indices into mediapipe's 478 points
+
+
+def load_mediapipe_embedding(path: str | os.PathLike) -> MediapipeEmbedding:
+    """Keys ``lmk_face_idx`` (L,), ``lmk_b_coords`` (L, 3), ``landmark_indices`` (L,); plain
+    arrays, read without pickle."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such FLAME mediapipe landmark embedding. {WHERE}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = dict(z)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not a FLAME mediapipe landmark embedding ({exc})") from None
+    keys = ("lmk_face_idx", "lmk_b_coords", "landmark_indices")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"{path}: not a FLAME mediapipe landmark embedding "
+                         f"(no {', '.join(missing)})")
+    faces = data["lmk_face_idx"].astype(np.int64).reshape(-1)
+    bary = data["lmk_b_coords"].astype(np.float64).reshape(-1, 3)
+    indices = data["landmark_indices"].astype(np.int64).reshape(-1)
+    if not len(faces) == len(bary) == len(indices) or indices.max(initial=0) >= 478:
+        raise ValueError(f"{path}: {len(faces)} triangles, {len(bary)} barycentrics and "
+                         f"{len(indices)} mediapipe indices (< 478) do not fit together")
+    return MediapipeEmbedding(LandmarkEmbedding(faces, bary), indices)
+
+
 class FlameModel:
     """FLAME's forward model in torch (float64 by default; differentiable in the coefficients)."""
 

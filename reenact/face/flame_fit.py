@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from reenact.face.flame import FlameModel, LandmarkEmbedding
+from reenact.face.flame import FlameModel, LandmarkEmbedding, MediapipeEmbedding
 from reenact.geometry import so3_exp, umeyama
 
 
@@ -111,3 +111,14 @@ def fit_flame(model: FlameModel, embedding: LandmarkEmbedding, targets: torch.Te
         return FlameFit(fit.shape.detach().clone(), fit.expression.detach().clone(),
                         fit.jaw.detach().clone(), fit.rotation.detach(), fit.scale.detach(),
                         fit.translation.detach(), error)
+
+
+def fit_flame_to_mediapipe(model: FlameModel, embedding: MediapipeEmbedding,
+                           points: torch.Tensor, cfg: FlameFitConfig = FlameFitConfig(),
+                           video: bool = False) -> FlameFit:
+    """Fit mediapipe's tracked (B, 478, 3) landmarks (image space) through FLAME's mediapipe
+    embedding."""
+    if points.ndim != 3 or points.shape[1:] != (478, 3):
+        raise ValueError(f"expected mediapipe landmarks (B, 478, 3), got {tuple(points.shape)}")
+    targets = torch.as_tensor(points)[:, torch.as_tensor(embedding.indices)]
+    return fit_flame(model, embedding.landmarks, targets, cfg, video)

@@ -2,6 +2,7 @@
 video; on the synthetic FLAME of test_flame (every vertex a landmark)."""
 
 import numpy as np
+import pytest
 import torch
 
 from reenact.face.flame import FlameModel, LandmarkEmbedding, load_flame
@@ -76,3 +77,26 @@ def test_a_video_shares_one_shape_and_stays_smooth(tmp_path):
         return float((f.expression[1:] - f.expression[:-1]).norm(dim=1).mean())
 
     assert wobble(smooth) < 0.5 * wobble(loose)
+
+
+def test_fitting_through_the_mediapipe_embedding(tmp_path):
+    from reenact.face.flame import load_mediapipe_embedding
+    from reenact.face.flame_fit import fit_flame_to_mediapipe
+
+    model, emb = _setup(tmp_path)
+    indices = np.random.default_rng(0).choice(478, V, replace=False)  # where each lands in 478
+    path = tmp_path / "mediapipe_landmark_embedding.npz"
+    np.savez(path, lmk_face_idx=emb.faces.astype(np.int32), lmk_b_coords=emb.bary,
+             landmark_indices=indices)
+    mp = load_mediapipe_embedding(path)
+    truth = _truth(2, seed=4)
+    points = torch.randn(2, 478, 3, dtype=torch.float64) * 100  # the other points: noise
+    points[:, indices] = model.landmarks(image_vertices(model, truth), emb)
+    fit = fit_flame_to_mediapipe(model, mp, points, TIGHT)
+    target_mesh = image_vertices(model, truth)
+    size = float(target_mesh.std())
+    assert float((image_vertices(model, fit) - target_mesh).norm(dim=-1).max()) < 1e-4 * size
+    np.savez(tmp_path / "bad.npz", lmk_face_idx=emb.faces)
+    with pytest.raises(ValueError, match="bad.npz: not a FLAME mediapipe landmark embedding "
+                                         r"\(no lmk_b_coords, landmark_indices\)"):
+        load_mediapipe_embedding(tmp_path / "bad.npz")
