@@ -149,6 +149,22 @@ class FlameModel:
                                                          t(data.weights))
         self.parents = data.parents.tolist()
         self.faces = torch.as_tensor(data.faces)
+        # The joints are linear in the coefficients: regress the blendshapes once, so posing
+        # needs no full mesh (see ``subset``).
+        self.joint_template = self.j_regressor @ self.v_template
+        self.joint_shapedirs = torch.einsum("jv,vcs->jcs", self.j_regressor, self.shapedirs)
+        self.joint_exprdirs = torch.einsum("jv,vce->jce", self.j_regressor, self.exprdirs)
+
+    def subset(self, vertices: np.ndarray, faces: np.ndarray) -> "FlameModel":
+        """The same model posing only ``vertices`` (indices), with ``faces`` over them; joints
+        and coefficients as the full model's (fitting to landmarks needs a few hundred of 5,023)."""
+        sub = object.__new__(FlameModel)
+        sub.__dict__.update(self.__dict__)
+        ids = torch.as_tensor(vertices)
+        for name in ("v_template", "shapedirs", "exprdirs", "posedirs", "weights"):
+            setattr(sub, name, getattr(self, name)[ids])
+        sub.faces = torch.as_tensor(faces)
+        return sub
 
     @property
     def num_vertices(self) -> int:
@@ -168,7 +184,10 @@ class FlameModel:
         if pose.shape[1:] != (J, 3):
             raise ValueError(f"pose must be (B, {J}, 3) axis-angle ({', '.join(JOINTS)}), "
                              f"got {tuple(pose.shape)}")
-        joints = torch.einsum("jv,bvc->bjc", self.j_regressor, verts)
+        s, e = shape.shape[1], expression.shape[1]
+        joints = (self.joint_template
+                  + torch.einsum("jcs,bs->bjc", self.joint_shapedirs[..., :s], shape)
+                  + torch.einsum("jce,be->bjc", self.joint_exprdirs[..., :e], expression))
         R = so3_exp(pose.reshape(-1, 3)).reshape(B, J, 3, 3).to(verts)
         eye = torch.eye(3, dtype=verts.dtype)
         pose_feature = (R[:, 1:] - eye).reshape(B, -1)

@@ -13,6 +13,7 @@ frames and penalises frame-to-frame changes of expression, jaw and pose (tempora
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from reenact.face.flame import FlameModel, LandmarkEmbedding, MediapipeEmbedding
@@ -58,6 +59,11 @@ def fit_flame(model: FlameModel, embedding: LandmarkEmbedding, targets: torch.Te
     """Fit (B, L, 3) landmark targets: B independent images, or (``video``) B frames of one face."""
     targets = targets.to(model.v_template.dtype)
     B = targets.shape[0]
+    # Pose only the landmarks' triangles' vertices (the joints stay the full model's).
+    tris = model.faces[torch.as_tensor(embedding.faces)].numpy()  # (L, 3)
+    used, local = np.unique(tris, return_inverse=True)
+    model = model.subset(used, local.reshape(-1, 3))
+    embedding = LandmarkEmbedding(np.arange(len(tris)), embedding.bary)
     S = min(cfg.shape_components, model.shapedirs.shape[-1])
     E = min(cfg.expression_components, model.exprdirs.shape[-1])
     dtype = targets.dtype

@@ -176,3 +176,14 @@ def test_landmarks_from_the_embedding(tmp_path):
     assert len(load_landmark_embedding(path, "full").faces) == 3
     with pytest.raises(ValueError, match="no dynamic_lmk_faces_idx"):
         load_landmark_embedding(path, "dynamic")
+
+
+def test_a_subset_poses_its_vertices_as_the_full_model(tmp_path):
+    m = _model(tmp_path, posedirs=True)
+    g = torch.Generator().manual_seed(5)
+    shape, expr = (torch.randn(2, n, generator=g, dtype=torch.float64) for n in (S, E))
+    pose = torch.randn(2, J, 3, generator=g, dtype=torch.float64) * 0.2
+    ids = np.array([3, 7, 8, 20])
+    sub = m.subset(ids, np.array([[0, 1, 2]]))
+    full = m.vertices(shape, expr, pose)
+    torch.testing.assert_close(sub.vertices(shape, expr, pose), full[:, ids])
