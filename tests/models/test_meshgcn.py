@@ -133,3 +133,25 @@ def test_variant_config_files_build(name):
              "stacked": _batch(1)["stacked"], "prior": torch.rand(1, 3, 64, 64),
              "prior_flow": torch.zeros(1, 64, 64, 2)}  # tiny refines the analytic warp
         assert torch.isfinite(torch.tensor(list(trainer.step(b).values()))).all()
+
+
+def test_a_flame_sized_topology_trains_a_step(tmp_path):
+    """FLAME's 5,023 vertices (a 5,041-vertex grid here, FLAME itself cannot ship): the GCN builds
+    its sampling for that topology and trains (issue 7: the learned models accept it)."""
+    import numpy as np
+
+    k = 71
+    ys, xs = np.mgrid[0:k, 0:k]
+    verts = np.c_[xs.ravel(), ys.ravel(), 0.1 * np.sin(xs.ravel() / 5.0)] / k
+    idx = np.arange(k * k).reshape(k, k)
+    a, b, c, d = (idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(),
+                  idx[1:, 1:].ravel())
+    faces = np.r_[np.c_[a, b, c], np.c_[b, d, c]]
+    cfg = dataclasses.replace(TINY, motion=dataclasses.replace(TINY.motion, factors=(4, 4, 4)))
+    trainer = MeshGCNTrainer(verts, faces, MeshGCNTrainConfig(
+        model=cfg, critic_width=8, use_coefficient_loss=False))
+    base = torch.from_numpy(verts).float()
+    batch = {**_batch(), "stacked": torch.cat([base, base + 0.01], -1)[None].repeat(2, 1, 1)}
+    losses = trainer.step(batch)
+    assert torch.isfinite(torch.tensor(list(losses.values()))).all()
+    assert trainer.model.motion._downs[-1].shape[0] < 100  # 5,041 -> 1,237 -> 298 -> 74 vertices
