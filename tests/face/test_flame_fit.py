@@ -17,7 +17,7 @@ TIGHT = FlameFitConfig(shape_weight=1e-9, expression_weight=1e-9, jaw_weight=1e-
 def _setup(tmp_path):
     path = tmp_path / "generic_model.pkl"
     data = flame_dict(posedirs=True)
-    data["shapedirs"].x *= 5  # blendshapes large enough to matter against the template
+    data["shapedirs"].x *= 2  # blendshapes of a fifth of the face's size per coefficient
     data["f"] = np.stack([np.arange(V), (np.arange(V) + 1) % V, (np.arange(V) + 2) % V], 1)
     path.write_bytes(chumpy_pickle(data))
     model = FlameModel(load_flame(path, shape_components=S))
@@ -100,3 +100,23 @@ def test_fitting_through_the_mediapipe_embedding(tmp_path):
     with pytest.raises(ValueError, match="bad.npz: not a FLAME mediapipe landmark embedding "
                                          r"\(no lmk_b_coords, landmark_indices\)"):
         load_mediapipe_embedding(tmp_path / "bad.npz")
+
+
+def test_flame_behind_the_face_model_interface(tmp_path):
+    from reenact.face.flame import MediapipeEmbedding
+    from reenact.face.flame_face_model import FlameFaceModel
+
+    model, emb = _setup(tmp_path)
+    indices = np.arange(V) * 7  # where each vertex lands among the 478 points
+    face = FlameFaceModel(model, MediapipeEmbedding(emb, indices), TIGHT)
+    truth = _truth(2, seed=6)
+    target = image_vertices(model, truth)
+    points = torch.zeros(2, 478, 3, dtype=torch.float64)
+    points[:, indices] = model.landmarks(target, emb)
+    coeffs = face.fit(points)
+    assert coeffs.identity.shape == (2, S) and coeffs.expression.shape == (2, E + 3)
+    size = float(target.std())
+    assert float((face.vertices(coeffs) - target).norm(dim=-1).max()) < 1e-4 * size
+    # the source's identity with the driver's expression and pose: what mixing does
+    mixed = coeffs.index(1).replace(identity=coeffs.identity[:1])
+    assert face.vertices(mixed).shape == (1, V, 3)
