@@ -1,5 +1,6 @@
-"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train`` and ``evaluate``. Everything is built inside ``main()``;
-user errors print one line naming the file, frame or value and exit non-zero, never a traceback."""
+"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train`` and ``evaluate``.
+Everything is built inside ``main()``; user errors print one line naming the file, frame or value
+and exit non-zero, never a traceback."""
 
 import argparse
 import dataclasses
