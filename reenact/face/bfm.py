@@ -143,7 +143,7 @@ class BfmModel:
         return self.mean + offset.reshape(identity.shape[0], -1, 3)
 
     def fit(self, targets: torch.Tensor, landmark_vertices: np.ndarray,
-            ridge: float = 1e-3, rounds: int = 5) -> dict[str, torch.Tensor]:
+            ridge: float = 1e-3, rounds: int = 50) -> dict[str, torch.Tensor]:
         """Fit (B, L, 3) image-space landmarks; ``landmark_vertices`` (L,) the model vertex of
         each. Returns identity, expression, rotation, scale, translation and the RMS error."""
         idx = torch.as_tensor(landmark_vertices)
@@ -167,3 +167,65 @@ class BfmModel:
         error = (posed - targets).pow(2).sum(-1).mean(1).sqrt()
         return {"identity": coeffs[:, :K], "expression": coeffs[:, K:], "rotation": R,
                 "scale": scale, "translation": t, "error": error}
+
+
+@dataclass(frozen=True)
+class MediapipeCorrespondence:
+    """Which of mediapipe's 478 points sits on which BFM vertex. Not published with BFM: users give
+    it as an .npz with ``mediapipe_indices`` (L,) and ``vertex_indices`` (L,)."""
+
+    mediapipe: np.ndarray
+    vertices: np.ndarray
+
+
+def load_correspondence(path: str | os.PathLike, num_vertices: int) -> MediapipeCorrespondence:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such mediapipe-to-BFM correspondence (an .npz with "
+                                "mediapipe_indices and vertex_indices)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            mp, vi = z["mediapipe_indices"], z["vertex_indices"]
+    except (KeyError, ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not a mediapipe-to-BFM correspondence ({exc})") from None
+    mp, vi = mp.astype(np.int64).reshape(-1), vi.astype(np.int64).reshape(-1)
+    if len(mp) != len(vi) or mp.max(initial=0) >= 478 or vi.max(initial=0) >= num_vertices:
+        raise ValueError(f"{path}: {len(mp)} mediapipe indices (< 478) and {len(vi)} vertex "
+                         f"indices (< {num_vertices}) do not fit together")
+    return MediapipeCorrespondence(mp, vi)
+
+
+class BfmFaceModel:
+    """BFM behind the front end's face-model interface (``reenact.face.base.FaceModel``):
+    identity and expression are its coefficients, the similarity its pose."""
+
+    def __init__(self, model: BfmModel, correspondence: MediapipeCorrespondence,
+                 ridge: float = 1e-3):
+        self.model = model
+        self.correspondence = correspondence
+        self.ridge = ridge
+
+    @property
+    def num_vertices(self) -> int:
+        return self.model.mean.shape[0]
+
+    def head_vertices(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        return self.model.head_vertices(identity, expression)
+
+    def vertices(self, coeffs) -> torch.Tensor:
+        from reenact.face.base import pose_vertices
+
+        return pose_vertices(self.head_vertices(coeffs.identity, coeffs.expression), coeffs)
+
+    def fit(self, landmarks: torch.Tensor):
+        """Mediapipe landmarks (B, 478, 3), image space -> ``FaceCoefficients``."""
+        from reenact.face.base import FaceCoefficients
+
+        if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):
+            raise ValueError(f"expected mediapipe landmarks (B, 478, 3), got "
+                             f"{tuple(landmarks.shape)}")
+        targets = torch.as_tensor(landmarks)[:, torch.as_tensor(self.correspondence.mediapipe)]
+        fit = self.model.fit(targets, self.correspondence.vertices, self.ridge)
+        return FaceCoefficients(identity=fit["identity"], expression=fit["expression"],
+                                rotation=fit["rotation"], scale=fit["scale"],
+                                translation=fit["translation"])

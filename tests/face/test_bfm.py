@@ -94,3 +94,26 @@ def test_fitting_recovers_known_coefficients(bfm2009):
     torch.testing.assert_close(fit["expression"], expression, atol=1e-4, rtol=0)
     torch.testing.assert_close(fit["scale"], torch.full((2,), 3.0, dtype=torch.float64))
     assert float(fit["error"].max()) < 1e-4
+
+
+def test_bfm_behind_the_face_model_interface(bfm2009, tmp_path):
+    from reenact.face.bfm import BfmFaceModel, load_correspondence
+
+    model = BfmModel(load_bfm(*bfm2009))
+    path = tmp_path / "mediapipe_to_bfm.npz"
+    vertex_ids = np.arange(0, N, 2)
+    mp_ids = np.arange(len(vertex_ids)) * 31
+    np.savez(path, mediapipe_indices=mp_ids, vertex_indices=vertex_ids)
+    face = BfmFaceModel(model, load_correspondence(path, N), ridge=1e-9)
+    g = torch.Generator().manual_seed(4)
+    identity = torch.randn(1, K, generator=g, dtype=torch.float64)
+    expression = torch.randn(1, KE, generator=g, dtype=torch.float64)
+    R = so3_exp(torch.tensor([[0.2, -0.3, 0.1]], dtype=torch.float64))
+    image = 2.0 * model.head_vertices(identity, expression) @ R.transpose(1, 2) + 100.0
+    points = torch.zeros(1, 478, 3, dtype=torch.float64)
+    points[:, mp_ids] = image[:, vertex_ids]
+    coeffs = face.fit(points)
+    torch.testing.assert_close(face.vertices(coeffs), image, atol=1e-3, rtol=0)  # of ~100 px
+    np.savez(tmp_path / "bad.npz", mediapipe_indices=mp_ids, vertex_indices=vertex_ids + N)
+    with pytest.raises(ValueError, match=r"bad.npz: .* do not fit together"):
+        load_correspondence(tmp_path / "bad.npz", N)
