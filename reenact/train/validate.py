@@ -13,7 +13,6 @@ import torch
 from reenact.data.dataset import VideoStore, collate, render_sample
 from reenact.data.sampling import Pair
 from reenact.eval.landmark_error import landmark_error
-from reenact.eval.pose_error import head_pose_deg
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
 from reenact.eval.ssim import ssim
@@ -37,31 +36,21 @@ class Validator:
                                  self.family, plate="shiftmap") for p in self.pairs]
         self.batch = collate(samples) if samples else {}
         self._tracked: dict[int, dict] = {}
-        self._tracker = None
-        self._identity = None
+        self._observer = None  # tracker and identity embedding, made on first use
         self.baseline = self.score(self.batch["prior"]) if samples else {}
 
-    def _track(self, image: torch.Tensor) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(landmarks in training pixels or None, dlib embedding or None) of one (3, s, s)."""
-        from reenact.tracking.mediapipe_tracker import FaceTracker
+    def _track(self, image: torch.Tensor):
+        """(landmarks in training pixels, dlib embedding, (pitch, yaw, roll) degrees), each None
+        when not measured, of one (3, s, s), upsampled to 256 px for the trackers."""
+        if self._observer is None:
+            from reenact.eval.observe import Observer, default_embedder
 
-        if self._tracker is None:
-            self._tracker = FaceTracker(static=True)
+            self._observer = Observer(default_embedder("dlib"))
         up = cv2.resize(tensor_to_image(image),
                         (TRACK_SIZE, TRACK_SIZE), interpolation=cv2.INTER_CUBIC)
-        faces = self._tracker.detect(up)
-        points = faces[0].points * (self.size / TRACK_SIZE) if faces else None
-        embedding = None
-        if self._identity is not False:
-            try:
-                if self._identity is None:
-                    from reenact.eval.identity import DlibIdentity
-
-                    self._identity = DlibIdentity()
-                embedding = self._identity.embed(up)
-            except (ImportError, FileNotFoundError, RuntimeError):
-                self._identity = False  # dlib not installed: identity distance not reported
-        return points, embedding
+        seen = self._observer(up)
+        points = None if seen.points is None else seen.points * (self.size / TRACK_SIZE)
+        return points, seen.embedding, seen.pose
 
     def per_pair(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Each metric per pair of (N, 3, s, s) outputs against the pairs' driving frames: (N,)
@@ -78,14 +67,13 @@ class Validator:
             rows["psnr_face"][i] = psnr(tensor_to_image(images[i]), tensor_to_image(target[i]),
                                         mask)
             if i not in self._tracked:  # the driving frames are tracked once per run
-                points, embedding = self._track(target[i])
-                euler = head_pose_deg(points) if points is not None else None
+                points, embedding, euler = self._track(target[i])
                 self._tracked[i] = {"points": points, "embedding": embedding, "euler": euler}
             gt = self._tracked[i]
-            points, embedding = self._track(images[i])
+            points, embedding, euler = self._track(images[i])
             if points is not None and gt["points"] is not None:
                 rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
-                rows["pose_error_deg"][i] = np.abs(head_pose_deg(points) - gt["euler"]).mean()
+                rows["pose_error_deg"][i] = np.abs(euler - gt["euler"]).mean()
             if embedding is not None and gt["embedding"] is not None:
                 rows["identity_distance"][i] = float(np.linalg.norm(embedding - gt["embedding"]))
         rows["face_found"] = np.isfinite(rows["akd"]).astype(np.float64)
@@ -103,8 +91,8 @@ class Validator:
         return self.score(self.last_images)
 
     def close(self) -> None:
-        if self._tracker is not None:
-            self._tracker.close()
+        if self._observer is not None:
+            self._observer.close()
 
 
 def mean_scores(rows: dict[str, np.ndarray]) -> dict[str, float]:
