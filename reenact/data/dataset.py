@@ -40,6 +40,10 @@ class DataConfig:
     split: str = "identity"  # identity: the papers' identity-disjoint split; frames: hold out the
     #                          last test_fraction of every video's frames (few-identity sets)
     test_fraction: float = 0.2
+    val_fraction: float = 0.0  # a validation split carved from the training part (frames: the
+    #   frames just before the test tail; identity: some training identities); validation during
+    #   training and checkpoint selection (run.select) read it, never the test split. 0: validate
+    #   on the test split, as before
     split_seed: int = 0
     videos: tuple[str, ...] | None = None  # only these video ids (None: every video)
     driving_cache: str | None = None  # unpaired drivers from another cache (e.g. VoxCeleb1)
@@ -58,6 +62,10 @@ class DataConfig:
             raise ValueError(f"data.pairing must be hybrid or same_video, got {self.pairing!r}")
         if self.plate not in PLATES:
             raise ValueError(f"data.plate must be one of {', '.join(PLATES)}, got {self.plate!r}")
+        if not (0 <= self.val_fraction and 0 < self.test_fraction
+                and self.val_fraction + self.test_fraction < 1):
+            raise ValueError(f"data.test_fraction ({self.test_fraction}) and data.val_fraction "
+                             f"({self.val_fraction}) must leave frames to train on")
 
 
 class VideoStore:
@@ -98,24 +106,39 @@ class VideoStore:
 class Split:
     train: dict[str, list[int]]  # video -> usable frame positions (into the record)
     test: dict[str, list[int]]
+    val: dict[str, list[int]] = field(default_factory=dict)  # empty without data.val_fraction
+
+    def validation(self) -> dict[str, list[int]]:
+        """What validation during training reads: the validation split, else the test split."""
+        return self.val or self.test
 
 
 def make_split(store: VideoStore, cfg: DataConfig) -> Split:
-    """Identity-disjoint 80/20 (papers), or per-video held-out tail frames."""
+    """Identity-disjoint 80/20 (papers), or per-video held-out tail frames; with
+    ``val_fraction``, a validation part taken from the training side of either."""
     videos = sorted(store.entries)
     if cfg.split == "identity":
         train_ids, _ = split_identities({store.identity(v) for v in videos}, cfg.test_fraction,
                                         cfg.split_seed)
-        train_ids = set(train_ids)
+        val_ids: set = set()
+        if cfg.val_fraction > 0 and len(train_ids) > 1:
+            share = cfg.val_fraction / (1 - cfg.test_fraction)
+            train_ids, val_ids = split_identities(set(train_ids), share, cfg.split_seed + 1)
+        train_ids, val_ids = set(train_ids), set(val_ids)
         every = {v: list(range(store.frame_count(v))) for v in videos}
+        held = train_ids | val_ids
         return Split(train={v: f for v, f in every.items() if store.identity(v) in train_ids},
-                     test={v: f for v, f in every.items() if store.identity(v) not in train_ids})
-    train, test = {}, {}
+                     test={v: f for v, f in every.items() if store.identity(v) not in held},
+                     val={v: f for v, f in every.items() if store.identity(v) in val_ids})
+    train, test, val = {}, {}, {}
     for v in videos:
         n = store.frame_count(v)
         cut = max(1, min(n - 1, round(n * (1 - cfg.test_fraction))))
-        train[v], test[v] = list(range(cut)), list(range(cut, n))
-    return Split(train=train, test=test)
+        start_val = max(1, min(cut, round(n * (1 - cfg.test_fraction - cfg.val_fraction))))
+        train[v], test[v] = list(range(start_val)), list(range(cut, n))
+        if start_val < cut:
+            val[v] = list(range(start_val, cut))
+    return Split(train=train, test=test, val=val)
 
 
 _MODEL: LandmarkFaceModel | None = None
@@ -242,12 +265,13 @@ class TrainBatches(torch.utils.data.Dataset):
         return collate(samples)
 
 
-def validation_pairs(store: VideoStore, split: Split, count: int) -> list[Pair]:
-    """Held-out self-reenactment pairs: source = a video's first frame, driving = its held-out
-    frames (frames split), or another frame of a held-out identity's video (identity split);
-    spread evenly, ``count`` in all."""
+def validation_pairs(store: VideoStore, held_out: dict[str, list[int]], count: int
+                     ) -> list[Pair]:
+    """Self-reenactment pairs on held-out frames (``Split.test`` or ``Split.validation()``):
+    source = a video's first frame, driving = its held-out frames (frames split), or another
+    frame of a held-out identity's video (identity split); spread evenly, ``count`` in all."""
     pairs = []
-    for v, frames in sorted(split.test.items()):
+    for v, frames in sorted(held_out.items()):
         first = 0
         drivers = [f for f in frames if f != first] or frames
         pairs.extend(Pair((v, first), (v, f), True) for f in drivers)

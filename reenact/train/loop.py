@@ -47,6 +47,18 @@ class RunConfig:
     device: str = "auto"  # auto: CUDA when present (cuda:LOCAL_RANK under torchrun), else CPU
     amp: bool = True  # bfloat16 autocast, CUDA only
     threads: int | None = None  # CPU threads per process (None: leave torch's default)
+    select: str | None = None  # keep checkpoints/best.pt by this validation score (e.g. akd,
+    #   psnr_face); with data.val_fraction it is chosen on the validation split, not the test one
+
+    def __post_init__(self) -> None:
+        if self.select is not None and self.select not in SELECTABLE:
+            raise ValueError(f"run.select must be one of {', '.join(SELECTABLE)}, got "
+                             f"{self.select!r}")
+
+
+# validation scores a run can select its best checkpoint by, and whether higher is better
+SELECTABLE = {"psnr_face": True, "ssim": True, "akd": False, "pose_error_deg": False,
+              "identity_distance": False}
 
 
 @dataclass(frozen=True)
@@ -234,17 +246,19 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         writer = SummaryWriter(str(out / "tb"), purge_step=step if step else None)
         from reenact.train.validate import Validator, generated_image
 
-        pairs = validation_pairs(data.store, data.split, setup.data.val_pairs)
+        pairs = validation_pairs(data.store, data.split.validation(), setup.data.val_pairs)
         if pairs:
             with native_stderr_to(out / NATIVE_LOG):  # mediapipe's messages, not the console
                 validator = Validator(data.store, pairs, setup.data.size, setup.family)
 
-    def save() -> None:
+    best = _best_so_far(out / "metrics.jsonl", run.select) if rank == 0 else None
+
+    def save(path: Path = ckpt_path) -> None:
         state = {"model": ema.module, "train": trainer, "ema": ema, "step": step,
                  "rng_cpu": torch.get_rng_state(), "train_size": setup.data.size}
         if device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(device)
-        save_checkpoint(ckpt_path, setup, **state)
+        save_checkpoint(path, setup, **state)
 
     def validate() -> dict:
         if validator is None:
@@ -298,6 +312,10 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
                     write_image(out / "images" / f"step-{step:07d}.png", tensor_to_image(grid))
                 if step % run.val_every == 0 or step == run.steps:
                     scores = validate()
+                    if run.select and run.select in scores and _better(
+                            scores[run.select], best, SELECTABLE[run.select]):
+                        best = scores[run.select]
+                        save(out / "checkpoints" / "best.pt")
                 if step % run.checkpoint_every == 0 or step == run.steps:
                     save()
                     plot_curves(out)
@@ -310,6 +328,24 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if validator is not None:
             validator.close()
     return scores
+
+
+def _better(score: float, best: float | None, higher: bool) -> bool:
+    return best is None or (score > best if higher else score < best)
+
+
+def _best_so_far(metrics: Path, select: str | None) -> float | None:
+    """The best validation ``select`` score logged so far (a resumed run keeps its best.pt
+    unless a later validation beats it)."""
+    if select is None or not metrics.is_file():
+        return None
+    best = None
+    for line in metrics.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("kind") == "val" and select in row and _better(row[select], best,
+                                                                  SELECTABLE[select]):
+            best = row[select]
+    return best
 
 
 def _check_same_run(saved: dict, setup: TrainSetup, ckpt_path: Path) -> None:

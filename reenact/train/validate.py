@@ -119,7 +119,7 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
     trainer.model.load_state_dict(state["model"])
     trainer.model.eval()
     store = VideoStore(setup.data.cache, setup.data.videos)
-    chosen = validation_pairs(store, make_split(store, setup.data), pairs)
+    chosen = validation_pairs(store, make_split(store, setup.data).test, pairs)
     validator = Validator(store, chosen, setup.data.size, setup.family)
     try:
         with torch.no_grad():
