@@ -215,7 +215,7 @@ def test_the_best_validation_checkpoint_is_kept(tiny_cache, tmp_path, monkeypatc
         def close(self):
             pass
 
-    import reenact.train.validate as validate
+    from reenact.train import validate
 
     monkeypatch.setattr(validate, "Validator", FakeValidator)
     monkeypatch.setattr(loop, "_grid", lambda *a, **k: torch.zeros(3, 8, 8))
