@@ -37,9 +37,18 @@ def _animate_parser(sub) -> None:
     p.add_argument("--model", choices=("analytic", "dcggan", "meshgcn"),
                    help="analytic warp (default, no weights) or a learned refiner")
     p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")
+    _face_model_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--side-by-side", action="store_true",
                    help="write source | driving | result panels instead of the result alone")
+
+
+def _face_model_arguments(p, default: str | None = None) -> None:
+    p.add_argument("--face-model", choices=("landmark", "flame", "bfm"), default=default,
+                   help="whose coefficients carry the motion: the built-in landmark mesh "
+                        "(default), or FLAME / BFM from your own files")
+    p.add_argument("--face-model-path", metavar="PATH",
+                   help="folder with the FLAME or BFM files (see README, Face models)")
 
 
 def _demo_parser(sub) -> None:
@@ -60,6 +69,7 @@ def _preprocess_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="processes (default: the CPU count, at most 8)")
     p.add_argument("--per-shard", type=int, default=64, help="videos per shard (default 64)")
+    _face_model_arguments(p)
 
 
 def _train_parser(sub) -> None:
@@ -67,6 +77,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--config", "-c", required=True, help="run config, e.g. configs/dcggan/tiny.yaml")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. run.steps=200 data.batch_size=4")
+    _face_model_arguments(p)  # = data.face_model / data.face_model_path
 
 
 def _evaluate_parser(sub) -> None:
@@ -98,6 +109,7 @@ def _evaluate_parser(sub) -> None:
                    help="LPIPS from torchvision's vgg16 weights and lpips' v0.1/vgg.pth")
     p.add_argument("--fid", metavar="INCEPTION",
                    help="FID from pytorch-fid's pt_inception-2015-12-05 weights")
+    _face_model_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

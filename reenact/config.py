@@ -11,6 +11,7 @@ MODELS = ("analytic", "dcggan", "meshgcn")
 MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
 SIZES = (256, 512)
+FACE_MODELS = ("landmark", "flame", "bfm")  # reenact.face.backends
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class AnimateConfig:
     mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
     model: str = "analytic"  # analytic (training-free) | dcggan | meshgcn (need a checkpoint)
     checkpoint: str | None = None  # weights of the learned model
+    face_model: str = "landmark"  # landmark (built in) | flame | bfm: whose coefficients carry
+    #   the motion (reenact.face.backends)
+    face_model_path: str | None = None  # the FLAME or BFM files (a folder, or the model file)
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -50,6 +54,11 @@ class AnimateConfig:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.model != "analytic" and not self.checkpoint:
             raise ValueError(f"--model {self.model} needs --checkpoint PATH")
+        if self.face_model not in FACE_MODELS:
+            raise ValueError(f"face_model must be one of {FACE_MODELS}, got {self.face_model!r}")
+        if self.face_model != "landmark" and not self.face_model_path:
+            raise ValueError(f"--face-model {self.face_model} needs --face-model-path (a folder "
+                             f"with the model's files)")
         if not 1.2 <= self.margin <= 4.0:
             raise ValueError(f"margin must lie in [1.2, 4], got {self.margin}")
 

@@ -8,6 +8,7 @@ warp and paste-back; ``reenact animate`` and the Python API run this same code.
 import dataclasses
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 
 from reenact.config import AnimateConfig
 from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
+from reenact.face.backends import BackendSource
 from reenact.face.expression import absolute_expression, relative_expression
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
@@ -46,6 +48,7 @@ class Source:
     coeffs: FaceCoefficients
     scene: SourceScene
     paste: "PasteGeometry | None" = None  # filled on first paste-back
+    backend: "BackendSource | None" = None  # its FLAME / BFM fit, with --face-model flame|bfm
 
 
 @dataclass
@@ -67,12 +70,22 @@ class Reenactor:
         config: see ``AnimateConfig``.
     """
 
-    def __init__(self, config: AnimateConfig | None = None, refiner=None):
+    def __init__(self, config: AnimateConfig | None = None, refiner=None, transfer=None):
         """``refiner``: optional callable (scene, warp) -> (B, 3, S, S) crop in [0, 1] that
-        replaces the warp's image (a learned model, see ``reenact.refine``)."""
+        replaces the warp's image (a learned model, see ``reenact.refine``). ``transfer``: a
+        loaded ``CoefficientTransfer`` for ``config.face_model`` (default: load its files)."""
         self.config = config or AnimateConfig()
         self.refiner = refiner
         self.model = LandmarkFaceModel()
+        self.transfer = transfer  # FLAME / BFM coefficient transfer (reenact.face.backends)
+        if self.transfer is None and self.config.face_model != "landmark":
+            from reenact.face.backends import CoefficientTransfer, load_face_model
+
+            self.transfer = CoefficientTransfer(load_face_model(self.config.face_model,
+                                                                self.config.face_model_path))
+        # the last two fits (this frame's driver, the reference), by the coefficients' identity
+        self._backend_fits: OrderedDict[int, tuple[FaceCoefficients, FaceCoefficients]] = \
+            OrderedDict()
         self.report = AnimationReport()
         self.driving_box: CropBox | None = None  # steady crop of the current driving frame
         self.driving_frame: np.ndarray | None = None  # the current driving frame
@@ -100,8 +113,10 @@ class Reenactor:
         with PersonSegmenter() as seg:
             person = seg.mask(crop)
         scene = build_scene(image_to_tensor(crop).double(), coeffs, self.model, person)
+        backend = None if self.transfer is None else self.transfer.prepare(
+            torch.from_numpy(lm)[None])
         return Source(name=name, frame=image, box=box, crop=crop, landmarks=lm, coeffs=coeffs,
-                      scene=scene)
+                      scene=scene, backend=backend)
 
     # -- driving ------------------------------------------------------------------------------
     def _fit(self, face: TrackedFace) -> FaceCoefficients:
@@ -210,11 +225,30 @@ class Reenactor:
             zero = torch.zeros_like(source.coeffs.expression)
             return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
                                     MixOptions(alpha=0.0))
+        if self.transfer is not None:
+            if source.backend is None:
+                raise ValueError(f"{source.name}: prepared without --face-model "
+                                 f"{self.config.face_model}; prepare it with this Reenactor")
+            points = self.transfer.reenact(source.backend, self._backend_fit(drv),
+                                           self._backend_fit(ref), motion == "relative", options)
+            return self.model.fit(points)
         if motion == "relative":
             expression = relative_expression(self._head(drv), self._head(ref))
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options)
+
+    def _backend_fit(self, c: FaceCoefficients) -> FaceCoefficients:
+        """The FLAME / BFM fit of a (tracked, smoothed) landmark-mesh face; the reference frame's
+        is kept, so it is fitted once."""
+        fits, key = self._backend_fits, id(c)  # c is held in the entry, so its id stays unique
+        if key in fits:
+            fits.move_to_end(key)
+        else:
+            if len(fits) >= 2:
+                fits.popitem(last=False)
+            fits[key] = (c, self.transfer.fit(self.model.vertices(c)))
+        return fits[key][1]
 
     # -- output -------------------------------------------------------------------------------
     def compose(self, source: Source, warp: WarpResult) -> np.ndarray:

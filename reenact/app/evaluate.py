@@ -26,7 +26,10 @@ def run_evaluate(args) -> int:
     if not cases:
         raise ValueError(f"{args.data}: no {' or '.join(protocols)} cases (self-reenactment "
                          "needs videos; cross-identity needs videos of another identity)")
-    systems = [build_system(s.strip(), args.size) for s in args.systems.split(",") if s.strip()]
+    backend = (getattr(args, "face_model", None) or "landmark",
+               getattr(args, "face_model_path", None))
+    systems = [build_system(s.strip(), args.size, *backend)
+               for s in args.systems.split(",") if s.strip()]
     names = [s.name for s in systems]
     if len(set(names)) != len(names):
         raise ValueError(f"two systems share a name in {names}; name them NAME=dcggan:CKPT")

@@ -9,7 +9,8 @@ def run_preprocess(args) -> int:
     from reenact.data.preprocess import preprocess
 
     s = preprocess(args.src, args.out, frames=args.frames, size=args.size, margin=args.margin,
-                   workers=args.workers, per_shard=args.per_shard)
+                   workers=args.workers, per_shard=args.per_shard,
+                   face_model=args.face_model or "landmark", face_model_path=args.face_model_path)
     print(f"videos found: {s.found} in {args.src}")
     print(f"processed now: {s.processed} ({s.frames} frames stored, {s.seconds:.1f} s)")
     print(f"already done: {s.already_done} (from a previous run)")

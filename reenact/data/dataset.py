@@ -13,6 +13,7 @@ front-end functions ``reenact animate`` uses at inference (``build_scene``, ``an
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,6 +46,9 @@ class DataConfig:
     #   training and checkpoint selection (run.select) read it, never the test split. 0: validate
     #   on the test split, as before
     split_seed: int = 0
+    face_model: str = "landmark"  # flame | bfm: the motion in that model's coefficients, read
+    #   from a cache made with `reenact preprocess --face-model` (reenact.face.backends)
+    face_model_path: str | None = None  # its files (a folder, or the model file)
     videos: tuple[str, ...] | None = None  # only these video ids (None: every video)
     driving_cache: str | None = None  # unpaired drivers from another cache (e.g. VoxCeleb1)
     pairing: str = "hybrid"  # hybrid: DCG-GAN's scheme; same_video: the mesh paper's
@@ -58,6 +62,11 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.split not in ("identity", "frames"):
             raise ValueError(f"data.split must be identity or frames, got {self.split!r}")
+        if self.face_model not in ("landmark", "flame", "bfm"):
+            raise ValueError(f"data.face_model must be landmark, flame or bfm, got "
+                             f"{self.face_model!r}")
+        if self.face_model != "landmark" and not self.face_model_path:
+            raise ValueError(f"data.face_model {self.face_model} needs data.face_model_path")
         if self.pairing not in ("hybrid", "same_video"):
             raise ValueError(f"data.pairing must be hybrid or same_video, got {self.pairing!r}")
         if self.plate not in PLATES:
@@ -113,6 +122,18 @@ class Split:
         return self.val or self.test
 
 
+def check_face_model(cache: str, face_model: str) -> None:
+    """A run with ``data.face_model`` needs a cache preprocessed with that face model."""
+    import json
+
+    meta = Path(cache) / "meta.json"
+    made = json.loads(meta.read_text()).get("face_model", "landmark") if meta.is_file() else \
+        "landmark"
+    if face_model != "landmark" and made != face_model:
+        raise ValueError(f"{cache}: preprocessed with face model {made}, not {face_model}; run "
+                         f"reenact preprocess --face-model {face_model} into another cache")
+
+
 def make_split(store: VideoStore, cfg: DataConfig) -> Split:
     """Identity-disjoint 80/20 (papers), or per-video held-out tail frames; with
     ``val_fraction``, a validation part taken from the training side of either."""
@@ -151,12 +172,12 @@ def _model() -> LandmarkFaceModel:
     return _MODEL
 
 
-def _coefficients(rec: dict, i: int, k: float) -> FaceCoefficients:
+def _coefficients(rec: dict, i: int, k: float, prefix: str = "") -> FaceCoefficients:
     """Frame i's stored coefficients, rescaled from cache pixels by k (double precision, as the
-    front end fits them)."""
+    front end fits them); ``prefix`` "backend_" for the FLAME / BFM fit."""
 
     def t(name: str) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(rec[name][i], dtype=np.float64))[None]
+        return torch.from_numpy(np.asarray(rec[prefix + name][i], dtype=np.float64))[None]
 
     return FaceCoefficients(identity=t("identity"), expression=t("expression"),
                             rotation=t("rotation"), scale=t("scale") * k,
@@ -171,7 +192,7 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, size: int,
-                  family: str, plate: str = "telea") -> dict[str, torch.Tensor]:
+                  family: str, plate: str = "telea", transfer=None) -> dict[str, torch.Tensor]:
     """One training sample (batch dimension 1): the model family's inputs for source frame i
     re-enacted with driving frame j, the driving frame as ``target``, the analytic warp's
     ``prior`` / ``prior_flow``, and ``paired``.
@@ -179,7 +200,8 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     Same video (``paired``): relative motion with the source as reference, which reproduces the
     driver's own fitted face (the crop box is fixed per video), so the target is ground truth.
     Another identity: absolute expression transfer onto the source's pose position, as for an
-    image driver in ``reenact animate``."""
+    image driver in ``reenact animate``. ``transfer`` (a ``CoefficientTransfer``): the same, in
+    the FLAME / BFM coefficients the cache stores."""
     model = _model()
     k = size / src_rec["frames"].shape[1]
     image = _resize(src_rec["frames"][i], size)
@@ -189,13 +211,19 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     scene = build_scene(image_to_tensor(image).double(), c_src, model, person, plate=plate)
     head_src = model.head_vertices(c_src.identity, c_src.expression)
     head_drv = model.head_vertices(c_drv.identity, c_drv.expression)
-    if paired:
-        expression = relative_expression(head_drv, head_src)
-        options = MixOptions()
+    options = MixOptions() if paired else MixOptions(follow_translation=False)
+    if transfer is not None:
+        kd = size / drv_rec["frames"].shape[1]
+        b_src = _coefficients(src_rec, i, k, "backend_")
+        b_drv = _coefficients(drv_rec, j, kd, "backend_")
+        source = transfer.prepare(model.vertices(c_src), b_src)
+        coeffs = model.fit(transfer.reenact(source, b_drv, b_src, paired, options))
     else:
-        expression = absolute_expression(head_src, head_drv)
-        options = MixOptions(follow_translation=False)
-    coeffs = mix_coefficients(c_src, c_drv, c_src, expression.reshape(1, -1), options)
+        if paired:
+            expression = relative_expression(head_drv, head_src)
+        else:
+            expression = absolute_expression(head_src, head_drv)
+        coeffs = mix_coefficients(c_src, c_drv, c_src, expression.reshape(1, -1), options)
     warp = analytic_warp(scene, model, coeffs)
     if family == "dcggan":
         sample = dcggan_inputs(scene, warp)
@@ -230,7 +258,17 @@ class TrainBatches(torch.utils.data.Dataset):
         if not self.split.train:
             raise ValueError(f"{cfg.cache}: no training videos after the split")
         self.drivers = VideoStore(cfg.driving_cache) if cfg.driving_cache else None
+        for store in (self.store, self.drivers):
+            if store is not None:
+                check_face_model(store.cache, cfg.face_model)
         self.identity_of = {v: self.store.identity(v) for v in self.store.entries}
+
+    @property
+    def transfer(self):
+        """The FLAME / BFM transfer (None for the landmark mesh), loaded once per process."""
+        from reenact.face.backends import cached_transfer
+
+        return cached_transfer(self.cfg.face_model, self.cfg.face_model_path)
 
     def __len__(self) -> int:
         return 2**31 - 1  # indexed by step; the loop decides how many
@@ -257,7 +295,8 @@ class TrainBatches(torch.utils.data.Dataset):
             pair, drivers = self.pair(step, position)
             (sv, si), (dv, dj) = pair.source, pair.driving
             sample = render_sample(self.store.record(sv), si, drivers.record(dv), dj,
-                                   pair.paired, self.cfg.size, self.family, self.cfg.plate)
+                                   pair.paired, self.cfg.size, self.family, self.cfg.plate,
+                                   self.transfer)
             # The WGAN-GP interpolation weight, drawn per sample so DDP matches one process.
             sample["gp_eps"] = torch.tensor(
                 [random.Random(f"{self.seed}:{step}:{position}:gp").random()])

@@ -44,7 +44,6 @@ from reenact.tracking.segmentation import PersonSegmenter
 META = "meta.json"
 SUMMARY = "summary.json"
 NATIVE_LOG = "preprocess.log"  # what mediapipe and TensorFlow Lite print
-FACE_MODEL = "landmark"
 MAX_SIDE_GROWTH = 1.5  # the video's box side is at most this times the median face box side
 KEEP_BYTES = 256 * 2**20  # decoded sampled frames a worker holds; above this, decode twice
 TRUNCATED = 0.1  # a stream this much shorter than its header's frame count is truncated
@@ -60,6 +59,8 @@ class PreprocessConfig:
     frames: int = 10  # sampled evenly per video; 0: every frame
     size: int = 256  # crop size S in pixels
     margin: float = 2.0  # crop side / face size
+    face_model: str = "landmark"  # flame | bfm: also store that model's fit (backend_* keys)
+    face_model_path: str | None = None  # its files (a folder, or the model file)
 
     def check(self) -> None:
         if self.frames < 0 or self.frames == 1:
@@ -68,6 +69,9 @@ class PreprocessConfig:
             raise ValueError(f"size must be at least 32 pixels, got {self.size}")
         if not self.margin > 0:
             raise ValueError(f"margin must be positive, got {self.margin}")
+        if self.face_model not in ("landmark", "flame", "bfm"):
+            raise ValueError(f"face model must be landmark, flame or bfm, got "
+                             f"{self.face_model!r}")
 
 
 @dataclass
@@ -164,6 +168,9 @@ class VideoProcessor:
         self.tracker = FaceTracker(static=True)
         self.segmenter = PersonSegmenter()
         self.model = LandmarkFaceModel()
+        from reenact.face.backends import cached_transfer
+
+        self.transfer = cached_transfer(config.face_model, config.face_model_path)
         topology = landmark_topology()
         self.triangles = torch.from_numpy(topology.triangles)  # (T, 3)
         self.triangle_region = torch.from_numpy(topology.triangle_region)  # (T,)
@@ -215,7 +222,13 @@ class VideoProcessor:
         def f32(t: torch.Tensor) -> np.ndarray:
             return t.detach().numpy().astype(np.float32)
 
-        return {"frames": crops, "frame_index": index, "landmarks": landmarks.astype(np.float32),
+        backend = {}
+        if self.transfer is not None:  # one face per video: FLAME fits one shape, smoothed
+            b = self.transfer.fit(torch.from_numpy(landmarks), video=True)
+            backend = {f"backend_{k}": f32(getattr(b, k)) for k in
+                       ("identity", "expression", "rotation", "scale", "translation")}
+        return {**backend, "frames": crops, "frame_index": index,
+                "landmarks": landmarks.astype(np.float32),
                 "identity": f32(coeffs.identity), "expression": f32(coeffs.expression),
                 "rotation": f32(coeffs.rotation), "scale": f32(coeffs.scale),
                 "translation": f32(coeffs.translation),
@@ -263,7 +276,7 @@ def _results(todo: list[VideoItem], config: PreprocessConfig, workers: int) -> I
 
 def _check_meta(cache: Path, config: PreprocessConfig) -> None:
     """Write ``meta.json`` in a new cache; in an existing one, insist on the same settings."""
-    want = {**asdict(config), "face_model": FACE_MODEL}
+    want = asdict(config)
     path = cache / META
     if not path.is_file():
         with atomic_path(path) as tmp:
@@ -306,19 +319,28 @@ def _tidy_cache(cache: Path) -> list[dict]:
 
 def preprocess(src: str | os.PathLike, cache: str | os.PathLike, frames: int = 10,
                size: int = 256, margin: float = 2.0, workers: int | None = None,
-               per_shard: int = 64, progress: bool = True) -> Summary:
+               per_shard: int = 64, progress: bool = True, face_model: str = "landmark",
+               face_model_path: str | os.PathLike | None = None) -> Summary:
     """Preprocess the real videos under ``src`` (see ``reenact.data.layouts``) into ``cache``.
 
     Args:
         frames: frames sampled evenly per video (0: all). size: crop size in pixels.
         margin: crop side / face size. workers: processes (default: the CPU count, at most 8;
             1 runs in this process). per_shard: videos per shard.
+        face_model, face_model_path: also fit FLAME or BFM (``reenact.face.backends``) to every
+            frame and store the fit (``backend_*`` keys) for ``data.face_model`` in training.
 
     Raises:
         InputError: ``src`` holds nothing usable, or ``cache`` was made with other settings.
     """
-    config = PreprocessConfig(frames=frames, size=size, margin=margin)
+    config = PreprocessConfig(frames=frames, size=size, margin=margin, face_model=face_model,
+                              face_model_path=None if face_model_path is None else
+                              str(face_model_path))
     config.check()
+    if face_model != "landmark":  # a missing or bad model file: one error now, not per video
+        from reenact.face.backends import cached_transfer
+
+        cached_transfer(face_model, config.face_model_path)
     if per_shard < 1:
         raise ValueError(f"per_shard must be at least 1, got {per_shard}")
     if workers is not None and workers < 1:

@@ -34,12 +34,17 @@ RECORD_KEYS = ("frames", "frame_index", "landmarks", "identity", "expression", "
                "scale", "translation", "parsing", "person", "box")
 
 
+BACKEND_KEYS = ("backend_identity", "backend_expression", "backend_rotation", "backend_scale",
+                "backend_translation")  # the FLAME / BFM fit, in caches made with --face-model
+
+
 def encode_record(record: dict[str, np.ndarray]) -> bytes:
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
         raise ValueError(f"video record lacks {', '.join(missing)}")
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(record[k]) for k in RECORD_KEYS})
+    keys = RECORD_KEYS + tuple(k for k in BACKEND_KEYS if k in record)
+    np.savez_compressed(buf, **{k: np.asarray(record[k]) for k in keys})
     return buf.getvalue()
 
 

@@ -49,17 +49,26 @@ class ReenactorSystem:
     """The front end (``Reenactor``), with a learned refiner or without (the analytic warp).
     The prepared source is kept while consecutive cases share it."""
 
-    def __init__(self, name: str, refiner=None, size: int = 256):
+    def __init__(self, name: str, refiner=None, size: int = 256, face_model: str = "landmark",
+                 face_model_path: str | None = None):
         self.name = name
         self.refiner = refiner
         self.size = size
+        self.face_model, self.face_model_path = face_model, face_model_path
+        self.transfer = None  # loaded once, shared by every case
+        if face_model != "landmark":
+            from reenact.face.backends import CoefficientTransfer, load_face_model
+
+            self.transfer = CoefficientTransfer(load_face_model(face_model, face_model_path))
+            self.name = f"{name}+{face_model}"
         self._prepared: tuple[str, object] | None = None
 
     def __call__(self, source_key: str, source: np.ndarray, drive: Drive) -> list[np.ndarray]:
         from reenact.pipeline import Reenactor
 
-        config = AnimateConfig(size=self.size, motion=drive.motion, smooth=drive.is_video)
-        reenactor = Reenactor(config, refiner=self.refiner)
+        config = AnimateConfig(size=self.size, motion=drive.motion, smooth=drive.is_video,
+                               face_model=self.face_model, face_model_path=self.face_model_path)
+        reenactor = Reenactor(config, refiner=self.refiner, transfer=self.transfer)
         if self._prepared is None or self._prepared[0] != source_key:
             self._prepared = (source_key, reenactor.prepare_source(source, source_key))
         prepared = self._prepared[1]
@@ -68,9 +77,12 @@ class ReenactorSystem:
         return [reenactor.compose(prepared, w) for w in warps]
 
 
-def build_system(spec: str, size: int = 256):
+def build_system(spec: str, size: int = 256, face_model: str = "landmark",
+                 face_model_path: str | None = None):
     """A system from its command-line name: "analytic", "copy-source", "copy-driver",
-    "dcggan:CKPT" or "meshgcn:CKPT" (also "NAME=dcggan:CKPT" to name it)."""
+    "dcggan:CKPT" or "meshgcn:CKPT" (also "NAME=dcggan:CKPT" to name it). ``face_model``: the
+    front end's motion backend for the front-end systems (their names get "+flame" / "+bfm")."""
+    backend = {"face_model": face_model, "face_model_path": face_model_path}
     label, _, spec = spec.rpartition("=") if "=" in spec else ("", "", spec)
     kind, _, checkpoint = spec.partition(":")
     if kind == "copy-source":
@@ -78,14 +90,14 @@ def build_system(spec: str, size: int = 256):
     elif kind == "copy-driver":
         system = DriverSystem()
     elif kind == "analytic":
-        system = ReenactorSystem("analytic", size=size)
+        system = ReenactorSystem("analytic", size=size, **backend)
     elif kind in ("dcggan", "meshgcn"):
         if not checkpoint:
             raise ValueError(f"system {spec!r}: give the checkpoint as {kind}:PATH")
         from reenact.refine import DCGGANRefiner, MeshGCNRefiner
 
         refiner = (DCGGANRefiner if kind == "dcggan" else MeshGCNRefiner)(checkpoint)
-        system = ReenactorSystem(kind, refiner, size)
+        system = ReenactorSystem(kind, refiner, size, **backend)
     else:
         raise ValueError(f"unknown system {spec!r}: analytic, copy-source, copy-driver, "
                          "dcggan:CKPT or meshgcn:CKPT")

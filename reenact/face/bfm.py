@@ -217,8 +217,9 @@ class BfmFaceModel:
 
         return pose_vertices(self.head_vertices(coeffs.identity, coeffs.expression), coeffs)
 
-    def fit(self, landmarks: torch.Tensor):
-        """Mediapipe landmarks (B, 478, 3), image space -> ``FaceCoefficients``."""
+    def fit(self, landmarks: torch.Tensor, video: bool = False):
+        """Mediapipe landmarks (B, 478, 3), image space -> ``FaceCoefficients``; each frame on
+        its own (``video`` is accepted for the interface; the linear fit needs no smoothing)."""
         from reenact.face.base import FaceCoefficients
 
         if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):

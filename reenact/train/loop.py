@@ -249,7 +249,8 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         pairs = validation_pairs(data.store, data.split.validation(), setup.data.val_pairs)
         if pairs:
             with native_stderr_to(out / NATIVE_LOG):  # mediapipe's messages, not the console
-                validator = Validator(data.store, pairs, setup.data.size, setup.family)
+                validator = Validator(data.store, pairs, setup.data.size, setup.family,
+                                      data.transfer)
 
     best = _best_so_far(out / "metrics.jsonl", run.select) if rank == 0 else None
 

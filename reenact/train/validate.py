@@ -29,11 +29,13 @@ class Validator:
     pairs: list[Pair]
     size: int
     family: str
+    transfer: object = None  # a FLAME / BFM CoefficientTransfer (data.face_model)
 
     def __post_init__(self) -> None:
         samples = [render_sample(self.store.record(p.source[0]), p.source[1],
                                  self.store.record(p.driving[0]), p.driving[1], True, self.size,
-                                 self.family, plate="shiftmap") for p in self.pairs]
+                                 self.family, plate="shiftmap", transfer=self.transfer)
+                   for p in self.pairs]
         self.batch = collate(samples) if samples else {}
         self._tracked: dict[int, dict] = {}
         self._observer = None  # tracker and identity embedding, made on first use
@@ -120,7 +122,10 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
     trainer.model.eval()
     store = VideoStore(setup.data.cache, setup.data.videos)
     chosen = validation_pairs(store, make_split(store, setup.data).test, pairs)
-    validator = Validator(store, chosen, setup.data.size, setup.family)
+    from reenact.face.backends import cached_transfer
+
+    transfer = cached_transfer(setup.data.face_model, setup.data.face_model_path)
+    validator = Validator(store, chosen, setup.data.size, setup.family, transfer)
     try:
         with torch.no_grad():
             images = generated_image(trainer, validator.batch, trainer.model)
