@@ -117,15 +117,17 @@ def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tens
     """The mesh GCN's inputs (Sec. 3.1): I_s (B, 3, S, S) and the stacked meshes (B, n, 6) =
     [M_s | M_d], both posed to the crop: M_s the source's fit, M_d the source's identity with the
     driver's expression and pose. Coordinates are normalised as ``grid_sample`` reads them:
-    x, y in [-1, 1] across the crop, z scaled alike."""
+    x, y in [-1, 1] across the crop, z scaled alike. With a FLAME / BFM face model
+    (``warp.model_meshes``) the meshes are that model's own, as in the paper (BFM)."""
     S = scene.size
     B = warp.verts.shape[0]
 
     def normalise(v: torch.Tensor) -> torch.Tensor:
         return (v.float() / S * 2 - torch.tensor([1.0, 1.0, 0.0])).float()
 
-    m_s = normalise(scene.verts).expand(B, -1, -1)
-    m_d = normalise(warp.verts)
+    src, reenacted = warp.model_meshes or (scene.verts, warp.verts)  # FLAME / BFM: their own
+    m_s = normalise(src).expand(B, -1, -1)
+    m_d = normalise(reenacted)
     return {"image_s": scene.image.float().expand(B, -1, -1, -1),
             "stacked": torch.cat([m_s, m_d], -1)}
 

@@ -79,10 +79,9 @@ class Reenactor:
         self.model = LandmarkFaceModel()
         self.transfer = transfer  # FLAME / BFM coefficient transfer (reenact.face.backends)
         if self.transfer is None and self.config.face_model != "landmark":
-            from reenact.face.backends import CoefficientTransfer, load_face_model
+            from reenact.face.backends import cached_transfer
 
-            self.transfer = CoefficientTransfer(load_face_model(self.config.face_model,
-                                                                self.config.face_model_path))
+            self.transfer = cached_transfer(self.config.face_model, self.config.face_model_path)
         # the last two fits (this frame's driver, the reference), by the coefficients' identity
         self._backend_fits: OrderedDict[int, tuple[FaceCoefficients, FaceCoefficients]] = \
             OrderedDict()
@@ -200,10 +199,13 @@ class Reenactor:
             else:
                 last = self._fit(face) if smoother is None else smoother(self._fit(face))
             ref = ref if ref is not None else last
-            coeffs = self._mix(source, last, ref, motion, options)  # last: held when no face
+            # last: held when no face
+            coeffs, meshes = self._mix(source, last, ref, motion, options)
             t = self.report.add("fit+mix", t)
             self.report.frames += 1
             warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+            if meshes is not None:
+                warp = dataclasses.replace(warp, model_meshes=meshes)
             t = self.report.add("warp", t)
             if self.refiner is not None:
                 warp = refined(warp, self.refiner(source.scene, warp))
@@ -219,24 +221,29 @@ class Reenactor:
         return self._fit(face)
 
     def _mix(self, source: Source, drv: FaceCoefficients | None, ref: FaceCoefficients | None,
-             motion: str, options: MixOptions) -> FaceCoefficients:
-        """Re-enacted coefficients; the source as it is while no driving face has been seen."""
-        if drv is None or ref is None:
-            zero = torch.zeros_like(source.coeffs.expression)
-            return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
-                                    MixOptions(alpha=0.0))
+             motion: str, options: MixOptions
+             ) -> tuple[FaceCoefficients, tuple[torch.Tensor, torch.Tensor] | None]:
+        """Re-enacted landmark-mesh coefficients, and with a FLAME / BFM backend that model's
+        posed meshes (source, re-enacted); the source as it is while no driving face has been
+        seen."""
         if self.transfer is not None:
             if source.backend is None:
                 raise ValueError(f"{source.name}: prepared without --face-model "
                                  f"{self.config.face_model}; prepare it with this Reenactor")
-            points = self.transfer.reenact(source.backend, self._backend_fit(drv),
-                                           self._backend_fit(ref), motion == "relative", options)
-            return self.model.fit(points)
+            b = source.backend
+            mixed = b.coeffs if drv is None or ref is None else self.transfer.mix(
+                b, self._backend_fit(drv), self._backend_fit(ref), motion == "relative", options)
+            return (self.model.fit(self.transfer.landmarks(b, mixed)),
+                    self.transfer.meshes(b, mixed))
+        if drv is None or ref is None:
+            zero = torch.zeros_like(source.coeffs.expression)
+            return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
+                                    MixOptions(alpha=0.0)), None
         if motion == "relative":
             expression = relative_expression(self._head(drv), self._head(ref))
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
-        return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options)
+        return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options), None
 
     def _backend_fit(self, c: FaceCoefficients) -> FaceCoefficients:
         """The FLAME / BFM fit of a (tracked, smoothed) landmark-mesh face; the reference frame's

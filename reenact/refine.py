@@ -55,20 +55,40 @@ class DCGGANRefiner:
         return out
 
 
-class MeshGCNRefiner:
-    """The mesh-guided GCN loaded from a checkpoint (``model=`` the MeshGCN, trained on the
-    landmark mesh's topology); runs at the flow size it was built for, resized to the crop."""
-
-    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+def gcn_mesh(face_model: str = "landmark", path: str | None = None):
+    """The mesh the GCN is built on, (V, 3) template and (F, 3) triangles: the landmark mesh, or
+    with ``face_model`` flame / bfm that model's own (loaded from ``path``)."""
+    if face_model == "landmark":
         from reenact.face.mean_shape import mean_shape
         from reenact.face.topology import landmark_topology
+
+        return mean_shape(), landmark_topology().triangles
+    from reenact.face.backends import cached_transfer
+
+    return cached_transfer(face_model, path).model.mesh()
+
+
+class MeshGCNRefiner:
+    """The mesh-guided GCN loaded from a checkpoint (``model=`` the MeshGCN, trained on the
+    landmark mesh's topology, or on FLAME's / BFM's when its run set ``data.face_model``; then
+    the front end must run with that face model: ``transfer``); runs at the flow size it was
+    built for, resized to the crop."""
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu",
+                 transfer=None):
         from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
 
         state = load_checkpoint(checkpoint)
         if "model" not in state or "config" not in state:
             raise ValueError(f"{checkpoint}: not a mesh GCN checkpoint (no model or config)")
         cfg = from_dict(MeshGCNConfig, _model_config(state["config"]))
-        self.model = MeshGCN(mean_shape(), landmark_topology().triangles, cfg).to(device).eval()
+        face_model = (state["config"].get("data") or {}).get("face_model", "landmark")
+        mine = "landmark" if transfer is None else transfer.name
+        if face_model != mine:
+            raise ValueError(f"{checkpoint}: trained on the {face_model} mesh; run with "
+                             f"--face-model {face_model} (and --face-model-path), not {mine}")
+        template, triangles = (gcn_mesh() if transfer is None else transfer.model.mesh())
+        self.model = MeshGCN(template, triangles, cfg).to(device).eval()
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:

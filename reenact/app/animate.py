@@ -72,6 +72,9 @@ def run_animate(args, config: AnimateConfig) -> None:
 def _animate(args, config: AnimateConfig, is_video: bool, console):
     """Load, track, warp and write; returns the pipeline's report (frames, missing faces)."""
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
+    from reenact.face.backends import cached_transfer
+
+    transfer = cached_transfer(config.face_model, config.face_model_path)  # None: landmark
     refiner = None
     if config.model == "dcggan":
         from reenact.refine import DCGGANRefiner
@@ -80,8 +83,8 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
     elif config.model == "meshgcn":
         from reenact.refine import MeshGCNRefiner
 
-        refiner = MeshGCNRefiner(config.checkpoint)
-    reenactor = Reenactor(config, refiner)
+        refiner = MeshGCNRefiner(config.checkpoint, transfer=transfer)
+    reenactor = Reenactor(config, refiner, transfer)
     src = reenactor.prepare_source(source)
     frames, _, fps, reference, name = open_driving(driving, config)
     if is_video:

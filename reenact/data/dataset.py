@@ -10,6 +10,7 @@ front-end functions ``reenact animate`` uses at inference (``build_scene``, ``an
 ``dcggan_inputs`` / ``meshgcn_inputs``), so training and inference see the same guidance.
 """
 
+import dataclasses
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -217,7 +218,9 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
         b_src = _coefficients(src_rec, i, k, "backend_")
         b_drv = _coefficients(drv_rec, j, kd, "backend_")
         source = transfer.prepare(model.vertices(c_src), b_src)
-        coeffs = model.fit(transfer.reenact(source, b_drv, b_src, paired, options))
+        mixed = transfer.mix(source, b_drv, b_src, paired, options)
+        coeffs = model.fit(transfer.landmarks(source, mixed))
+        meshes = transfer.meshes(source, mixed)
     else:
         if paired:
             expression = relative_expression(head_drv, head_src)
@@ -225,6 +228,8 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
             expression = absolute_expression(head_src, head_drv)
         coeffs = mix_coefficients(c_src, c_drv, c_src, expression.reshape(1, -1), options)
     warp = analytic_warp(scene, model, coeffs)
+    if transfer is not None:
+        warp = dataclasses.replace(warp, model_meshes=meshes)
     if family == "dcggan":
         sample = dcggan_inputs(scene, warp)
         # what I_r is meant to show, for L_geo's target (the trainer reads it with its E_3D)

@@ -55,11 +55,10 @@ class ReenactorSystem:
         self.refiner = refiner
         self.size = size
         self.face_model, self.face_model_path = face_model, face_model_path
-        self.transfer = None  # loaded once, shared by every case
-        if face_model != "landmark":
-            from reenact.face.backends import CoefficientTransfer, load_face_model
+        from reenact.face.backends import cached_transfer
 
-            self.transfer = CoefficientTransfer(load_face_model(face_model, face_model_path))
+        self.transfer = cached_transfer(face_model, face_model_path)  # shared by every case
+        if face_model != "landmark":
             self.name = f"{name}+{face_model}"
         self._prepared: tuple[str, object] | None = None
 
@@ -94,9 +93,14 @@ def build_system(spec: str, size: int = 256, face_model: str = "landmark",
     elif kind in ("dcggan", "meshgcn"):
         if not checkpoint:
             raise ValueError(f"system {spec!r}: give the checkpoint as {kind}:PATH")
+        from reenact.face.backends import cached_transfer
         from reenact.refine import DCGGANRefiner, MeshGCNRefiner
 
-        refiner = (DCGGANRefiner if kind == "dcggan" else MeshGCNRefiner)(checkpoint)
+        if kind == "dcggan":
+            refiner = DCGGANRefiner(checkpoint)
+        else:
+            refiner = MeshGCNRefiner(checkpoint, transfer=cached_transfer(face_model,
+                                                                           face_model_path))
         system = ReenactorSystem(kind, refiner, size, **backend)
     else:
         raise ValueError(f"unknown system {spec!r}: analytic, copy-source, copy-driver, "

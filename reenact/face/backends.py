@@ -164,12 +164,30 @@ class CoefficientTransfer:
                   / c.scale[0])  # image -> model head frame: R^T (x - t) / s
         return BackendSource(c, attach(points, head))
 
-    def reenact(self, source: BackendSource, drv: FaceCoefficients, ref: FaceCoefficients,
-                relative: bool, options: MixOptions) -> torch.Tensor:
-        """Re-enacted landmark-mesh points (B, 478, 3), image space: the source's shape with the
-        driver's expression (relative to ``ref``, or absolute) and pose."""
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def mix(self, source: BackendSource, drv: FaceCoefficients, ref: FaceCoefficients,
+            relative: bool, options: MixOptions) -> FaceCoefficients:
+        """The re-enacted coefficients: the source's shape with the driver's expression
+        (relative to ``ref``, or absolute) and pose."""
         src = source.coeffs
         delta = drv.expression - (ref.expression if relative else src.expression)
-        mixed = mix_coefficients(src, drv, ref, delta, options)
+        return mix_coefficients(src, drv, ref, delta, options)
+
+    def landmarks(self, source: BackendSource, mixed: FaceCoefficients) -> torch.Tensor:
+        """The landmark mesh (B, 478, 3), image space, carried by the model posed at ``mixed``."""
         head = self.model.head_vertices(mixed.identity, mixed.expression)
         return pose_vertices(source.attachment.place(head), mixed)
+
+    def reenact(self, source: BackendSource, drv: FaceCoefficients, ref: FaceCoefficients,
+                relative: bool, options: MixOptions) -> torch.Tensor:
+        """Re-enacted landmark-mesh points (B, 478, 3), image space (``mix``, ``landmarks``)."""
+        return self.landmarks(source, self.mix(source, drv, ref, relative, options))
+
+    def meshes(self, source: BackendSource, mixed: FaceCoefficients
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's own meshes, posed in image space: the source's (1, V, 3) and the
+        re-enacted (B, V, 3) (what the mesh GCN reads when trained with this face model)."""
+        return self.model.vertices(source.coeffs), self.model.vertices(mixed)

@@ -199,6 +199,8 @@ class BfmFaceModel:
     """BFM behind the front end's face-model interface (``reenact.face.base.FaceModel``):
     identity and expression are its coefficients, the similarity its pose."""
 
+    name = "bfm"
+
     def __init__(self, model: BfmModel, correspondence: MediapipeCorrespondence,
                  ridge: float = 1e-3):
         self.model = model
@@ -208,6 +210,10 @@ class BfmFaceModel:
     @property
     def num_vertices(self) -> int:
         return self.model.mean.shape[0]
+
+    def mesh(self):
+        """BFM's own mesh: (N, 3) mean vertices and (F, 3) triangles (numpy)."""
+        return self.model.data.mean, self.model.data.faces
 
     def head_vertices(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         return self.model.head_vertices(identity, expression)

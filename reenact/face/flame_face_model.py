@@ -14,6 +14,8 @@ from reenact.face.flame_fit import FlameFitConfig, fit_flame_to_mediapipe
 
 
 class FlameFaceModel:
+    name = "flame"
+
     def __init__(self, model: FlameModel, embedding: MediapipeEmbedding,
                  cfg: FlameFitConfig | None = None):
         self.model = model
@@ -23,6 +25,10 @@ class FlameFaceModel:
     @property
     def num_vertices(self) -> int:
         return self.model.num_vertices
+
+    def mesh(self):
+        """FLAME's own mesh: (V, 3) template vertices and (F, 3) triangles (numpy)."""
+        return self.model.data.v_template, self.model.data.faces
 
     def head_vertices(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """(B, S), (B, E + 3) -> (B, V, 3) in the model frame (the jaw posed, the rest at rest)."""

@@ -46,6 +46,9 @@ class WarpResult:
     face_mask: torch.Tensor  # (B, S, S) bool, pixels covered by the face mesh
     verts: torch.Tensor  # (B, V, 3) re-enacted face vertices
     coeffs: FaceCoefficients  # the re-enacted coefficients C_r the warp realises
+    # with --face-model flame|bfm: that model's own meshes, posed (source (1, V', 3), re-enacted
+    # (B, V', 3)), for a mesh GCN trained on them; None with the landmark mesh
+    model_meshes: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients

@@ -150,12 +150,11 @@ def build_trainer(setup: TrainSetup, device, ddp: bool = False):
         from reenact.train.dcggan import DCGGANTrainer
 
         return DCGGANTrainer(cfg, device, ddp=ddp, amp=setup.run.amp)
-    from reenact.face.mean_shape import mean_shape
-    from reenact.face.topology import landmark_topology
+    from reenact.refine import gcn_mesh
     from reenact.train.meshgcn import MeshGCNTrainer
 
-    return MeshGCNTrainer(mean_shape(), landmark_topology().triangles, cfg, device, ddp=ddp,
-                          amp=setup.run.amp)
+    template, triangles = gcn_mesh(setup.data.face_model, setup.data.face_model_path)
+    return MeshGCNTrainer(template, triangles, cfg, device, ddp=ddp, amp=setup.run.amp)
 
 
 def _grid(batch: dict, output: torch.Tensor, rows: int = 4) -> torch.Tensor:

@@ -138,13 +138,25 @@ def test_attachment_places_points_on_the_moving_surface():
 # -- files, the pipeline and the commands --------------------------------------------------------
 
 def write_bfm_from_the_landmark_mesh(folder, seed=0):
-    """A BFM 2009-format model whose mean is the landmark mesh's mean face (so mediapipe fits it
-    on real photos), a small random shape and expression basis, and the identity correspondence."""
+    """A BFM 2009-format model whose mean is the landmark mesh's mean face, each triangle split in
+    four (so mediapipe fits it on real photos, and it has its own vertex count), a small random
+    shape and expression basis, and mediapipe's points on its first 478 vertices."""
     from reenact.face.mean_shape import mean_shape
     from reenact.face.topology import landmark_topology
 
     rng = np.random.default_rng(seed)
-    mean = mean_shape() * 100.0
+    tri = landmark_topology().triangles
+    edges = np.unique(np.sort(np.r_[tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]], 1), axis=0)
+    mid = {tuple(e): 478 + i for i, e in enumerate(edges.tolist())}
+    base = mean_shape() * 100.0
+    mean = np.r_[base, base[edges].mean(1)]
+
+    def m(a, b):
+        return mid[(min(a, b), max(a, b))]
+
+    faces = np.array([f for a, b, c in tri.tolist() for f in
+                      ((a, m(a, b), m(c, a)), (m(a, b), b, m(b, c)), (m(c, a), m(b, c), c),
+                       (m(a, b), m(b, c), m(c, a)))])
     n = mean.size
 
     def basis(k):
@@ -155,7 +167,7 @@ def write_bfm_from_the_landmark_mesh(folder, seed=0):
     scipy.io.savemat(folder / "01_MorphableModel.mat", {
         "shapeMU": mean.reshape(-1, 1), "shapePC": basis(10),
         "shapeEV": np.linspace(3, 1, 10)[:, None],
-        "tl": (landmark_topology().triangles + 1).astype(np.float64)})
+        "tl": (faces + 1).astype(np.float64)})
     np.savez(folder / "expression.npz", w_exp=basis(6), sigma_exp=np.linspace(2, 1, 6))
     np.savez(folder / "mediapipe_bfm_correspondence.npz", mediapipe_indices=np.arange(478),
              vertex_indices=np.arange(478))
@@ -166,8 +178,8 @@ def test_loading_from_a_folder_and_what_is_missing(tmp_path):
     assert load_face_model("landmark", None) is None
     folder = write_bfm_from_the_landmark_mesh(tmp_path / "bfm")
     face = load_face_model("bfm", folder)
-    assert face.num_vertices == 478 and face.model.expression_basis.shape[1] == 6
-    assert load_face_model("bfm", folder / "01_MorphableModel.mat").num_vertices == 478
+    assert face.num_vertices > 1000 and face.model.expression_basis.shape[1] == 6
+    assert load_face_model("bfm", folder / "01_MorphableModel.mat").num_vertices > 1000
     with pytest.raises(ValueError, match="needs --face-model-path"):
         load_face_model("flame", None)
     with pytest.raises(FileNotFoundError, match=r"empty: no FLAME model file in this folder "
@@ -268,8 +280,25 @@ def test_preprocess_and_train_with_bfm(samples, bfm_folder, tmp_path, tiny_cache
     assert rec["backend_identity"].shape == (4, 10) and rec["backend_expression"].shape == (4, 6)
     over = {"data.face_model": "bfm", "data.face_model_path": str(bfm_folder),
             "data.split": "frames", "data.val_pairs": 1, "run.steps": 1, "run.val_every": 1}
-    scores = train(tiny_setup("meshgcn", str(cache), tmp_path / "run", **over), progress=False)
+    setup = tiny_setup("meshgcn", str(cache), tmp_path / "run", **over)
+    scores = train(setup, progress=False)
     assert np.isfinite(scores["psnr_face"])
+    # the GCN was built on BFM's own mesh, and runs in the front end only with BFM
+    from reenact.config import AnimateConfig
+    from reenact.face.backends import cached_transfer
+    from reenact.pipeline import Reenactor
+    from reenact.refine import MeshGCNRefiner
+
+    ckpt = tmp_path / "run" / "checkpoints" / "last.pt"
+    transfer = cached_transfer("bfm", str(bfm_folder))
+    refiner = MeshGCNRefiner(ckpt, transfer=transfer)
+    assert refiner.model.motion._downs[0].shape[1] == transfer.model.num_vertices > 1000
+    with pytest.raises(ValueError, match="trained on the bfm mesh; run with --face-model bfm"):
+        MeshGCNRefiner(ckpt)
+    cfg = AnimateConfig(face_model="bfm", face_model_path=str(bfm_folder), model="meshgcn",
+                        checkpoint=str(ckpt))
+    out = Reenactor(cfg, refiner, transfer).animate(samples["astronaut"], samples["grace_hopper"])
+    assert out[0].shape == samples["astronaut"].shape
     with pytest.raises(ValueError, match="preprocessed with face model landmark, not bfm"):
         TrainBatches(tiny_setup("meshgcn", tiny_cache, tmp_path / "x", **over).data, "meshgcn", 0)
 
