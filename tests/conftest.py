@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -9,6 +10,8 @@ import torch
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 os.environ.setdefault("GLOG_minloglevel", "2")
+# the GCN's on-disk sampling cache (reenact.geometry.decimation): never the user's home in tests
+os.environ["REENACT_CACHE"] = tempfile.mkdtemp(prefix="reenact-test-cache-")
 torch.set_num_threads(2)
 
 

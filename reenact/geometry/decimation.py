@@ -6,11 +6,15 @@ once per topology (see ``sampling_matrices``' cache)."""
 
 import hashlib
 import heapq
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
+
+from reenact.io.atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -156,14 +160,59 @@ def _key(verts: np.ndarray, faces: np.ndarray, factors: tuple[int, ...]) -> str:
 
 
 _CACHE: dict[str, list[MeshLevel]] = {}
+DISK_CACHE_MIN_VERTICES = 4000  # larger templates (FLAME, BFM) take seconds to minutes to build
+#   (a BFM-sized 53,361-vertex grid: 135 s, benchmarks/gcn_sampling.py), so they are also kept
+#   on disk, in $REENACT_CACHE or ~/.cache/reenact
+
+
+def disk_cache_dir() -> Path:
+    return Path(os.environ.get("REENACT_CACHE") or Path.home() / ".cache" / "reenact") / "sampling"
+
+
+def _save_levels(path: Path, levels: list[MeshLevel]) -> None:
+    arrays = {}
+    for i, lvl in enumerate(levels):
+        up = lvl.up.tocsr()
+        arrays.update({f"{i}_faces": lvl.faces, f"{i}_kept": lvl.kept, f"{i}_up_data": up.data,
+                       f"{i}_up_indices": up.indices, f"{i}_up_indptr": up.indptr,
+                       f"{i}_up_shape": np.array(up.shape)})
+    with atomic_path(path) as tmp:
+        np.savez(tmp, count=np.array(len(levels)), **arrays)
+
+
+def _load_levels(path: Path) -> list[MeshLevel] | None:
+    """The stored levels, or None when the file is missing or unreadable (then rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            levels = []
+            for i in range(int(z["count"])):
+                kept = z[f"{i}_kept"]
+                up = sp.csr_matrix((z[f"{i}_up_data"], z[f"{i}_up_indices"], z[f"{i}_up_indptr"]),
+                                   shape=tuple(z[f"{i}_up_shape"]))
+                down = sp.csr_matrix((np.ones(len(kept)), (np.arange(len(kept)), kept)),
+                                     shape=(len(kept), up.shape[0]))
+                levels.append(MeshLevel(faces=z[f"{i}_faces"], kept=kept, down=down, up=up))
+            return levels
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def sampling_matrices(verts: np.ndarray, faces: np.ndarray, factors: tuple[int, ...] = (4, 4, 4)
                       ) -> list[MeshLevel]:
     """``build_levels``, computed once per (template, topology, factors) and cached in memory
-    (arrays are not hashable, so the key is a digest of their bytes)."""
+    (arrays are not hashable, so the key is a digest of their bytes); templates of
+    ``DISK_CACHE_MIN_VERTICES`` or more are also cached on disk (``disk_cache_dir``)."""
     key = _key(verts, faces, tuple(factors))
     if key not in _CACHE:
-        _CACHE[key] = build_levels(verts, faces, tuple(factors))
+        path = disk_cache_dir() / f"{key}.npz" if len(verts) >= DISK_CACHE_MIN_VERTICES else None
+        levels = _load_levels(path) if path is not None and path.is_file() else None
+        if levels is None:
+            levels = build_levels(verts, faces, tuple(factors))
+            if path is not None:
+                try:
+                    _save_levels(path, levels)
+                except OSError:  # a read-only home: build again next time
+                    pass
+        _CACHE[key] = levels
     return _CACHE[key]
 

@@ -318,3 +318,66 @@ def test_evaluate_systems_with_a_face_model(samples, bfm_folder):
     default = build_system("analytic")("astronaut", samples["astronaut"],
                                        Drive(frames, True, "relative"))
     assert np.abs(out[1].astype(int) - default[1].astype(int)).mean() < 1.5
+
+
+def write_flame_from_the_landmark_mesh(folder, seed=0):
+    """A FLAME-format pickle (chumpy arrays, sparse joint regressor, 300 + 100 blendshapes, five
+    joints with the lower face on the jaw) whose template is the landmark mesh's mean face, and
+    its mediapipe embedding: every mediapipe point on its own vertex."""
+    import scipy.sparse as sp
+
+    from reenact.face.mean_shape import mean_shape
+    from reenact.face.topology import NOSE_TIP, landmark_topology
+    from tests.face.test_flame import _Ch, chumpy_pickle
+
+    rng = np.random.default_rng(seed)
+    v = mean_shape() * 0.06  # head units -> about metres
+    tri = landmark_topology().triangles
+    V = len(v)
+    jaw = (v[:, 1] > v[NOSE_TIP, 1] + 0.01).astype(np.float64)  # below the nose (y down)
+    weights = np.zeros((V, 5))
+    weights[:, 2], weights[:, 0] = jaw, 1 - jaw
+    jreg = np.zeros((5, V))
+    jreg[0] = 1.0 / V
+    jreg[1] = jaw / jaw.sum()
+    jreg[2, np.flatnonzero(jaw)] = 1.0 / jaw.sum()
+    jreg[3, 468], jreg[4, 473] = 1.0, 1.0
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "generic_model.pkl").write_bytes(chumpy_pickle({
+        "v_template": _Ch(v), "shapedirs": _Ch(rng.normal(0, 2e-4, (V, 3, 400))),
+        "posedirs": np.zeros((V, 3, 36)), "J_regressor": sp.csc_matrix(jreg),
+        "kintree_table": np.array([[2**32 - 1, 0, 1, 1, 1], [0, 1, 2, 3, 4]], np.uint32),
+        "weights": weights, "f": tri.astype(np.uint32), "bs_style": "lbs",
+        "bs_type": "lrotmin"}))
+    on = np.array([i for i in range(V) if (tri == i).any()])
+    face_of = np.array([np.flatnonzero((tri == i).any(1))[0] for i in on])
+    bary = (tri[face_of] == on[:, None]).astype(np.float64)
+    np.savez(folder / "mediapipe_landmark_embedding.npz", lmk_face_idx=face_of,
+             lmk_b_coords=bary, landmark_indices=on)
+    return folder
+
+
+def test_the_pipeline_and_animate_with_flame(samples, tmp_path, capsys):
+    """FLAME through the whole front end on real photos: an unmoved driver gives the default
+    front end's output; another face moves it; `reenact animate --face-model flame` writes."""
+    from reenact.cli import main
+    from reenact.config import AnimateConfig
+    from reenact.io import read_image, write_image
+    from reenact.pipeline import Reenactor
+
+    folder = write_flame_from_the_landmark_mesh(tmp_path / "flame")
+    src = samples["astronaut"]
+    reenactor = Reenactor(AnimateConfig(face_model="flame", face_model_path=str(folder)))
+    assert reenactor.transfer.name == "flame"
+    same = reenactor.animate(src, src)[0]
+    default = Reenactor(AnimateConfig()).animate(src, src)[0]
+    assert np.abs(same.astype(int) - default.astype(int)).max() <= 2
+    moved = reenactor.animate(src, samples["grace_hopper"])[0]
+    assert np.abs(moved.astype(int) - src.astype(int)).mean() > 1.0
+    write_image(tmp_path / "s.png", src)
+    write_image(tmp_path / "d.png", samples["grace_hopper"])
+    code = main(["animate", "-s", str(tmp_path / "s.png"), "-d", str(tmp_path / "d.png"), "-o",
+                 str(tmp_path / "o.png"), "--face-model", "flame", "--face-model-path",
+                 str(folder / "generic_model.pkl")])
+    assert code == 0, capsys.readouterr().err
+    assert read_image(tmp_path / "o.png").shape == src.shape

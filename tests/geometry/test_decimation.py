@@ -71,5 +71,30 @@ def test_flame_sized_topology_builds_in_memory_and_time():
     seconds = time.perf_counter() - t
     sizes = [len(lvl.kept) for lvl in levels]
     print(f"5041 vertices -> {sizes} in {seconds:.1f} s")
-    assert sizes[0] <= 1261 and sizes[-1] <= 21
-    assert seconds < 120
+    assert sizes[0] <= 1261 and sizes[-1] <= 21  # its time: benchmarks/gcn_sampling.py
+
+
+def test_large_templates_are_also_cached_on_disk(monkeypatch, tmp_path):
+    """A template of DISK_CACHE_MIN_VERTICES or more is stored in $REENACT_CACHE and read back
+    (no rebuild) by a fresh process; an unreadable file is rebuilt, not an error."""
+    monkeypatch.setenv("REENACT_CACHE", str(tmp_path))
+    monkeypatch.setattr(decimation, "DISK_CACHE_MIN_VERTICES", 100)
+    verts, faces = mean_shape() + 2e-3, landmark_topology().triangles  # not cached yet
+    built = sampling_matrices(verts, faces, (4, 4))
+    files = list((tmp_path / "sampling").glob("*.npz"))
+    assert len(files) == 1
+    decimation._CACHE.clear()  # as a new process starts
+
+    def no_build(*args):
+        raise AssertionError("rebuilt although the disk cache holds it")
+
+    monkeypatch.setattr(decimation, "build_levels", no_build)
+    loaded = sampling_matrices(verts, faces, (4, 4))
+    for a, b in zip(built, loaded, strict=True):
+        assert (a.kept == b.kept).all() and (a.faces == b.faces).all()
+        assert (a.up != b.up).nnz == 0 and (a.down != b.down).nnz == 0
+    files[0].write_bytes(b"not an npz")
+    decimation._CACHE.clear()
+    monkeypatch.setattr(decimation, "build_levels", build_levels)
+    again = sampling_matrices(verts, faces, (4, 4))
+    assert (again[1].kept == built[1].kept).all()
