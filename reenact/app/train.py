@@ -5,16 +5,21 @@ import logging
 from pathlib import Path
 
 
-def run_train(args) -> int:
-    from reenact.train.loop import load_setup, train
-
-    logging.basicConfig(level=logging.INFO, format="reenact: %(message)s")
+def overrides_from_args(args) -> list[str]:
+    """KEY=VALUE overrides, with --face-model / --face-model-path as data.face_model[_path]."""
     overrides = list(args.overrides)
     if getattr(args, "face_model", None):
         overrides.append(f"data.face_model={args.face_model}")
     if getattr(args, "face_model_path", None):
         overrides.append(f"data.face_model_path={args.face_model_path}")
-    setup = load_setup(args.config, overrides)
+    return overrides
+
+
+def run_train(args) -> int:
+    from reenact.train.loop import load_setup, train
+
+    logging.basicConfig(level=logging.INFO, format="reenact: %(message)s")
+    setup = load_setup(args.config, overrides_from_args(args))
     scores = train(setup)
     out = Path(setup.run.out)
     print(f"checkpoint: {out / 'checkpoints' / 'last.pt'} (reenact animate --model "

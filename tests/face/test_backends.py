@@ -381,3 +381,17 @@ def test_the_pipeline_and_animate_with_flame(samples, tmp_path, capsys):
                  str(folder / "generic_model.pkl")])
     assert code == 0, capsys.readouterr().err
     assert read_image(tmp_path / "o.png").shape == src.shape
+
+
+def test_every_command_takes_the_face_model_flags():
+    from reenact.app.train import overrides_from_args
+    from reenact.cli import build_parser
+
+    parser = build_parser()
+    for command in (["animate", "-s", "a.png", "-d", "b.png", "-o", "c.png"],
+                    ["preprocess", "src", "-o", "cache"], ["evaluate", "data", "-o", "out"],
+                    ["train", "-c", "x.yaml", "run.steps=5"]):
+        args = parser.parse_args([*command, "--face-model", "bfm", "--face-model-path", "m"])
+        assert args.face_model == "bfm" and args.face_model_path == "m"
+    assert overrides_from_args(args) == ["run.steps=5", "data.face_model=bfm",
+                                         "data.face_model_path=m"]
