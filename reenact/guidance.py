@@ -132,21 +132,29 @@ def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tens
             "stacked": torch.cat([m_s, m_d], -1)}
 
 
+OUTLINE_WIDTH = 1 / 32  # prior_outline's half-width, of the crop side (2 px at 64, 8 at 256)
+
+
 def prior_inputs(warp: WarpResult, size: int | None = None) -> dict[str, torch.Tensor]:
     """The analytic warp as a prior for models built with ``use_prior``: ``prior`` (B, 3, s, s) the
-    warped crop and ``prior_flow`` (B, s, s, 2) its backward flow as offsets from the identity
-    grid in ``grid_sample`` units (resolution-free), at ``size`` s (default: the crop's)."""
+    warped crop, ``prior_flow`` (B, s, s, 2) its backward flow as offsets from the identity
+    grid in ``grid_sample`` units (resolution-free) and ``prior_outline`` (B, 1, s, s) a band
+    around the re-enacted face's outline, at ``size`` s (default: the crop's)."""
     import torch.nn.functional as F
 
+    from reenact.models.blocks import outline_band
     from reenact.models.meshgcn.reenacting import identity_grid
 
     image = warp.image.float()
     B, _, S, _ = image.shape
     grid = warp.coords_src_from_out.float() * (2.0 / S) - 1.0
     offsets = grid - identity_grid(B, S, S, grid)
+    outline = outline_band(warp.face_mask, OUTLINE_WIDTH)
     size = size or S
     if size != S:
         image = F.interpolate(image, size=(size, size), mode="area")
         offsets = F.interpolate(offsets.permute(0, 3, 1, 2), size=(size, size),
                                 mode="area").permute(0, 2, 3, 1)
-    return {"prior": image.clamp(0, 1), "prior_flow": offsets.contiguous()}
+        outline = F.interpolate(outline, size=(size, size), mode="area")
+    return {"prior": image.clamp(0, 1), "prior_flow": offsets.contiguous(),
+            "prior_outline": outline}

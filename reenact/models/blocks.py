@@ -54,11 +54,27 @@ class PriorFusion(nn.Module):
         nn.init.zeros_(self.to_residual.weight)
         nn.init.zeros_(self.to_residual.bias)
 
-    def forward(self, output: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    def forward(self, output: torch.Tensor, prior: torch.Tensor,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``keep`` (B, 1, H, W) in [0, 1]: where the prior stays as it is (the residual is
+        scaled by 1 - keep), e.g. ``outline_band`` of the re-enacted face."""
         residual = self.to_residual(self.body(torch.cat([output, prior], 1)))
         if self.smoothing > 0:
             residual = gaussian_blur(residual, self.smoothing)
+        if keep is not None:
+            residual = residual * (1 - keep)
         return (prior + residual).clamp(0.0, 1.0)
+
+
+def outline_band(mask: torch.Tensor, width: float) -> torch.Tensor:
+    """A band around a mask's outline: (B, H, W) bool -> (B, 1, H, W) in [0, 1], 1 within
+    ``width`` (a fraction of the side) of the outline, then fading to 0 over about as much."""
+    m = mask.float()[:, None]
+    r = max(1, round(width * mask.shape[-1]))
+    grown = F.max_pool2d(m, 2 * r + 1, stride=1, padding=r)
+    shrunk = 1 - F.max_pool2d(1 - m, 2 * r + 1, stride=1, padding=r)
+    hard = grown - shrunk
+    return torch.maximum(hard, gaussian_blur(hard, r / 2)) if r > 1 else hard
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

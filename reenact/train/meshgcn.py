@@ -77,6 +77,8 @@ class MeshGCNTrainer:
         extra = {}
         if self.cfg.model.use_prior:
             extra = {"prior": batch["prior"], "prior_flow": batch["prior_flow"]}
+            if self.cfg.model.prior_keep_outline:
+                extra["prior_outline"] = batch["prior_outline"]
         return (module or self.g)(batch["image_s"], batch.get("stacked"),
                                   batch.get("mesh_images"), **extra)
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from reenact.models.blocks import PriorFusion, gaussian_blur
+from reenact.models.blocks import PriorFusion, gaussian_blur, outline_band
 
 
 def test_prior_fusion_starts_at_the_prior():
@@ -45,3 +45,25 @@ class Constant(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.value
+
+
+def test_the_outline_band_keeps_the_prior_there():
+    """outline_band marks the outline of a mask, not its inside or far outside, and PriorFusion
+    leaves the prior untouched where keep is 1."""
+    mask = torch.zeros(1, 64, 64, dtype=torch.bool)
+    mask[:, 16:48, 16:48] = True
+    band = outline_band(mask, 1 / 32)  # 2 px
+    assert band.shape == (1, 1, 64, 64)
+    assert band[0, 0, 32, 16] > 0.7 and band[0, 0, 16, 32] > 0.7  # on the outline
+    assert band[0, 0, 32, 32] < 1e-3 and band[0, 0, 2, 2] < 1e-3  # deep inside, far outside
+    fusion = PriorFusion(8)
+    nn.init.normal_(fusion.to_residual.weight, std=0.1)
+    out, prior = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64) * 0.5 + 0.25
+    kept = fusion(out, prior, band)
+    free = fusion(out, prior)
+    on = band[0, 0] > 0.999
+    assert on.any()
+    assert torch.allclose(kept[..., on], prior[..., on], atol=1e-6)
+    assert not torch.allclose(free[..., on], prior[..., on], atol=1e-3)
+    far = band[0, 0] < 1e-6
+    assert torch.allclose(kept[..., far], free[..., far], atol=1e-6)

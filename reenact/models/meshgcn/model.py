@@ -20,6 +20,8 @@ class MeshGCNConfig:
     use_gcn: bool = True  # False: the GCN->CNN variant (mesh images into a CNN encoder)
     use_prior: bool = False  # ours: start from the analytic flow and refine the analytic warp
     prior_smoothing: float = 0.0  # ours: sigma (px) of the blur on PriorFusion's residual
+    prior_keep_outline: bool = False  # ours: no residual on a band around the re-enacted
+    #   face's outline (batch["prior_outline"]): the warp's face contour stays where it is
 
 
 class MeshImageEncoder(nn.Module):
@@ -68,10 +70,11 @@ class MeshGCN(nn.Module):
 
     def forward(self, image_s: torch.Tensor, stacked: torch.Tensor | None = None,
                 mesh_images: torch.Tensor | None = None, prior: torch.Tensor | None = None,
-                prior_flow: torch.Tensor | None = None):
+                prior_flow: torch.Tensor | None = None, prior_outline: torch.Tensor | None = None):
         """I_s (B, 3, H, W) -> (I_d estimate, T*, O, M). With ``use_prior``: ``prior_flow``
         (B, H, W, 2) the analytic warp's offsets (grid_sample units) the predicted flow is added
-        to, and ``prior`` (B, 3, H, W) the analytic warp the output refines."""
+        to, and ``prior`` (B, 3, H, W) the analytic warp the output refines; with
+        ``prior_keep_outline``, ``prior_outline`` (B, 1, H, W) where the warp is kept."""
         flow = self.flow(stacked, mesh_images)
         if self.fusion is not None:
             if prior is None or prior_flow is None:
@@ -83,5 +86,8 @@ class MeshGCN(nn.Module):
                              f"{tuple(image_s.shape[-2:])}: set MotionNetConfig.size")
         out, occlusion, mask = self.reenacting(image_s, flow)
         if self.fusion is not None:
-            out = self.fusion(out, prior)
+            if self.cfg.prior_keep_outline and prior_outline is None:
+                raise ValueError("this mesh GCN keeps the warp's face outline: pass "
+                                 "prior_outline=")
+            out = self.fusion(out, prior, prior_outline if self.cfg.prior_keep_outline else None)
         return out, flow, occlusion, mask
