@@ -48,7 +48,10 @@ class DCGGANRefiner:
         if size != S:
             batch = {k: F.interpolate(v, size=(size, size), mode="area") for k, v in batch.items()}
         if self.model.cfg.use_prior:
-            batch["prior"] = prior_inputs(warp, size)["prior"]
+            prior = prior_inputs(warp, size)
+            batch["prior"] = prior["prior"]
+            if self.model.cfg.prior_keep_outline:
+                batch["prior_outline"] = prior["prior_outline"]
         out = self.model(**{k: v.to(self.device) for k, v in batch.items()}).image.cpu()
         if size != S:
             out = F.interpolate(out, size=(S, S), mode="bilinear", align_corners=False)

@@ -46,7 +46,7 @@ class DCGGANTrainer:
     DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (CUDA)."""
 
     INPUTS = ("image_s", "proxy_s", "proxy_r", "landmarks_s", "landmarks_r", "parsing_s",
-              "parsing_r", "prior")
+              "parsing_r", "prior", "prior_outline")
 
     def __init__(self, cfg: DCGGANTrainConfig = DCGGANTrainConfig(), device="cpu",
                  ddp: bool = False, amp: bool = False):
@@ -82,6 +82,8 @@ class DCGGANTrainer:
         inputs = {k: batch[k] for k in self.INPUTS if k in batch}
         if not self.cfg.model.use_prior:
             inputs.pop("prior", None)
+        if not (self.cfg.model.use_prior and self.cfg.model.prior_keep_outline):
+            inputs.pop("prior_outline", None)
         return (module or self.g)(**inputs)
 
     def step(self, batch: dict) -> dict[str, float]:

@@ -232,3 +232,21 @@ def test_the_best_validation_checkpoint_is_kept(tiny_cache, tmp_path, monkeypatc
     assert load_checkpoint(best)["step"] == 2  # 0.035 loses to the 0.03 read back from the log
     with pytest.raises(ValueError, match="run.select must be one of"):
         loop.RunConfig(select="loss")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_keeping_the_outline_trains_and_refines(family, tiny_cache, tmp_path, samples):
+    """trainer.model.prior_keep_outline: batches carry the outline band, a step trains, and the
+    refiner passes the band at animate time."""
+    from reenact.pipeline import Reenactor
+    from reenact.refine import DCGGANRefiner, MeshGCNRefiner
+    from reenact.train.loop import train
+
+    setup = tiny_setup(family, tiny_cache, tmp_path, **{"trainer.model.prior_keep_outline": True,
+                                                        "run.steps": 1})
+    train(setup, progress=False)
+    refiner = (DCGGANRefiner if family == "dcggan" else MeshGCNRefiner)(
+        tmp_path / "checkpoints" / "last.pt")
+    assert refiner.model.cfg.prior_keep_outline
+    out = Reenactor(refiner=refiner).animate(samples["astronaut"], samples["grace_hopper"])
+    assert out[0].shape == samples["astronaut"].shape

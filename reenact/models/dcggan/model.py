@@ -21,6 +21,8 @@ class DCGGANConfig:
     use_proxies: bool = True
     use_prior: bool = False  # ours: refine the analytic warp (blocks.PriorFusion); off = the paper
     prior_smoothing: float = 0.0  # ours: sigma (px) of the blur on PriorFusion's residual
+    prior_keep_outline: bool = False  # ours: no residual on a band around the re-enacted
+    #   face's outline (prior_outline): the warp's face contour stays where it is
 
     def __post_init__(self) -> None:
         if self.correspondence.parsing_classes != self.generator.parsing_classes:
@@ -52,11 +54,12 @@ class DCGGAN(nn.Module):
 
     def forward(self, image_s: torch.Tensor, proxy_s: torch.Tensor, proxy_r: torch.Tensor,
                 landmarks_s: torch.Tensor, landmarks_r: torch.Tensor, parsing_s: torch.Tensor,
-                parsing_r: torch.Tensor | None = None, prior: torch.Tensor | None = None
-                ) -> DCGGANOutput:
+                parsing_r: torch.Tensor | None = None, prior: torch.Tensor | None = None,
+                prior_outline: torch.Tensor | None = None) -> DCGGANOutput:
         """All inputs (B, C, H, W): I_s, P_s, P_r in [0, 1]; L_s, L_r heatmaps; M_s (and, for
         sD, M_r) one-hot parsing maps; ``prior`` the analytic warp (B, 3, H, W), needed when
-        ``use_prior``."""
+        ``use_prior``; ``prior_outline`` (B, 1, H, W) where the warp is kept, needed with
+        ``prior_keep_outline``."""
         corr = self.correspondence
         f_s, f_r = corr.features(proxy_s, proxy_r, landmarks_s, landmarks_r, parsing_s, parsing_r)
         image_warp = corr.warp(f_r, f_s, image_s)
@@ -67,6 +70,10 @@ class DCGGAN(nn.Module):
         if self.fusion is not None:
             if prior is None:
                 raise ValueError("this DCG-GAN refines the analytic warp: pass prior=")
-            image = self.fusion(image, prior)
+            if self.cfg.prior_keep_outline and prior_outline is None:
+                raise ValueError("this DCG-GAN keeps the warp's face outline: pass "
+                                 "prior_outline=")
+            image = self.fusion(image, prior,
+                                prior_outline if self.cfg.prior_keep_outline else None)
         return DCGGANOutput(image=image, image_warp=image_warp, proxy_warp=proxy_warp,
                             parsing_warp=parsing_warp, image_back=image_back, attention=attention)
