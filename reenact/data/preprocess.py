@@ -276,7 +276,7 @@ def _results(todo: list[VideoItem], config: PreprocessConfig, workers: int) -> I
 
 def _check_meta(cache: Path, config: PreprocessConfig) -> None:
     """Write ``meta.json`` in a new cache; in an existing one, insist on the same settings."""
-    want = asdict(config)
+    want = {k: v for k, v in asdict(config).items() if k != "face_model_path"}  # not the place
     path = cache / META
     if not path.is_file():
         with atomic_path(path) as tmp:
