@@ -1,5 +1,6 @@
 """The front end's spatial guidance for the learned models (DCG-GAN, mesh GCN), from one source and
-one re-enacted warp: textured proxies P_s / P_r, parsing maps M_s / M_r, landmark heatmaps L_s / L_r.
+one re-enacted warp: textured proxies P_s / P_r (of the landmark mesh, or of FLAME's / BFM's own
+mesh with ``--face-model``), parsing maps M_s / M_r, landmark heatmaps L_s / L_r.
 
 Sits beside ``pipeline.py``: it uses the prepared ``Source`` and a ``WarpResult`` and renders with the
 same rasterizer and shaders as the analytic warp. All tensors are at crop resolution S.
@@ -44,15 +45,24 @@ def render_guidance(scene: SourceScene, warp: WarpResult, sigma: float | None = 
     sigma = sigma or S / 128
     faces = scene.faces
     region = torch.from_numpy(landmark_topology().triangle_region)
-    uv = scene.verts[..., :2].float()
     frags_s = rasterize(scene.verts.float(), faces, (S, S))
     frags_r = warp.fragments
     B = warp.verts.shape[0]
     texture = scene.image.float()
     person_r = sample_image(scene.person_mask.float(), warp.coords_src_from_out)[:, 0]
+    # The proxies: the landmark mesh, or a FLAME / BFM model's own mesh, textured from the source
+    # (each vertex takes the source pixel under it). The parsing maps need the landmark mesh's
+    # regions, so they stay its own.
+    proxy_faces, proxy_frags_s, proxy_frags_r, uv = faces, frags_s, frags_r, scene.verts[..., :2]
+    if warp.model_meshes is not None:
+        m = warp.model_meshes
+        proxy_faces, uv = m.faces, m.source[..., :2]
+        proxy_frags_s = rasterize(m.source.float(), proxy_faces, (S, S))
+        proxy_frags_r = rasterize(m.reenacted.float(), proxy_faces, (S, S))
+    uv = uv.float()
     return Guidance(
-        proxy_src=textured_proxy(frags_s, faces, uv, texture),
-        proxy_reenacted=textured_proxy(frags_r, faces, uv.expand(B, -1, -1),
+        proxy_src=textured_proxy(proxy_frags_s, proxy_faces, uv, texture),
+        proxy_reenacted=textured_proxy(proxy_frags_r, proxy_faces, uv.expand(B, -1, -1),
                                        texture.expand(B, -1, -1, -1)),
         parsing_src=parsing_map(frags_s, region, scene.person_mask[:, 0].float()),
         parsing_reenacted=parsing_map(frags_r, region, person_r),
@@ -125,7 +135,9 @@ def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tens
     def normalise(v: torch.Tensor) -> torch.Tensor:
         return (v.float() / S * 2 - torch.tensor([1.0, 1.0, 0.0])).float()
 
-    src, reenacted = warp.model_meshes or (scene.verts, warp.verts)  # FLAME / BFM: their own
+    meshes = warp.model_meshes  # FLAME / BFM: their own
+    src, reenacted = (scene.verts, warp.verts) if meshes is None else (meshes.source,
+                                                                       meshes.reenacted)
     m_s = normalise(src).expand(B, -1, -1)
     m_d = normalise(reenacted)
     return {"image_s": scene.image.float().expand(B, -1, -1, -1),

@@ -74,3 +74,27 @@ def test_pluggable_landmark_and_parsing_networks_and_geo_target(astronaut_as_hop
     e3d = CoefficientRegressor(E3DConfig(width=8, expression_dim=4))
     target = geo_target(e3d, warp, r.model)
     assert target.shape == (1, 7) and torch.isfinite(target).all()
+
+
+def test_proxies_of_a_face_models_own_mesh(astronaut_as_hopper):
+    """With ``warp.model_meshes`` (--face-model flame|bfm) the proxies are that mesh textured
+    from the source: here a quad over the crop's top-left, moved 16 px right in the re-enactment;
+    the parsing maps stay the landmark mesh's."""
+    import dataclasses
+
+    from reenact.motion.analytic import ModelMeshes
+
+    r, src, warp = astronaut_as_hopper
+    S = src.scene.size
+    quad = torch.tensor([[[8.0, 8, 1], [120, 8, 1], [8, 120, 1], [120, 120, 1]]])
+    faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
+    moved = quad + torch.tensor([16.0, 0, 0])
+    w = dataclasses.replace(warp, model_meshes=ModelMeshes(quad, moved, faces))
+    g = render_guidance(src.scene, w)
+    image = src.scene.image[0].float()
+    inside = (slice(None), slice(20, 100), slice(20, 100))
+    assert (g.proxy_src[0][inside] - image[inside]).abs().max() < 0.02  # the source, in place
+    shifted = (slice(None), slice(20, 100), slice(36, 116))
+    assert (g.proxy_reenacted[0][shifted] - image[inside]).abs().max() < 0.02  # carried along
+    assert (g.proxy_src[0][:, 140:, 140:] == 0).all()  # off the quad: black
+    assert torch.equal(g.parsing_reenacted, render_guidance(src.scene, warp).parsing_reenacted)

@@ -148,6 +148,7 @@ class CoefficientTransfer:
 
     def __init__(self, model):
         self.model = model
+        self._faces: torch.Tensor | None = None
 
     def fit(self, landmarks: torch.Tensor, video: bool = False) -> FaceCoefficients:
         """Tracked mediapipe points (B, 478, 3), image space -> the model's coefficients
@@ -186,8 +187,12 @@ class CoefficientTransfer:
         """Re-enacted landmark-mesh points (B, 478, 3), image space (``mix``, ``landmarks``)."""
         return self.landmarks(source, self.mix(source, drv, ref, relative, options))
 
-    def meshes(self, source: BackendSource, mixed: FaceCoefficients
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model's own meshes, posed in image space: the source's (1, V, 3) and the
-        re-enacted (B, V, 3) (what the mesh GCN reads when trained with this face model)."""
-        return self.model.vertices(source.coeffs), self.model.vertices(mixed)
+    def meshes(self, source: BackendSource, mixed: FaceCoefficients):
+        """The model's own meshes, posed in image space (``ModelMeshes``: the source's, the
+        re-enacted and the triangles), for the mesh GCN and the textured proxies."""
+        from reenact.motion.analytic import ModelMeshes
+
+        if self._faces is None:
+            self._faces = torch.as_tensor(self.model.mesh()[1], dtype=torch.long)
+        return ModelMeshes(self.model.vertices(source.coeffs), self.model.vertices(mixed),
+                           self._faces)

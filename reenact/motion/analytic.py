@@ -34,6 +34,15 @@ TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
 
 
 @dataclass(frozen=True)
+class ModelMeshes:
+    """A FLAME / BFM face model's own meshes, posed in crop pixels (``--face-model``)."""
+
+    source: torch.Tensor  # (1, V', 3) the source's fit
+    reenacted: torch.Tensor  # (B, V', 3) the re-enacted face
+    faces: torch.Tensor  # (F', 3) int64 triangles
+
+
+@dataclass(frozen=True)
 class WarpResult:
     """Crop-resolution warp layers (batch B). The output is
     ``(1 - overlay_weight) * sample(source, coords_src_from_out) + overlay_weight * overlay``."""
@@ -46,9 +55,9 @@ class WarpResult:
     face_mask: torch.Tensor  # (B, S, S) bool, pixels covered by the face mesh
     verts: torch.Tensor  # (B, V, 3) re-enacted face vertices
     coeffs: FaceCoefficients  # the re-enacted coefficients C_r the warp realises
-    # with --face-model flame|bfm: that model's own meshes, posed (source (1, V', 3), re-enacted
-    # (B, V', 3)), for a mesh GCN trained on them; None with the landmark mesh
-    model_meshes: tuple[torch.Tensor, torch.Tensor] | None = None
+    # with --face-model flame|bfm: that model's own meshes (the mesh GCN's input when trained on
+    # them, and the textured proxies); None with the landmark mesh
+    model_meshes: ModelMeshes | None = None
 
 
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
