@@ -84,8 +84,7 @@ def test_proxies_of_a_face_models_own_mesh(astronaut_as_hopper):
 
     from reenact.motion.analytic import ModelMeshes
 
-    r, src, warp = astronaut_as_hopper
-    S = src.scene.size
+    _, src, warp = astronaut_as_hopper
     quad = torch.tensor([[[8.0, 8, 1], [120, 8, 1], [8, 120, 1], [120, 120, 1]]])
     faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
     moved = quad + torch.tensor([16.0, 0, 0])
