@@ -5,7 +5,8 @@ the re-enacted face has the source's shape coefficients and the driver's express
 jaw) coefficients, absolute or relative to the driver's reference frame, with the driver's pose.
 
 What the warp renders stays the landmark mesh (478 vertices; its regions, mouth, eyes and mirror
-map drive the warp, the parsing maps and the proxies). Each of its source vertices is attached to
+map drive the warp and the parsing maps; the proxies and the mesh GCN read the model's own mesh,
+see ``meshes``). Each of its source vertices is attached to
 the source's fitted 3DMM surface in the model's head frame: the inverse-distance mean of its
 nearest model vertices plus a fixed offset. The re-enacted landmark mesh is the attachment applied
 to the re-enacted 3DMM mesh, posed. With the driver equal to the source it is the source's tracked
