@@ -44,7 +44,9 @@ def _animate_parser(sub) -> None:
 
 
 def _face_model_arguments(p, default: str | None = None) -> None:
-    p.add_argument("--face-model", choices=("landmark", "flame", "bfm"), default=default,
+    from reenact.config import FACE_MODELS
+
+    p.add_argument("--face-model", choices=FACE_MODELS, default=default,
                    help="whose coefficients carry the motion: the built-in landmark mesh "
                         "(default), or FLAME / BFM from your own files")
     p.add_argument("--face-model-path", metavar="PATH",
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"reenact: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless --debug
+    except Exception as exc:
         if args.debug:
             raise
         print(f"reenact: unexpected error ({type(exc).__name__}): {exc} (rerun with --debug)",

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from reenact.config import FACE_MODELS
 from reenact.data.sampling import Pair, PairSchedule, same_video_pair, sample_pair
 from reenact.data.shards import load_video, read_index
 from reenact.data.splits import split_identities
@@ -63,7 +64,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.split not in ("identity", "frames"):
             raise ValueError(f"data.split must be identity or frames, got {self.split!r}")
-        if self.face_model not in ("landmark", "flame", "bfm"):
+        if self.face_model not in FACE_MODELS:
             raise ValueError(f"data.face_model must be landmark, flame or bfm, got "
                              f"{self.face_model!r}")
         if self.face_model != "landmark" and not self.face_model_path:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from reenact.config import FACE_MODELS
 from reenact.data.layouts import VideoItem, discover, frame_files
 from reenact.data.shards import INDEX, SHARDS, ShardWriter, append_index, read_index
 from reenact.face.landmark_model import LandmarkFaceModel
@@ -69,7 +70,7 @@ class PreprocessConfig:
             raise ValueError(f"size must be at least 32 pixels, got {self.size}")
         if not self.margin > 0:
             raise ValueError(f"margin must be positive, got {self.margin}")
-        if self.face_model not in ("landmark", "flame", "bfm"):
+        if self.face_model not in FACE_MODELS:
             raise ValueError(f"face model must be landmark, flame or bfm, got "
                              f"{self.face_model!r}")
 
