@@ -117,8 +117,15 @@ class Attachment:
 def attach(points_head: torch.Tensor, model_head: torch.Tensor, k: int = ATTACH_NEIGHBOURS
            ) -> Attachment:
     """Attach points (P, 3) to a model mesh (V, 3), both in the model's head frame."""
+    from scipy.spatial import cKDTree
+
     k = min(k, model_head.shape[0])
-    dist, nn = torch.cdist(points_head, model_head).topk(k, largest=False)
+    # a k-d tree, not a dense distance matrix: at BFM's 53,215 vertices that matrix is 200 MB
+    # and 8x slower, per training sample
+    dist, nn = cKDTree(model_head.detach().cpu().numpy()).query(
+        points_head.detach().cpu().numpy(), k=k)
+    dist = torch.as_tensor(dist, dtype=points_head.dtype).reshape(len(points_head), k)
+    nn = torch.as_tensor(nn, dtype=torch.long).reshape(len(points_head), k)
     w = 1.0 / dist.clamp(min=1e-9)  # a point on a vertex takes that vertex alone, in effect
     w = w / w.sum(1, keepdim=True)
     offset = points_head - (model_head[nn] * w[..., None]).sum(1)
