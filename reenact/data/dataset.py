@@ -211,8 +211,6 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     c_src = _coefficients(src_rec, i, k)
     c_drv = _coefficients(drv_rec, j, size / drv_rec["frames"].shape[1])
     scene = build_scene(image_to_tensor(image).double(), c_src, model, person, plate=plate)
-    head_src = model.head_vertices(c_src.identity, c_src.expression)
-    head_drv = model.head_vertices(c_drv.identity, c_drv.expression)
     options = MixOptions() if paired else MixOptions(follow_translation=False)
     if transfer is not None:
         kd = size / drv_rec["frames"].shape[1]
@@ -223,6 +221,8 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
         coeffs = model.fit(transfer.landmarks(source, mixed))
         meshes = transfer.meshes(source, mixed)
     else:
+        head_src = model.head_vertices(c_src.identity, c_src.expression)
+        head_drv = model.head_vertices(c_drv.identity, c_drv.expression)
         if paired:
             expression = relative_expression(head_drv, head_src)
         else:
