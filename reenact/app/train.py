@@ -26,6 +26,9 @@ def run_train(args) -> int:
           f"{setup.family} --checkpoint ...)")
     print(f"TensorBoard: tensorboard --logdir {out / 'tb'}; grids in {out / 'images'}; "
           f"curves {out / 'curves.png'}")
+    calibrated = out / "checkpoints" / "calibrated.pt"
+    if setup.run.calibrate and calibrated.is_file():
+        print(f"calibrated on the validation split: {calibrated}")
     if scores:
         print("held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
     return 0

@@ -41,6 +41,10 @@ class PriorFusion(nn.Module):
     network corrects shading and colour while the sharp detail, and with it the geometry the
     re-tracking metrics read, stays the warp's.
 
+    ``gain`` (a buffer, 1 when built) scales the residual. ``reenact.train.calibrate`` sets it
+    after training, on validation frames: a model trained on few frames over-corrects on frames
+    it has not seen, and a smaller share of its correction serves them better.
+
     (B, 3, H, W) output and prior in [0, 1] -> (B, 3, H, W) in [0, 1]."""
 
     def __init__(self, width: int = 32, smoothing: float = 0.0):
@@ -53,6 +57,8 @@ class PriorFusion(nn.Module):
         self.to_residual = nn.Conv2d(width, 3, 3, padding=1)
         nn.init.zeros_(self.to_residual.weight)
         nn.init.zeros_(self.to_residual.bias)
+        self.register_buffer("gain", torch.tensor(1.0))
+        self._register_load_state_dict_pre_hook(_gain_of_older_checkpoints)
 
     def forward(self, output: torch.Tensor, prior: torch.Tensor,
                 keep: torch.Tensor | None = None) -> torch.Tensor:
@@ -61,9 +67,15 @@ class PriorFusion(nn.Module):
         residual = self.to_residual(self.body(torch.cat([output, prior], 1)))
         if self.smoothing > 0:
             residual = gaussian_blur(residual, self.smoothing)
+        residual = residual * self.gain
         if keep is not None:
             residual = residual * (1 - keep)
         return (prior + residual).clamp(0.0, 1.0)
+
+
+def _gain_of_older_checkpoints(state: dict, prefix: str, *_) -> None:
+    """Checkpoints from before the gain existed load with gain 1 (what they were trained as)."""
+    state.setdefault(prefix + "gain", torch.tensor(1.0))
 
 
 def outline_band(mask: torch.Tensor, width: float) -> torch.Tensor:

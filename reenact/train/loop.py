@@ -49,11 +49,16 @@ class RunConfig:
     threads: int | None = None  # CPU threads per process (None: leave torch's default)
     select: str | None = None  # keep checkpoints/best.pt by this validation score (e.g. akd,
     #   psnr_face); with data.val_fraction it is chosen on the validation split, not the test one
+    calibrate: str | None = None  # ours: at the end, choose on the validation split (needs
+    #   data.val_fraction) by this score how much of its correction the model adds to the warp
+    #   (reenact.train.calibrate) -> checkpoints/calibrated.pt
 
     def __post_init__(self) -> None:
-        if self.select is not None and self.select not in SELECTABLE:
-            raise ValueError(f"run.select must be one of {', '.join(SELECTABLE)}, got "
-                             f"{self.select!r}")
+        for key in ("select", "calibrate"):
+            value = getattr(self, key)
+            if value is not None and value not in SELECTABLE:
+                raise ValueError(f"run.{key} must be one of {', '.join(SELECTABLE)}, got "
+                                 f"{value!r}")
 
 
 # validation scores a run can select its best checkpoint by, and whether higher is better
@@ -71,6 +76,9 @@ class TrainSetup:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.run.calibrate and self.data.val_fraction <= 0:
+            raise ValueError("run.calibrate needs a validation split (data.val_fraction > 0): "
+                             "calibrating on the test frames would tune on what is measured")
 
     def trainer_config(self):
         cls = _trainer_config_class(self.family)
@@ -321,6 +329,8 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
                     plot_curves(out)
             if stop_after is not None and done_here >= stop_after:
                 break
+        if rank == 0 and run.calibrate and validator is not None and step == run.steps:
+            calibrate(trainer, ema.module, validator, setup, step, out)
     finally:
         bar.close()
         if writer is not None:
@@ -328,6 +338,24 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if validator is not None:
             validator.close()
     return scores
+
+
+def calibrate(trainer, module, validator, setup: TrainSetup, step: int, out: Path) -> None:
+    """Choose the residual gain of ``module`` on the validation pairs and write
+    ``checkpoints/calibrated.pt`` (``last.pt`` keeps gain 1, so the run still resumes exactly)."""
+    from reenact.train.calibrate import calibrated_state, gain_scores, summary
+
+    module.eval()
+    with native_stderr_to(out / NATIVE_LOG):
+        rows = gain_scores(trainer, module, validator, setup.run.calibrate)
+    module.train()
+    result = summary(rows, setup.run.calibrate)
+    save_checkpoint(out / "checkpoints" / "calibrated.pt", setup,
+                    model=calibrated_state(module, result["gain"]), calibration=result,
+                    step=step, train_size=setup.data.size)
+    _append_jsonl(out / "metrics.jsonl", {"kind": "calibration", "step": step, **result})
+    log.info("calibrated on the validation split by %s: gain %s (%s)", result["metric"],
+             result["gain"], ", ".join(f"{g}: {v:.4f}" for g, v in result["scores"].items()))
 
 
 def _better(score: float, best: float | None, higher: bool) -> bool:
