@@ -173,7 +173,8 @@ def _grid(batch: dict, output: torch.Tensor, rows: int = 4) -> torch.Tensor:
 
 
 def plot_curves(out: Path) -> Path | None:
-    """curves.png from metrics.jsonl: the losses (moving average) and the validation scores."""
+    """curves.png from metrics.jsonl: the losses (moving average), the validation scores and,
+    after ``run.calibrate``, the calibration's validation score by gain."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -185,7 +186,8 @@ def plot_curves(out: Path) -> Path | None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     train = [r for r in rows if r["kind"] == "train"]
     val = [r for r in rows if r["kind"] == "val"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    calibration = [r for r in rows if r["kind"] == "calibration"]
+    fig, axes = plt.subplots(1, 4 if calibration else 3, figsize=(20 if calibration else 15, 4))
     keys = sorted({k for r in train for k in r if k not in ("kind", "step", "images_per_s")})
     for k in keys:
         steps = [r["step"] for r in train if k in r]
@@ -204,6 +206,14 @@ def plot_curves(out: Path) -> Path | None:
             ax.axhline(base[0], color="k", ls="--", label="analytic warp")
         ax.set(title=title, xlabel="step")
         ax.legend()
+    if calibration:
+        c = calibration[-1]
+        gains = [float(g) for g in c["scores"]]
+        axes[3].plot(gains, list(c["scores"].values()), "o-", label=f"validation {c['metric']}")
+        axes[3].axvline(c["gain"], color="C3", ls=":", label=f"chosen gain {c['gain']}")
+        axes[3].set(title="calibration: share of the correction added to the warp",
+                    xlabel="gain (0 = the analytic warp)")
+        axes[3].legend()
     fig.tight_layout()
     target = out / "curves.png"
     with atomic_path(target) as tmp:
@@ -331,6 +341,7 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
                 break
         if rank == 0 and run.calibrate and validator is not None and step == run.steps:
             calibrate(trainer, ema.module, validator, setup, step, out)
+            plot_curves(out)
     finally:
         bar.close()
         if writer is not None:

@@ -105,11 +105,12 @@ def mean_scores(rows: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
-def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
+def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, gain: float | None = None
                         ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-pair metrics (model, analytic warp) of a ``reenact train`` checkpoint on its run's
     held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp it
-    refines, at the training size."""
+    refines, at the training size. ``gain``: score with this share of the model's correction
+    of the warp instead of the checkpoint's (``reenact.train.calibrate``)."""
     from reenact.config import from_dict
     from reenact.data.dataset import make_split, validation_pairs
     from reenact.train.checkpoint import load_checkpoint
@@ -120,6 +121,11 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000
     trainer = build_trainer(setup, "cpu")
     trainer.model.load_state_dict(state["model"])
     trainer.model.eval()
+    if gain is not None:
+        if getattr(trainer.model, "fusion", None) is None:
+            raise ValueError(f"{checkpoint}: --gain needs a model trained with "
+                             f"trainer.model.use_prior")
+        trainer.model.fusion.gain.fill_(gain)
     store = VideoStore(setup.data.cache, setup.data.videos)
     chosen = validation_pairs(store, make_split(store, setup.data).test, pairs)
     from reenact.face.backends import cached_transfer
@@ -150,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
                     "held-out self-reenactment pairs.")
     parser.add_argument("checkpoint")
     parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
+    parser.add_argument("--gain", type=float,
+                        help="score with this share of the correction of the warp (0: the "
+                             "warp itself, 1: all of it) instead of the checkpoint's")
     args = parser.parse_args(argv)
     from pathlib import Path
 
     from reenact.io.native_log import native_stderr_to
 
     with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
-        model, warp = evaluate_checkpoint(args.checkpoint, args.pairs)
+        model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain)
     print(report(model, warp))
     return 0
 

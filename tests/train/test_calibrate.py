@@ -73,9 +73,17 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
     assert calibrated["calibration"]["gain"] == row["gain"]
     assert float(load_checkpoint(tmp_path / "checkpoints" / "last.pt")["model"]
                  ["fusion.gain"]) == 1.0
+    from reenact.io import read_image
+
+    assert read_image(tmp_path / "curves.png").shape[1] == 1600  # a fourth panel: calibration
     refiner = (DCGGANRefiner if family == "dcggan" else MeshGCNRefiner)(
         tmp_path / "checkpoints" / "calibrated.pt")
     assert float(refiner.model.fusion.gain) == row["gain"]
+    from reenact.train.validate import evaluate_checkpoint
+
+    model, warp = evaluate_checkpoint(str(tmp_path / "checkpoints" / "last.pt"), 2, gain=0.0)
+    np.testing.assert_allclose(model["akd"], warp["akd"])  # gain 0: the warp itself
+    np.testing.assert_allclose(model["psnr_face"], warp["psnr_face"])
     assert main([str(tmp_path / "checkpoints" / "last.pt"), "-o",
                  str(tmp_path / "again.pt")]) == 0
     again = load_checkpoint(tmp_path / "again.pt")["calibration"]
