@@ -77,28 +77,14 @@ def calibrate_checkpoint(checkpoint: str, metric: str = "akd", out: str | None =
     chosen gain."""
     from pathlib import Path
 
-    from reenact.config import from_dict
-    from reenact.data.dataset import VideoStore, make_split, validation_pairs
-    from reenact.face.backends import cached_transfer
-    from reenact.train.checkpoint import load_checkpoint, save_checkpoint
-    from reenact.train.loop import SELECTABLE, TrainSetup, build_trainer
-    from reenact.train.validate import Validator
+    from reenact.train.checkpoint import save_checkpoint
+    from reenact.train.loop import SELECTABLE
+    from reenact.train.validate import load_run
 
     if metric not in SELECTABLE:
         raise ValueError(f"the calibration metric must be one of {', '.join(SELECTABLE)}, got "
                          f"{metric!r}")
-    state = load_checkpoint(checkpoint)
-    setup = from_dict(TrainSetup, state["config"])
-    if setup.data.val_fraction <= 0:
-        raise ValueError(f"{checkpoint}: its run has no validation split (data.val_fraction); "
-                         f"calibrating on the test frames would tune on what is measured")
-    trainer = build_trainer(setup, "cpu")
-    trainer.model.load_state_dict(state["model"])
-    trainer.model.eval()
-    store = VideoStore(setup.data.cache, setup.data.videos)
-    pairs = validation_pairs(store, make_split(store, setup.data).val, setup.data.val_pairs)
-    validator = Validator(store, pairs, setup.data.size, setup.family,
-                          cached_transfer(setup.data.face_model, setup.data.face_model_path))
+    setup, trainer, validator = load_run(checkpoint, "val")
     try:
         rows = gain_scores(trainer, trainer.model, validator, metric)
     finally:

@@ -105,34 +105,46 @@ def mean_scores(rows: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
+def load_run(checkpoint: str, split: str, pairs: int | None = None):
+    """A ``reenact train`` checkpoint ready to score: (setup, trainer with its EMA generator
+    loaded, in eval mode, on the CPU, a Validator of up to ``pairs`` (default: the run's
+    ``data.val_pairs``) pairs of the run's ``split``, "test" or "val"). Close the validator
+    when done."""
+    from reenact.config import from_dict
+    from reenact.data.dataset import make_split, validation_pairs
+    from reenact.face.backends import cached_transfer
+    from reenact.train.checkpoint import load_checkpoint
+    from reenact.train.loop import TrainSetup, build_trainer
+
+    state = load_checkpoint(checkpoint)
+    setup = from_dict(TrainSetup, state["config"])
+    if split == "val" and setup.data.val_fraction <= 0:
+        raise ValueError(f"{checkpoint}: its run has no validation split (data.val_fraction); "
+                         f"using the test frames instead would tune on what is measured")
+    trainer = build_trainer(setup, "cpu")
+    trainer.model.load_state_dict(state["model"])
+    trainer.model.eval()
+    store = VideoStore(setup.data.cache, setup.data.videos)
+    chosen = validation_pairs(store, getattr(make_split(store, setup.data), split),
+                              setup.data.val_pairs if pairs is None else pairs)
+    validator = Validator(store, chosen, setup.data.size, setup.family,
+                          cached_transfer(setup.data.face_model, setup.data.face_model_path))
+    return setup, trainer, validator
+
+
 def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, gain: float | None = None
                         ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-pair metrics (model, analytic warp) of a ``reenact train`` checkpoint on its run's
     held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp it
     refines, at the training size. ``gain``: score with this share of the model's correction
     of the warp instead of the checkpoint's (``reenact.train.calibrate``)."""
-    from reenact.config import from_dict
-    from reenact.data.dataset import make_split, validation_pairs
-    from reenact.train.checkpoint import load_checkpoint
-    from reenact.train.loop import TrainSetup, build_trainer
-
-    state = load_checkpoint(checkpoint)
-    setup = from_dict(TrainSetup, state["config"])
-    trainer = build_trainer(setup, "cpu")
-    trainer.model.load_state_dict(state["model"])
-    trainer.model.eval()
-    if gain is not None:
-        if getattr(trainer.model, "fusion", None) is None:
-            raise ValueError(f"{checkpoint}: --gain needs a model trained with "
-                             f"trainer.model.use_prior")
-        trainer.model.fusion.gain.fill_(gain)
-    store = VideoStore(setup.data.cache, setup.data.videos)
-    chosen = validation_pairs(store, make_split(store, setup.data).test, pairs)
-    from reenact.face.backends import cached_transfer
-
-    transfer = cached_transfer(setup.data.face_model, setup.data.face_model_path)
-    validator = Validator(store, chosen, setup.data.size, setup.family, transfer)
+    _, trainer, validator = load_run(checkpoint, "test", pairs)
     try:
+        if gain is not None:
+            if getattr(trainer.model, "fusion", None) is None:
+                raise ValueError(f"{checkpoint}: --gain needs a model trained with "
+                                 f"trainer.model.use_prior")
+            trainer.model.fusion.gain.fill_(gain)
         with torch.no_grad():
             images = generated_image(trainer, validator.batch, trainer.model)
         return validator.per_pair(images), validator.per_pair(validator.batch["prior"])
@@ -164,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from reenact.io.native_log import native_stderr_to
 
-    with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
-        model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain)
+    try:
+        with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
+            model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}")
+        return 2
     print(report(model, warp))
     return 0
 

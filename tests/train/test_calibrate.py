@@ -106,3 +106,16 @@ def test_calibration_needs_a_validation_split(tiny_cache, tmp_path, capsys):
     assert main([str(tmp_path / "checkpoints" / "last.pt")]) == 2
     out = capsys.readouterr().out
     assert out.startswith("error: ") and "no validation split" in out and out.count("\n") == 1
+    from reenact.train import validate
+
+    plain = tmp_path / "plain"
+    train(tiny_setup("meshgcn", tiny_cache, plain, **{"data.val_fraction": 0, "run.steps": 1,
+                                                      "trainer.model.use_prior": False}),
+          progress=False)
+    assert validate.main([str(plain / "checkpoints" / "last.pt"), "--gain", "0.5"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("error: ") and "--gain needs" in out and out.count("\n") == 1
+    assert main([str(tmp_path / "missing.pt")]) == 2
+    assert validate.main([str(tmp_path / "missing.pt")]) == 2
+    out = capsys.readouterr().out
+    assert out.count("error: ") == 2 and "missing.pt" in out and out.count("\n") == 2
