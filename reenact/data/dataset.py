@@ -27,6 +27,7 @@ from reenact.data.splits import split_identities
 from reenact.face.base import FaceCoefficients
 from reenact.face.expression import absolute_expression, relative_expression
 from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.mean_shape import mirror_index
 from reenact.face.mixing import MixOptions, mix_coefficients
 from reenact.geometry import matrix_to_euler
 from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs
@@ -60,6 +61,8 @@ class DataConfig:
     plate: str = "telea"  # the prior's background plate (build_scene): "telea" is close to what
     #   `reenact animate` shows (shift-map) and, unlike shift-map, a pure function of the frame,
     #   which exact resume and DDP need; "none" is faster but leaves the old head in the plate
+    flip: float = 0.0  # the chance a training sample is mirrored left-right (source and driver
+    #   together; mirror_record): twice the poses and expressions from the same frames
 
     def __post_init__(self) -> None:
         if self.split not in ("identity", "frames"):
@@ -73,6 +76,11 @@ class DataConfig:
             raise ValueError(f"data.pairing must be hybrid or same_video, got {self.pairing!r}")
         if self.plate not in PLATES:
             raise ValueError(f"data.plate must be one of {', '.join(PLATES)}, got {self.plate!r}")
+        if not 0 <= self.flip <= 1:
+            raise ValueError(f"data.flip is a probability in [0, 1], got {self.flip}")
+        if self.flip > 0 and self.face_model != "landmark":
+            raise ValueError(f"data.flip needs data.face_model landmark, not {self.face_model}: "
+                             f"the cache's {self.face_model} fits are not mirrored")
         if not (0 <= self.val_fraction and 0 < self.test_fraction
                 and self.val_fraction + self.test_fraction < 1):
             raise ValueError(f"data.test_fraction ({self.test_fraction}) and data.val_fraction "
@@ -102,15 +110,47 @@ class VideoStore:
     def frame_count(self, video: str) -> int:
         return int(self.entries[video]["frames"])
 
-    def record(self, video: str) -> dict[str, np.ndarray]:
-        if video in self._loaded:
-            self._loaded.move_to_end(video)
-            return self._loaded[video]
+    def record(self, video: str, mirrored: bool = False) -> dict[str, np.ndarray]:
+        """A video's record; ``mirrored``: its left-right mirror image (``mirror_record``)."""
+        key = (video, mirrored)
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
         rec = load_video(self.cache, self.entries[video])
-        self._loaded[video] = rec
+        if mirrored:
+            rec = mirror_record(rec)
+        self._loaded[key] = rec
         if len(self._loaded) > self.keep:
             self._loaded.popitem(last=False)
         return rec
+
+
+def mirror_landmarks(points: np.ndarray, width: int) -> np.ndarray:
+    """(..., 478, 3) landmark-mesh points, image pixels, reflected across an image ``width`` wide
+    (x -> width - x: pixel centres sit at i + 0.5) and renumbered side for side."""
+    out = points[..., mirror_index(), :].copy()
+    out[..., 0] = width - out[..., 0]
+    return out
+
+
+def mirror_record(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A video record mirrored left-right, as if its video had been filmed in a mirror: images and
+    masks flipped, landmarks reflected (x -> width - x, as pixel centres sit at i + 0.5) and
+    renumbered side for side (the subject's right eye becomes its left), and the landmark model
+    refitted to them. The parsing labels have no sides, so they flip as they are. Records with
+    FLAME / BFM fits are refused: their coefficients have no mirror here."""
+    if any(k.startswith("backend_") for k in rec):
+        raise ValueError("mirror_record: the record holds FLAME / BFM fits, which are not mirrored")
+    width = rec["frames"].shape[2]
+    out = dict(rec)
+    for key in ("frames", "person", "parsing"):
+        out[key] = np.ascontiguousarray(rec[key][:, :, ::-1])
+    landmarks = mirror_landmarks(rec["landmarks"], width)
+    out["landmarks"] = landmarks
+    coeffs = _model().fit(torch.from_numpy(landmarks.astype(np.float64)))
+    for name in ("identity", "expression", "rotation", "scale", "translation"):
+        out[name] = getattr(coeffs, name).numpy().astype(rec[name].dtype)
+    return out
 
 
 @dataclass(frozen=True)
@@ -300,7 +340,9 @@ class TrainBatches(torch.utils.data.Dataset):
         for position in range(self.rank * per, (self.rank + 1) * per):
             pair, drivers = self.pair(step, position)
             (sv, si), (dv, dj) = pair.source, pair.driving
-            sample = render_sample(self.store.record(sv), si, drivers.record(dv), dj,
+            flip = self.cfg.flip > 0 and \
+                random.Random(f"{self.seed}:{step}:{position}:flip").random() < self.cfg.flip
+            sample = render_sample(self.store.record(sv, flip), si, drivers.record(dv, flip), dj,
                                    pair.paired, self.cfg.size, self.family, self.cfg.plate,
                                    self.transfer)
             # The WGAN-GP interpolation weight, drawn per sample so DDP matches one process.
