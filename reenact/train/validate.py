@@ -12,7 +12,7 @@ import torch
 
 from reenact.data.dataset import VideoStore, collate, render_sample
 from reenact.data.sampling import Pair
-from reenact.eval.landmark_error import landmark_error
+from reenact.eval.landmark_error import landmark_error, landmark_groups
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
 from reenact.eval.ssim import ssim
@@ -59,8 +59,10 @@ class Validator:
         arrays, NaN where a face was not found (re-tracking metrics) or dlib is missing."""
         target = self.batch["target"]
         n = images.shape[0]
-        rows = {k: np.full(n, np.nan) for k in ("psnr_face", "ssim", "akd", "pose_error_deg",
-                                                 "identity_distance")}
+        groups = landmark_groups()  # AKD by region too: where the error sits
+        names = ["psnr_face", "ssim", "akd", *(f"akd_{g}" for g in groups), "pose_error_deg",
+                 "identity_distance"]
+        rows = {k: np.full(n, np.nan) for k in names}
         rows["ssim"][:] = [float(ssim(images[i:i + 1].clamp(0, 1).float(),
                                       target[i:i + 1].float())) for i in range(n)]
         for i in range(n):
@@ -75,6 +77,8 @@ class Validator:
             points, embedding, euler = self._track(images[i])
             if points is not None and gt["points"] is not None:
                 rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
+                for g, subset in groups.items():
+                    rows[f"akd_{g}"][i] = landmark_error(points, gt["points"], subset)
                 rows["pose_error_deg"][i] = np.abs(euler - gt["euler"]).mean()
             if embedding is not None and gt["embedding"] is not None:
                 rows["identity_distance"][i] = float(np.linalg.norm(embedding - gt["embedding"]))
@@ -194,14 +198,14 @@ def report(model: dict[str, np.ndarray], warp: dict[str, np.ndarray]) -> str:
     lines = [f"{n} held-out pairs", "",
              "| metric | model (EMA) | analytic warp | model - warp (+- s.e.) | model better |",
              "|---|---|---|---|---|"]
-    for k in model:
-        both = np.isfinite(model[k]) & np.isfinite(warp[k])
+    for k, ours in model.items():
+        both = np.isfinite(ours) & np.isfinite(warp[k])
         if not both.any():
             continue
-        d = model[k][both] - warp[k][both]
+        d = ours[both] - warp[k][both]
         se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
         better = (d > 0) if k in higher_is_better else (d < 0)
-        lines.append(f"| {k} | {model[k][both].mean():.4f} | {warp[k][both].mean():.4f} | "
+        lines.append(f"| {k} | {ours[both].mean():.4f} | {warp[k][both].mean():.4f} | "
                      f"{d.mean():+.4f} +- {se:.4f} | {better.mean():.0%} |")
     return "\n".join(lines)
 

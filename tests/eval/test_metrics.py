@@ -7,7 +7,7 @@ import torch
 from reenact.eval.csim import ARCFACE_TEMPLATE, ArcFaceEmbedder, cosine_similarity, same_identity
 from reenact.eval.expression_error import NAMES, expression_descriptor, expression_mse
 from reenact.eval.jitter import landmark_jitter
-from reenact.eval.landmark_error import landmark_error
+from reenact.eval.landmark_error import landmark_error, landmark_groups
 from reenact.eval.pose_error import head_pose_deg, pose_mse, pose_rmse
 from reenact.eval.psnr import psnr
 from reenact.eval.ssim import ssim_region
@@ -51,6 +51,23 @@ def test_akd_of_a_known_landmark_shift():
     pts = posed([0, 0, 0])[:, :2]
     iod = np.linalg.norm(pts[263] - pts[33])
     assert landmark_error(pts + [3.0, 4.0], pts) == pytest.approx(5.0 / iod)
+
+
+def test_akd_by_region_sees_only_its_region():
+    pts = posed([0, 0, 0])[:, :2]
+    iod = np.linalg.norm(pts[263] - pts[33])
+    groups = landmark_groups()
+    assert set(groups) == {"oval", "eyes", "brows", "nose", "lips"}
+    every = np.concatenate(list(groups.values()))
+    assert len(set(every.tolist())) == len(every) and every.max() < 468  # disjoint, no irises
+    moved = pts.copy()
+    moved[groups["lips"]] += [0.0, 6.0]  # the mouth opens by 6 px
+    assert landmark_error(moved, pts, groups["lips"]) == pytest.approx(6.0 / iod)
+    for name in ("oval", "eyes", "brows", "nose"):
+        assert landmark_error(moved, pts, groups[name]) == 0.0
+    # the whole-face error dilutes the same shift over all 468 points
+    assert landmark_error(moved[:468], pts[:468]) == pytest.approx(
+        6.0 / iod * len(groups["lips"]) / 468)
 
 
 @pytest.mark.parametrize("angles", [(0, 10, 0), (8, 0, 0), (0, 0, -12), (5, -15, 7)])

@@ -68,6 +68,8 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
     assert row["metric"] == "akd" and set(row["scores"]) == {str(g) for g in GAINS}
     assert row["scores"]["0.0"] == pytest.approx(val["warp_akd"], abs=1e-9)
     assert row["scores"]["1.0"] == pytest.approx(val["akd"], abs=1e-9)
+    for region in ("oval", "eyes", "brows", "nose", "lips"):  # validation: AKD by region too
+        assert np.isfinite(val[f"akd_{region}"]) and np.isfinite(val[f"warp_akd_{region}"])
     calibrated = load_checkpoint(tmp_path / "checkpoints" / "calibrated.pt")
     assert float(calibrated["model"]["fusion.gain"]) == row["gain"] in GAINS
     assert calibrated["calibration"]["gain"] == row["gain"]
