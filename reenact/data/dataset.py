@@ -137,12 +137,11 @@ def mirror_record(rec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A video record mirrored left-right, as if its video had been filmed in a mirror: images and
     masks flipped, landmarks reflected (x -> width - x, as pixel centres sit at i + 0.5) and
     renumbered side for side (the subject's right eye becomes its left), and the landmark model
-    refitted to them. The parsing labels have no sides, so they flip as they are. Records with
-    FLAME / BFM fits are refused: their coefficients have no mirror here."""
-    if any(k.startswith("backend_") for k in rec):
-        raise ValueError("mirror_record: the record holds FLAME / BFM fits, which are not mirrored")
+    refitted to them. The parsing labels have no sides, so they flip as they are. FLAME / BFM
+    fits (``backend_*``) are left out: they have no mirror here (data.flip needs the landmark
+    model)."""
     width = rec["frames"].shape[2]
-    out = dict(rec)
+    out = {k: v for k, v in rec.items() if not k.startswith("backend_")}
     for key in ("frames", "person", "parsing"):
         out[key] = np.ascontiguousarray(rec[key][:, :, ::-1])
     landmarks = mirror_landmarks(rec["landmarks"], width)
