@@ -15,7 +15,7 @@ def astronaut_as_hopper(samples):
 
 
 def test_guidance_shapes_and_consistency(astronaut_as_hopper):
-    r, src, warp = astronaut_as_hopper
+    _, src, warp = astronaut_as_hopper
     g = render_guidance(src.scene, warp)
     S = src.scene.size
     assert g.proxy_src.shape == (1, 3, S, S) and g.proxy_reenacted.shape == (1, 3, S, S)
@@ -41,7 +41,7 @@ def test_dcggan_inputs_feed_the_model(astronaut_as_hopper):
     from reenact.models.dcggan.generator import GeneratorConfig
     from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 
-    r, src, warp = astronaut_as_hopper
+    _, src, warp = astronaut_as_hopper
     batch = dcggan_inputs(src.scene, warp)
     S = src.scene.size
     assert batch["parsing_s"].shape == (1, 9, S, S)

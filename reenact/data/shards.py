@@ -102,8 +102,7 @@ def append_index(cache: str | os.PathLike, entries: list[dict]) -> None:
     if not entries:
         return
     with open(Path(cache) / INDEX, "a", encoding="utf-8") as f:
-        for e in entries:
-            f.write(json.dumps(e, sort_keys=True) + "\n")
+        f.writelines(json.dumps(e, sort_keys=True) + "\n" for e in entries)
         f.flush()
         os.fsync(f.fileno())
 

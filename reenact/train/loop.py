@@ -99,7 +99,8 @@ def _trainer_config_class(family: str):
 def _check_keys(cls, data: dict, where: str) -> None:
     """Unknown keys are errors (a typo must not silently train the default)."""
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {data!r}")
+        raise ValueError(f"{where}: expected a mapping, got {data!r}")  # noqa: TRY004 (a config
+        #   error, which the command line reports in one line as it does every ValueError)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     for key, value in data.items():
@@ -124,7 +125,7 @@ def load_setup(path: str | os.PathLike, overrides: list[str] = ()) -> TrainSetup
         for p in parents:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {p} is not a section")
+                raise ValueError(f"override {item!r}: {p} is not a section")  # noqa: TRY004
         node[leaf] = yaml.safe_load(value)
     _check_keys(TrainSetup, data, path.name)
     setup = from_dict(TrainSetup, data)

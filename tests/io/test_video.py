@@ -31,10 +31,9 @@ def test_audio_is_copied_from_the_driver(tmp_path):
 
 def test_interrupted_write_leaves_nothing(tmp_path):
     p = tmp_path / "v.mp4"
-    with pytest.raises(KeyboardInterrupt):
-        with VideoWriter(p, 25) as w:
-            w.write(_frames(1)[0])
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), VideoWriter(p, 25) as w:
+        w.write(_frames(1)[0])
+        raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
 

@@ -90,7 +90,7 @@ def test_checkpoint_round_trip_and_shape_errors(tmp_path):
     model = MeshGCN(*_template(), TINY).eval()
     b = _batch()
     with torch.no_grad():
-        expected, flow, occ, mask = model(b["image_s"], b["stacked"])
+        expected, flow, occ, _ = model(b["image_s"], b["stacked"])
     assert flow.shape == (2, 32, 32, 2) and occ.shape == (2, 1, 32, 32)
     save_checkpoint(tmp_path / "m.pt", TINY, model=model)
     restored = MeshGCN(*_template(), TINY).eval()

@@ -84,7 +84,7 @@ def test_cheek_hidden_in_a_turned_source_is_filled_from_its_mirror():
     assert filled.sum() > 0
     # Those pixels sample the other side of the face: across the nose line from where they are.
     nose_x = float(src.scene.verts[0, 1, 0])
-    ys, xs = torch.nonzero(filled, as_tuple=True)
+    _, xs = torch.nonzero(filled, as_tuple=True)
     src_x = w.coords_src_from_out[0][filled][:, 0]
     out_side = torch.sign(xs.double() + 0.5 - float(w.verts[0, 1, 0]))
     assert (torch.sign(src_x.double() - nose_x) != out_side).float().mean() > 0.8

@@ -106,7 +106,7 @@ def test_reenact_train_under_torchrun(tiny_cache, tmp_path):
                  "run.log_every": 1, "run.checkpoint_every": 2, "run.threads": 1}
     cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "reenact.cli",
            "train", "-c", str(config), *(f"{k}={v}" for k, v in overrides.items())]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2

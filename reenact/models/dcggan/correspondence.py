@@ -62,7 +62,7 @@ def attention_warp(f_r: torch.Tensor, f_s: torch.Tensor, values: torch.Tensor,
     Returns:
         (B, C, hw_r) warped values (reshape to the re-enacted grid).
     """
-    B, C = values.shape[:2]
+    C = values.shape[1]
     v = values.flatten(2).transpose(1, 2)  # (B, hw_s, C)
     D = f_r.shape[-1]
     # The fused (flash) kernel wants q, k and v contiguous with one last dimension: zero-pad the
