@@ -79,8 +79,8 @@ class DataConfig:
         if not 0 <= self.flip <= 1:
             raise ValueError(f"data.flip is a probability in [0, 1], got {self.flip}")
         if self.flip > 0 and self.face_model != "landmark":
-            raise ValueError(f"data.flip needs data.face_model landmark, not {self.face_model}: "
-                             f"the cache's {self.face_model} fits are not mirrored")
+            raise ValueError(f"data.flip needs data.face_model landmark, not {self.face_model} "
+                             f"(its fits have no mirror here): set data.flip=0")
         if not (0 <= self.val_fraction and 0 < self.test_fraction
                 and self.val_fraction + self.test_fraction < 1):
             raise ValueError(f"data.test_fraction ({self.test_fraction}) and data.val_fraction "

@@ -279,7 +279,10 @@ def test_preprocess_and_train_with_bfm(samples, bfm_folder, tmp_path, tiny_cache
     rec = store.record(next(iter(store.entries)))
     assert rec["backend_identity"].shape == (4, 10) and rec["backend_expression"].shape == (4, 6)
     over = {"data.face_model": "bfm", "data.face_model_path": str(bfm_folder),
-            "data.split": "frames", "data.val_pairs": 1, "run.steps": 1, "run.val_every": 1}
+            "data.split": "frames", "data.val_pairs": 1, "run.steps": 1, "run.val_every": 1,
+            "data.flip": 0}  # the tiny config mirrors samples, which BFM fits cannot
+    with pytest.raises(ValueError, match="set data.flip=0"):
+        tiny_setup("meshgcn", str(cache), tmp_path / "run", **{**over, "data.flip": 0.5})
     setup = tiny_setup("meshgcn", str(cache), tmp_path / "run", **over)
     scores = train(setup, progress=False)
     assert np.isfinite(scores["psnr_face"])

@@ -131,7 +131,8 @@ def test_variant_config_files_build(name):
         trainer = MeshGCNTrainer(*_template(), cfg)
         b = {"image_s": torch.rand(1, 3, 64, 64), "target": torch.rand(1, 3, 64, 64),
              "stacked": _batch(1)["stacked"], "prior": torch.rand(1, 3, 64, 64),
-             "prior_flow": torch.zeros(1, 64, 64, 2)}  # tiny refines the analytic warp
+             "prior_flow": torch.zeros(1, 64, 64, 2),  # tiny refines the analytic warp
+             "prior_outline": torch.zeros(1, 1, 64, 64)}  # and keeps its face outline
         assert torch.isfinite(torch.tensor(list(trainer.step(b).values()))).all()
 
 
