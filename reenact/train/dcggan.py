@@ -43,7 +43,8 @@ class DCGGANTrainer:
     ``use_prior`` models, prior (the analytic warp).
 
     ``ddp=True`` (inside ``torch.distributed``) wraps the generator and the discriminator in
-    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (CUDA)."""
+    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA; tests switch it on
+    on CPU to run that path)."""
 
     INPUTS = ("image_s", "proxy_s", "proxy_r", "landmarks_s", "landmarks_r", "parsing_s",
               "parsing_r", "prior", "prior_outline")
@@ -74,7 +75,7 @@ class DCGGANTrainer:
             log.warning("L_geo is off: no E_3D checkpoint given (DCGGANTrainConfig.e3d)")
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def generate(self, batch: dict, module=None):
         """The generator's output for a batch (``module``: the raw or EMA model, default the

@@ -43,7 +43,8 @@ class MeshGCNTrainer:
     optionally gp_eps (B,) the gradient penalty's interpolation weights.
 
     ``ddp=True`` wraps the generator (its batch norms synchronised) and the critic in
-    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (CUDA)."""
+    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA; tests switch it on
+    on CPU to run that path)."""
 
     def __init__(self, template: np.ndarray, faces: np.ndarray,
                  cfg: MeshGCNTrainConfig = MeshGCNTrainConfig(), device="cpu",
@@ -71,7 +72,7 @@ class MeshGCNTrainer:
         self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=cfg.betas)
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def generate(self, batch: dict, module=None):
         extra = {}
