@@ -43,8 +43,8 @@ class DCGGANTrainer:
     ``use_prior`` models, prior (the analytic warp).
 
     ``ddp=True`` (inside ``torch.distributed``) wraps the generator and the discriminator in
-    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA; tests switch it on
-    on CPU to run that path)."""
+    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA;
+    tests switch it on on CPU to run that path)."""
 
     INPUTS = ("image_s", "proxy_s", "proxy_r", "landmarks_s", "landmarks_r", "parsing_s",
               "parsing_r", "prior", "prior_outline")

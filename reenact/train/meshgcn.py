@@ -43,8 +43,8 @@ class MeshGCNTrainer:
     optionally gp_eps (B,) the gradient penalty's interpolation weights.
 
     ``ddp=True`` wraps the generator (its batch norms synchronised) and the critic in
-    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA; tests switch it on
-    on CPU to run that path)."""
+    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA;
+    tests switch it on on CPU to run that path)."""
 
     def __init__(self, template: np.ndarray, faces: np.ndarray,
                  cfg: MeshGCNTrainConfig = MeshGCNTrainConfig(), device="cpu",
