@@ -1,5 +1,6 @@
 """Validation on held-out self-reenactment pairs: the learned model (its EMA) against the analytic
-warp it refines, on face-region PSNR, SSIM, landmark error (AKD), pose error and identity distance.
+warp it refines, on face-region PSNR, SSIM, landmark error (AKD), pose error and identity distance,
+and the face's sharpness relative to the driving frame's.
 
 Outputs are small (the training size), so the re-tracking metrics upsample them to 256 px first.
 """
@@ -15,6 +16,7 @@ from reenact.data.sampling import Pair
 from reenact.eval.landmark_error import landmark_error, landmark_groups
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
+from reenact.eval.sharpness import sharpness
 from reenact.eval.ssim import ssim
 from reenact.io import tensor_to_image
 
@@ -60,16 +62,19 @@ class Validator:
         target = self.batch["target"]
         n = images.shape[0]
         groups = landmark_groups()  # AKD by region too: where the error sits
-        names = ["psnr_face", "ssim", "akd", *(f"akd_{g}" for g in groups), "pose_error_deg",
-                 "identity_distance"]
+        names = ["psnr_face", "ssim", "sharpness", "akd", *(f"akd_{g}" for g in groups),
+                 "pose_error_deg", "identity_distance"]
         rows = {k: np.full(n, np.nan) for k in names}
         rows["ssim"][:] = [float(ssim(images[i:i + 1].clamp(0, 1).float(),
                                       target[i:i + 1].float())) for i in range(n)]
         for i in range(n):
             gt_pts = self.batch["target_landmarks"][i].numpy()
             mask = face_mask(gt_pts.astype(np.float64), (self.size, self.size))
-            rows["psnr_face"][i] = psnr(tensor_to_image(images[i]), tensor_to_image(target[i]),
-                                        mask)
+            out, gt_image = tensor_to_image(images[i]), tensor_to_image(target[i])
+            rows["psnr_face"][i] = psnr(out, gt_image, mask)
+            gt_sharpness = sharpness(gt_image, mask)
+            if gt_sharpness > 0:  # 1: as sharp as the driving frame
+                rows["sharpness"][i] = sharpness(out, mask) / gt_sharpness
             if i not in self._tracked:  # the driving frames are tracked once per run
                 points, embedding, euler = self._track(target[i])
                 self._tracked[i] = {"points": points, "embedding": embedding, "euler": euler}

@@ -142,3 +142,31 @@ def test_arcface_alignment_puts_the_five_points_on_the_template(tmp_path):
     e = embed(image, pts)
     assert e.shape == (512,) and np.isfinite(e).all()
     assert embed(image, None) is None
+
+
+def test_sharpness_falls_with_blur_and_reads_only_the_mask():
+    import cv2
+
+    from reenact.eval.sharpness import sharpness
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(64, 192, (64, 64), dtype=np.uint8)
+    image = np.repeat(texture[..., None], 3, axis=2)
+    # a grey step of 40 levels on one row: |Laplacian| is 40 on each side of it, 0 elsewhere
+    step = np.zeros((32, 32, 3), np.uint8)
+    step[:, 16:] = 40
+    assert sharpness(step) == pytest.approx(2 * 32 * 40 / 32**2)
+    assert sharpness(step // 2) == pytest.approx(sharpness(step) / 2)  # linear in contrast
+    blurred = [sharpness(cv2.GaussianBlur(image, (0, 0), s)) for s in (0.5, 1.0, 2.0)]
+    assert sharpness(image) > blurred[0] > blurred[1] > blurred[2] > 0
+    half = image.copy()
+    half[:, :32] = 100  # flat on the left
+    left = np.zeros((64, 64), bool)
+    left[2:-2, 2:30] = True
+    assert sharpness(half, left) == 0.0 and sharpness(half, ~left) > 0
+    with pytest.raises(ValueError, match="selects no pixel"):
+        sharpness(image, np.zeros((64, 64), bool))
+    with pytest.raises(ValueError, match="does not match"):
+        sharpness(image, np.ones((32, 32), bool))
+    with pytest.raises(ValueError, match="expected an"):
+        sharpness(texture)

@@ -70,6 +70,8 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
     assert row["scores"]["1.0"] == pytest.approx(val["akd"], abs=1e-9)
     for region in ("oval", "eyes", "brows", "nose", "lips"):  # validation: AKD by region too
         assert np.isfinite(val[f"akd_{region}"]) and np.isfinite(val[f"warp_akd_{region}"])
+    # and sharpness against the driving frame's: the warp resamples the source, so it is softer
+    assert 0.3 < val["warp_sharpness"] < 1.0 and val["sharpness"] > 0, val
     calibrated = load_checkpoint(tmp_path / "checkpoints" / "calibrated.pt")
     assert float(calibrated["model"]["fusion.gain"]) == row["gain"] in GAINS
     assert calibrated["calibration"]["gain"] == row["gain"]
