@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reenact.config import FACE_MODELS
 from reenact.data.sampling import Pair, PairSchedule, same_video_pair, sample_pair
@@ -63,6 +64,9 @@ class DataConfig:
     #   which exact resume and DDP need; "none" is faster but leaves the old head in the plate
     flip: float = 0.0  # the chance a training sample is mirrored left-right (source and driver
     #   together; mirror_record): twice the poses and expressions from the same frames
+    render_size: int = 0  # render the warp and the model's inputs at this size, then shrink
+    #   them to data.size by area averaging, as `reenact animate` does with its 256 px crop
+    #   (refine.py); 0: render at data.size. A warp rendered small is softer than a shrunk one
 
     def __post_init__(self) -> None:
         if self.split not in ("identity", "frames"):
@@ -78,6 +82,9 @@ class DataConfig:
             raise ValueError(f"data.plate must be one of {', '.join(PLATES)}, got {self.plate!r}")
         if not 0 <= self.flip <= 1:
             raise ValueError(f"data.flip is a probability in [0, 1], got {self.flip}")
+        if self.render_size and self.render_size < self.size:
+            raise ValueError(f"data.render_size must be 0 or at least data.size "
+                             f"({self.size}), got {self.render_size}")
         if self.flip > 0 and self.face_model != "landmark":
             raise ValueError(f"data.flip needs data.face_model landmark, not {self.face_model} "
                              f"(its fits have no mirror here): set data.flip=0")
@@ -233,10 +240,14 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, size: int,
-                  family: str, plate: str = "telea", transfer=None) -> dict[str, torch.Tensor]:
+                  family: str, plate: str = "telea", transfer=None, render_size: int = 0
+                  ) -> dict[str, torch.Tensor]:
     """One training sample (batch dimension 1): the model family's inputs for source frame i
     re-enacted with driving frame j, the driving frame as ``target``, the analytic warp's
     ``prior`` / ``prior_flow``, and ``paired``.
+
+    ``render_size`` > ``size``: the scene and the warp are rendered at that size and the images
+    shrunk to ``size`` by area averaging, exactly as the refiners shrink `reenact animate`'s crop.
 
     Same video (``paired``): relative motion with the source as reference, which reproduces the
     driver's own fitted face (the crop box is fixed per video), so the target is ground truth.
@@ -244,6 +255,7 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     image driver in ``reenact animate``. ``transfer`` (a ``CoefficientTransfer``): the same, in
     the FLAME / BFM coefficients the cache stores."""
     model = _model()
+    out_size, size = size, max(size, render_size)
     k = size / src_rec["frames"].shape[1]
     image = _resize(src_rec["frames"][i], size)
     person = _resize(src_rec["person"][i], size).astype(np.float32) / 255.0
@@ -278,11 +290,16 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
                                                        coeffs.expression).float()  # (1, V, 3)
     else:
         sample = meshgcn_inputs(scene, warp)
-    sample.update(prior_inputs(warp))
-    sample["target"] = image_to_tensor(_resize(drv_rec["frames"][j], size))
+    if out_size != size:  # the images (B, C, S, S), as refine.py shrinks them
+        sample = {k: F.interpolate(v, size=(out_size, out_size), mode="area")
+                  if v.ndim == 4 and v.shape[-2:] == (size, size) else v
+                  for k, v in sample.items()}
+    sample.update(prior_inputs(warp, out_size))
+    sample["target"] = image_to_tensor(_resize(drv_rec["frames"][j], out_size))
     sample["paired"] = torch.tensor([paired])
     sample["target_landmarks"] = torch.from_numpy(
-        drv_rec["landmarks"][j].astype(np.float32) * (size / drv_rec["frames"].shape[1]))[None]
+        drv_rec["landmarks"][j].astype(np.float32) * (out_size / drv_rec["frames"].shape[1])
+    )[None]
     return sample
 
 
@@ -343,7 +360,7 @@ class TrainBatches(torch.utils.data.Dataset):
                 random.Random(f"{self.seed}:{step}:{position}:flip").random() < self.cfg.flip
             sample = render_sample(self.store.record(sv, flip), si, drivers.record(dv, flip), dj,
                                    pair.paired, self.cfg.size, self.family, self.cfg.plate,
-                                   self.transfer)
+                                   self.transfer, self.cfg.render_size)
             # The WGAN-GP interpolation weight, drawn per sample so DDP matches one process.
             sample["gp_eps"] = torch.tensor(
                 [random.Random(f"{self.seed}:{step}:{position}:gp").random()])

@@ -32,11 +32,13 @@ class Validator:
     size: int
     family: str
     transfer: object = None  # a FLAME / BFM CoefficientTransfer (data.face_model)
+    render_size: int = 0  # data.render_size
 
     def __post_init__(self) -> None:
         samples = [render_sample(self.store.record(p.source[0]), p.source[1],
                                  self.store.record(p.driving[0]), p.driving[1], True, self.size,
-                                 self.family, plate="shiftmap", transfer=self.transfer)
+                                 self.family, plate="shiftmap", transfer=self.transfer,
+                                 render_size=self.render_size)
                    for p in self.pairs]
         self.batch = collate(samples) if samples else {}
         self._tracked: dict[int, dict] = {}
@@ -137,7 +139,8 @@ def load_run(checkpoint: str, split: str, pairs: int | None = None):
     chosen = validation_pairs(store, getattr(make_split(store, setup.data), split),
                               setup.data.val_pairs if pairs is None else pairs)
     validator = Validator(store, chosen, setup.data.size, setup.family,
-                          cached_transfer(setup.data.face_model, setup.data.face_model_path))
+                          cached_transfer(setup.data.face_model, setup.data.face_model_path),
+                          setup.data.render_size)
     return setup, trainer, validator
 
 

@@ -250,3 +250,39 @@ def test_keeping_the_outline_trains_and_refines(family, tiny_cache, tmp_path, sa
     assert refiner.model.cfg.prior_keep_outline
     out = Reenactor(refiner=refiner).animate(samples["astronaut"], samples["grace_hopper"])
     assert out[0].shape == samples["astronaut"].shape
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_rendered_large_then_shrunk_as_animate_does(family, tiny_cache):
+    """data.render_size: the sample is the one rendered at that size with every image shrunk by
+    area averaging (the refiners' path in reenact animate), and its warp is sharper than a warp
+    rendered small."""
+    import torch.nn.functional as F
+
+    from reenact.data.dataset import DataConfig, render_sample
+    from reenact.data.shards import load_video, read_index
+    from reenact.eval.sharpness import sharpness
+    from reenact.io import tensor_to_image
+
+    rec = load_video(tiny_cache, read_index(tiny_cache)[0])  # 64 px crops
+    small = render_sample(rec, 0, rec, 2, True, 32, family)
+    shrunk = render_sample(rec, 0, rec, 2, True, 32, family, render_size=64)
+    large = render_sample(rec, 0, rec, 2, True, 64, family)
+    assert small.keys() == shrunk.keys()
+    for k, v in shrunk.items():
+        assert v.shape == small[k].shape, k
+        if v.ndim == 4 and k not in ("target",):  # images and the flow
+            if k == "prior_flow":
+                expected = F.interpolate(large[k].permute(0, 3, 1, 2), size=(32, 32),
+                                         mode="area").permute(0, 2, 3, 1)
+            else:
+                expected = F.interpolate(large[k], size=(32, 32), mode="area")
+            assert torch.allclose(v, expected, atol=1e-5), k
+    assert torch.equal(shrunk["target"], small["target"])
+    assert torch.allclose(shrunk["target_landmarks"], large["target_landmarks"] / 2)
+    target = tensor_to_image(shrunk["target"][0])
+    soft, sharp = (sharpness(tensor_to_image(s["prior"][0])) / sharpness(target)
+                   for s in (small, shrunk))
+    assert sharp > soft + 0.05, (soft, sharp)
+    with pytest.raises(ValueError, match="render_size must be 0 or at least"):
+        DataConfig(size=64, render_size=32)
