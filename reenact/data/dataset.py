@@ -111,6 +111,13 @@ class VideoStore:
         self.keep = keep
         self._loaded: OrderedDict[str, dict] = OrderedDict()
 
+    def check_render_size(self, render_size: int) -> None:
+        """Refuse a render size above the cache's crops: rendering larger would only upsample."""
+        crops = min(int(e["crop_size"]) for e in self.entries.values())
+        if render_size > crops:
+            raise ValueError(f"{self.cache}: data.render_size {render_size} is above its crops "
+                             f"({crops} px); rendering larger would only upsample them")
+
     def identity(self, video: str) -> str:
         return self.entries[video]["identity"]
 
@@ -323,6 +330,7 @@ class TrainBatches(torch.utils.data.Dataset):
         for store in (self.store, self.drivers):
             if store is not None:
                 check_face_model(store.cache, cfg.face_model)
+                store.check_render_size(cfg.render_size)
         self.identity_of = {v: self.store.identity(v) for v in self.store.entries}
 
     @property

@@ -35,6 +35,10 @@ class Validator:
     render_size: int = 0  # data.render_size
 
     def __post_init__(self) -> None:
+        if self.render_size and self.render_size < self.size:
+            raise ValueError(f"the render size must be 0 or at least the training size "
+                             f"({self.size}), got {self.render_size}")
+        self.store.check_render_size(self.render_size)
         samples = [render_sample(self.store.record(p.source[0]), p.source[1],
                                  self.store.record(p.driving[0]), p.driving[1], True, self.size,
                                  self.family, plate="shiftmap", transfer=self.transfer,
@@ -116,11 +120,12 @@ def mean_scores(rows: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
-def load_run(checkpoint: str, split: str, pairs: int | None = None):
+def load_run(checkpoint: str, split: str, pairs: int | None = None,
+             render_size: int | None = None):
     """A ``reenact train`` checkpoint ready to score: (setup, trainer with its EMA generator
     loaded, in eval mode, on the CPU, a Validator of up to ``pairs`` (default: the run's
-    ``data.val_pairs``) pairs of the run's ``split``, "test" or "val"). Close the validator
-    when done."""
+    ``data.val_pairs``) pairs of the run's ``split``, "test" or "val"; the pairs rendered at
+    ``render_size``, default the run's ``data.render_size``). Close the validator when done."""
     from reenact.config import from_dict
     from reenact.data.dataset import make_split, validation_pairs
     from reenact.face.backends import cached_transfer
@@ -140,17 +145,20 @@ def load_run(checkpoint: str, split: str, pairs: int | None = None):
                               setup.data.val_pairs if pairs is None else pairs)
     validator = Validator(store, chosen, setup.data.size, setup.family,
                           cached_transfer(setup.data.face_model, setup.data.face_model_path),
-                          setup.data.render_size)
+                          setup.data.render_size if render_size is None else render_size)
     return setup, trainer, validator
 
 
-def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, gain: float | None = None
+def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, gain: float | None = None,
+                        render_size: int | None = None
                         ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-pair metrics (model, analytic warp) of a ``reenact train`` checkpoint on its run's
     held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp it
     refines, at the training size. ``gain``: score with this share of the model's correction
-    of the warp instead of the checkpoint's (``reenact.train.calibrate``)."""
-    _, trainer, validator = load_run(checkpoint, "test", pairs)
+    of the warp instead of the checkpoint's (``reenact.train.calibrate``). ``render_size``:
+    render the pairs at this size and shrink them (``data.render_size``; 256 is what
+    ``reenact animate`` gives a refiner) instead of as the run did."""
+    _, trainer, validator = load_run(checkpoint, "test", pairs, render_size)
     try:
         if gain is not None:
             if getattr(trainer.model, "fusion", None) is None:
@@ -183,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gain", type=float,
                         help="score with this share of the correction of the warp (0: the "
                              "warp itself, 1: all of it) instead of the checkpoint's")
+    parser.add_argument("--render-size", type=int,
+                        help="render the pairs at this size, then shrink them to the training "
+                             "size (256: as reenact animate's crop reaches a refiner; 0: at the "
+                             "training size) instead of as the run did (data.render_size)")
     args = parser.parse_args(argv)
     from pathlib import Path
 
@@ -190,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
-            model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain)
+            model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain,
+                                              args.render_size)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}")
         return 2

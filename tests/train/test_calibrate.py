@@ -88,6 +88,10 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
     model, warp = evaluate_checkpoint(str(tmp_path / "checkpoints" / "last.pt"), 2, gain=0.0)
     np.testing.assert_allclose(model["akd"], warp["akd"])  # gain 0: the warp itself
     np.testing.assert_allclose(model["psnr_face"], warp["psnr_face"])
+    # another render size (data.render_size) than the run's: only within the cache's 64 px crops
+    for size, message in ((32, "at least the training size"), (128, r"above its crops \(64")):
+        with pytest.raises(ValueError, match=message):
+            evaluate_checkpoint(str(tmp_path / "checkpoints" / "last.pt"), 2, render_size=size)
     assert main([str(tmp_path / "checkpoints" / "last.pt"), "-o",
                  str(tmp_path / "again.pt")]) == 0
     again = load_checkpoint(tmp_path / "again.pt")["calibration"]

@@ -259,7 +259,7 @@ def test_rendered_large_then_shrunk_as_animate_does(family, tiny_cache):
     rendered small."""
     import torch.nn.functional as F
 
-    from reenact.data.dataset import DataConfig, render_sample
+    from reenact.data.dataset import DataConfig, TrainBatches, render_sample
     from reenact.data.shards import load_video, read_index
     from reenact.eval.sharpness import sharpness
     from reenact.io import tensor_to_image
@@ -286,3 +286,5 @@ def test_rendered_large_then_shrunk_as_animate_does(family, tiny_cache):
     assert sharp > soft + 0.05, (soft, sharp)
     with pytest.raises(ValueError, match="render_size must be 0 or at least"):
         DataConfig(size=64, render_size=32)
+    with pytest.raises(ValueError, match=r"render_size 128 is above its crops \(64 px\)"):
+        TrainBatches(DataConfig(cache=tiny_cache, render_size=128), family, 0)
