@@ -27,3 +27,12 @@ def test_report_pairs_the_differences():
     akd = next(line for line in text.splitlines() if line.startswith("| akd"))
     # only the two pairs measured for both count: -0.01 and +0.01; lower is better: one of two
     assert "| 0.0350 | 0.0350 | +0.0000 +- 0.0100 | 50% |" in akd
+
+
+def test_sharpness_is_better_closer_to_the_driving_frames():
+    model = {"psnr_face": np.array([20.0, 20.0]), "sharpness": np.array([0.95, 1.2]),
+             "face_found": np.ones(2)}
+    warp = {"psnr_face": np.array([20.0, 20.0]), "sharpness": np.array([0.8, 1.1]),
+            "face_found": np.ones(2)}
+    line = next(x for x in report(model, warp).splitlines() if x.startswith("| sharpness"))
+    assert line.endswith("| 50% |")  # 0.95 beats 0.8; 1.2 loses to 1.1
