@@ -6,7 +6,8 @@ this prints what blur and sharpening alone do on the same pairs, so those figure
 against it (README, Training). Each row is scored like ``reenact.train.validate``: the checkpoint's
 run's test pairs, differences from the warp's own scores, mean +- standard error over the pairs.
 
-    python scripts/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt
+    python scripts/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt \
+        --render-size 256
 """
 
 import argparse
@@ -48,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a reenact train checkpoint (its run's test pairs)")
     parser.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
+    parser.add_argument("--render-size", type=int, default=None,
+                        help="render the pairs at this size, then shrink them (256: as reenact "
+                             "animate's crop reaches a refiner); default: as the run did")
     args = parser.parse_args(argv)
     try:
-        _, trainer, validator = load_run(args.checkpoint, "test", args.pairs)
+        _, trainer, validator = load_run(args.checkpoint, "test", args.pairs, args.render_size)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
