@@ -3,6 +3,7 @@ the batches it needs, per run config, so you can see which one limits a run.
 
     python benchmarks/train.py [CONFIG ...] [--cache cache/shared] [--device cpu|cuda]
                                [--steps 20] [--threads 2] [--size S] [--batch B]
+                               [--render-size R]
 
 CONFIG defaults to configs/dcggan/tiny.yaml and configs/meshgcn/tiny.yaml; the cache is one
 written by `reenact preprocess` (default: the config's data.cache). The step is timed on one
@@ -40,6 +41,8 @@ def measure(config: Path, args) -> dict:
         overrides.append(f"data.size={args.size}")
     if args.batch:
         overrides.append(f"data.batch_size={args.batch}")
+    if args.render_size is not None:
+        overrides.append(f"data.render_size={args.render_size}")
     setup = load_setup(config, overrides)
     if setup.family == "meshgcn":  # the motion net's flow size follows the training size
         trainer_cfg = dict(setup.trainer)
@@ -67,6 +70,7 @@ def measure(config: Path, args) -> dict:
     step = args.steps * setup.data.batch_size / (time.perf_counter() - t)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     return {"config": f"{config.parent.name}/{config.name}", "size": setup.data.size,
+            "rendered": setup.data.render_size or setup.data.size,
             "batch": setup.data.batch_size, "step": step, "render": render, "peak": peak}
 
 
@@ -80,17 +84,19 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads for the step")
     p.add_argument("--size", type=int, help="override data.size")
     p.add_argument("--batch", type=int, help="override data.batch_size")
+    p.add_argument("--render-size", type=int, help="override data.render_size")
     p.add_argument("--amp", default="true", choices=("true", "false"), help="bf16 on CUDA")
     args = p.parse_args()
     configure_runtime(args.threads)
     print(f"device {args.device}, {args.threads} threads for the step, 1 for rendering")
-    print("| config | size | batch | step img/s | render img/s (one worker) | peak GPU MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| config | size | rendered at | batch | step img/s | render img/s (one worker) "
+          "| peak GPU MiB |")
+    print("|---|---|---|---|---|---|---|")
     for config in args.configs:
         with native_stderr_to("/dev/null"):
             r = measure(config, args)
         peak = f"{r['peak']:.0f}" if r["peak"] is not None else "-"
-        print(f"| {r['config']} | {r['size']} | {r['batch']} | {r['step']:.1f} | "
+        print(f"| {r['config']} | {r['size']} | {r['rendered']} | {r['batch']} | {r['step']:.1f} | "
               f"{r['render']:.1f} | {peak} |")
 
 

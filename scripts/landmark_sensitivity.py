@@ -6,8 +6,7 @@ this prints what blur and sharpening alone do on the same pairs, so those figure
 against it (README, Training). Each row is scored like ``reenact.train.validate``: the checkpoint's
 run's test pairs, differences from the warp's own scores, mean +- standard error over the pairs.
 
-    python scripts/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt \
-        --render-size 256
+    python scripts/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt
 """
 
 import argparse
@@ -50,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="a reenact train checkpoint (its run's test pairs)")
     parser.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
     parser.add_argument("--render-size", type=int, default=None,
-                        help="render the pairs at this size, then shrink them (256: as reenact "
-                             "animate's crop reaches a refiner); default: as the run did")
+                        help="render the pairs at this size, then shrink them (default: the "
+                             "cache's crop size, as reenact animate's crop reaches a refiner; "
+                             "0: at the training size)")
     args = parser.parse_args(argv)
     try:
         _, trainer, validator = load_run(args.checkpoint, "test", args.pairs, args.render_size)

@@ -111,9 +111,14 @@ class VideoStore:
         self.keep = keep
         self._loaded: OrderedDict[str, dict] = OrderedDict()
 
+    @property
+    def crop_size(self) -> int:
+        """The side of the cache's crops (the smallest, should they differ)."""
+        return min(int(e["crop_size"]) for e in self.entries.values())
+
     def check_render_size(self, render_size: int) -> None:
         """Refuse a render size above the cache's crops: rendering larger would only upsample."""
-        crops = min(int(e["crop_size"]) for e in self.entries.values())
+        crops = self.crop_size
         if render_size > crops:
             raise ValueError(f"{self.cache}: data.render_size {render_size} is above its crops "
                              f"({crops} px); rendering larger would only upsample them")

@@ -268,7 +268,7 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if pairs:
             with native_stderr_to(out / NATIVE_LOG):  # mediapipe's messages, not the console
                 validator = Validator(data.store, pairs, setup.data.size, setup.family,
-                                      data.transfer, setup.data.render_size)
+                                      data.transfer)  # rendered as animate renders
 
     best = _best_so_far(out / "metrics.jsonl", run.select) if rank == 0 else None
 

@@ -32,9 +32,13 @@ class Validator:
     size: int
     family: str
     transfer: object = None  # a FLAME / BFM CoefficientTransfer (data.face_model)
-    render_size: int = 0  # data.render_size
+    render_size: int | None = None  # render the pairs at this size and shrink them (None: at
+    #   the cache's crop size, as `reenact animate` renders its crop and shrinks it for a
+    #   refiner; so validation scores what a user gets, whatever data.render_size trains on)
 
     def __post_init__(self) -> None:
+        if self.render_size is None:
+            self.render_size = self.store.crop_size
         if self.render_size and self.render_size < self.size:
             raise ValueError(f"the render size must be 0 or at least the training size "
                              f"({self.size}), got {self.render_size}")
@@ -125,7 +129,8 @@ def load_run(checkpoint: str, split: str, pairs: int | None = None,
     """A ``reenact train`` checkpoint ready to score: (setup, trainer with its EMA generator
     loaded, in eval mode, on the CPU, a Validator of up to ``pairs`` (default: the run's
     ``data.val_pairs``) pairs of the run's ``split``, "test" or "val"; the pairs rendered at
-    ``render_size``, default the run's ``data.render_size``). Close the validator when done."""
+    ``render_size``, default the cache's crop size: see ``Validator``). Close the validator when
+    done."""
     from reenact.config import from_dict
     from reenact.data.dataset import make_split, validation_pairs
     from reenact.face.backends import cached_transfer
@@ -145,7 +150,7 @@ def load_run(checkpoint: str, split: str, pairs: int | None = None,
                               setup.data.val_pairs if pairs is None else pairs)
     validator = Validator(store, chosen, setup.data.size, setup.family,
                           cached_transfer(setup.data.face_model, setup.data.face_model_path),
-                          setup.data.render_size if render_size is None else render_size)
+                          render_size)
     return setup, trainer, validator
 
 
@@ -156,8 +161,8 @@ def evaluate_checkpoint(checkpoint: str, pairs: int = 10_000, gain: float | None
     held-out pairs (all of them, up to ``pairs``): its EMA generator against the warp it
     refines, at the training size. ``gain``: score with this share of the model's correction
     of the warp instead of the checkpoint's (``reenact.train.calibrate``). ``render_size``:
-    render the pairs at this size and shrink them (``data.render_size``; 256 is what
-    ``reenact animate`` gives a refiner) instead of as the run did."""
+    render the pairs at this size and shrink them (default: the cache's crop size, as
+    ``reenact animate`` hands its crop to a refiner; 0: at the training size)."""
     _, trainer, validator = load_run(checkpoint, "test", pairs, render_size)
     try:
         if gain is not None:
@@ -193,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                              "warp itself, 1: all of it) instead of the checkpoint's")
     parser.add_argument("--render-size", type=int,
                         help="render the pairs at this size, then shrink them to the training "
-                             "size (256: as reenact animate's crop reaches a refiner; 0: at the "
-                             "training size) instead of as the run did (data.render_size)")
+                             "size (default: the cache's crop size, as reenact animate's crop "
+                             "reaches a refiner; 0: at the training size)")
     args = parser.parse_args(argv)
     from pathlib import Path
 

@@ -288,3 +288,16 @@ def test_rendered_large_then_shrunk_as_animate_does(family, tiny_cache):
         DataConfig(size=64, render_size=32)
     with pytest.raises(ValueError, match=r"render_size 128 is above its crops \(64 px\)"):
         TrainBatches(DataConfig(cache=tiny_cache, render_size=128), family, 0)
+    # validation renders as animate does, at the crops' size, whatever the run trains on
+    from reenact.data.dataset import VideoStore
+    from reenact.data.sampling import Pair
+    from reenact.train.validate import Validator
+
+    store = VideoStore(tiny_cache)
+    video = read_index(tiny_cache)[0]["id"]
+    validator = Validator(store, [Pair((video, 0), (video, 2), True)], 32, family)
+    assert validator.render_size == 64
+    as_animate = render_sample(rec, 0, rec, 2, True, 32, family, plate="shiftmap",
+                               render_size=64)
+    assert torch.allclose(validator.batch["image_s"], as_animate["image_s"])
+    assert validator.batch["prior"].shape == (1, 3, 32, 32)
