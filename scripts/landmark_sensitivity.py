@@ -47,7 +47,7 @@ def row(name: str, rows: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a reenact train checkpoint (its run's test pairs)")
-    parser.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
+    parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
     parser.add_argument("--render-size", type=int, default=None,
                         help="render the pairs at this size, then shrink them (default: the "
                              "cache's crop size, as reenact animate's crop reaches a refiner; "
