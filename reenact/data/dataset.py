@@ -303,9 +303,9 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
     else:
         sample = meshgcn_inputs(scene, warp)
     if out_size != size:  # the images (B, C, S, S), as refine.py shrinks them
-        sample = {k: F.interpolate(v, size=(out_size, out_size), mode="area")
+        sample = {name: F.interpolate(v, size=(out_size, out_size), mode="area")
                   if v.ndim == 4 and v.shape[-2:] == (size, size) else v
-                  for k, v in sample.items()}
+                  for name, v in sample.items()}
     sample.update(prior_inputs(warp, out_size))
     sample["target"] = image_to_tensor(_resize(drv_rec["frames"][j], out_size))
     sample["paired"] = torch.tensor([paired])
