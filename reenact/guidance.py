@@ -144,6 +144,18 @@ def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tens
             "stacked": torch.cat([m_s, m_d], -1)}
 
 
+def shrink(inputs: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """A model-input dict with its square (B, C, S, S) images resized to ``size`` by area
+    interpolation (shrunk, as a rule), the other entries as they are: how a refiner takes
+    ``reenact animate``'s crop to its training size, and how training samples are made with
+    ``data.render_size``."""
+    import torch.nn.functional as F
+
+    return {k: F.interpolate(v, size=(size, size), mode="area")
+            if v.ndim == 4 and v.shape[-1] == v.shape[-2] != size else v
+            for k, v in inputs.items()}
+
+
 OUTLINE_WIDTH = 1 / 32  # prior_outline's half-width, of the crop side (2 px at 64, 8 at 256)
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.config import from_dict
-from reenact.guidance import dcggan_inputs, prior_inputs
+from reenact.guidance import dcggan_inputs, prior_inputs, shrink
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
@@ -42,11 +42,9 @@ class DCGGANRefiner:
     @torch.no_grad()
     def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor:
         """(B, 3, S, S) refined crop in [0, 1]."""
-        batch = dcggan_inputs(scene, warp)
         S = scene.size
         size = self.size or S
-        if size != S:
-            batch = {k: F.interpolate(v, size=(size, size), mode="area") for k, v in batch.items()}
+        batch = shrink(dcggan_inputs(scene, warp), size)
         if self.model.cfg.use_prior:
             prior = prior_inputs(warp, size)
             batch["prior"] = prior["prior"]
@@ -104,11 +102,9 @@ class MeshGCNRefiner:
     def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor:
         from reenact.guidance import meshgcn_inputs
 
-        x = meshgcn_inputs(scene, warp)
+        x = shrink(meshgcn_inputs(scene, warp), self.size)
         S = scene.size
         image = x["image_s"]
-        if self.size != S:
-            image = F.interpolate(image, size=(self.size, self.size), mode="area")
         extra = {}
         if self.model.cfg.use_prior:
             extra = {k: v.to(self.device) for k, v in prior_inputs(warp, self.size).items()}

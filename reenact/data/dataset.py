@@ -19,7 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from reenact.config import FACE_MODELS
 from reenact.data.sampling import Pair, PairSchedule, same_video_pair, sample_pair
@@ -31,7 +30,7 @@ from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.mean_shape import mirror_index
 from reenact.face.mixing import MixOptions, mix_coefficients
 from reenact.geometry import matrix_to_euler
-from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs
+from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs, shrink
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import analytic_warp
 from reenact.motion.scene import PLATES, build_scene
@@ -302,10 +301,7 @@ def render_sample(src_rec: dict, i: int, drv_rec: dict, j: int, paired: bool, si
                                                        coeffs.expression).float()  # (1, V, 3)
     else:
         sample = meshgcn_inputs(scene, warp)
-    if out_size != size:  # the images (B, C, S, S), as refine.py shrinks them
-        sample = {name: F.interpolate(v, size=(out_size, out_size), mode="area")
-                  if v.ndim == 4 and v.shape[-2:] == (size, size) else v
-                  for name, v in sample.items()}
+    sample = shrink(sample, out_size)  # as the refiners shrink animate's crop
     sample.update(prior_inputs(warp, out_size))
     sample["target"] = image_to_tensor(_resize(drv_rec["frames"][j], out_size))
     sample["paired"] = torch.tensor([paired])
