@@ -114,7 +114,7 @@ def test_vgg19_loads_torchvision_layout(tmp_path):
         load_vgg19(tmp_path / "none.pth")
 
 
-@pytest.mark.parametrize("name", ["baseline", "lc", "o", "full", "gcn2cnn", "tiny"])
+@pytest.mark.parametrize("name", ["baseline", "lc", "o", "full", "gcn2cnn", "tiny", "tiny128"])
 def test_variant_config_files_build(name):
     from pathlib import Path
 
@@ -127,12 +127,14 @@ def test_variant_config_files_build(name):
     assert cfg.model.use_gcn == (name != "gcn2cnn")
     assert cfg.lr == 2e-4 and (cfg.weights.rec, cfg.weights.fm, cfg.weights.c,
                                cfg.weights.adv) == (10, 10, 1, 1)
-    if name == "tiny":
+    if name.startswith("tiny"):  # a step at the config's own size
+        s = load_setup(path).data.size
+        assert cfg.model.motion.size == s
         trainer = MeshGCNTrainer(*_template(), cfg)
-        b = {"image_s": torch.rand(1, 3, 64, 64), "target": torch.rand(1, 3, 64, 64),
-             "stacked": _batch(1)["stacked"], "prior": torch.rand(1, 3, 64, 64),
-             "prior_flow": torch.zeros(1, 64, 64, 2),  # tiny refines the analytic warp
-             "prior_outline": torch.zeros(1, 1, 64, 64)}  # and keeps its face outline
+        b = {"image_s": torch.rand(1, 3, s, s), "target": torch.rand(1, 3, s, s),
+             "stacked": _batch(1)["stacked"], "prior": torch.rand(1, 3, s, s),
+             "prior_flow": torch.zeros(1, s, s, 2),  # tiny refines the analytic warp
+             "prior_outline": torch.zeros(1, 1, s, s)}  # and keeps its face outline
         assert torch.isfinite(torch.tensor(list(trainer.step(b).values()))).all()
 
 
