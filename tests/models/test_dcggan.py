@@ -147,12 +147,13 @@ def test_variant_config_files_build(name):
     from reenact.train.loop import load_setup
 
     path = Path(__file__).resolve().parents[2] / "configs" / "dcggan" / f"{name}.yaml"
-    cfg = load_setup(path).trainer_config()
+    setup = load_setup(path)
+    cfg = setup.trainer_config()
     assert cfg.model.use_proxies == (name not in ("sD", "sDG"))
     assert cfg.model.generator.use_afm == (name not in ("sG", "sDG"))
     assert cfg.lr == 1e-4 and cfg.betas == (0.9, 0.999) and cfg.weights.geo == 1.0
     if name.startswith("tiny"):  # a step at the config's own size
-        DCGGANTrainer(cfg).step(_batch_for(cfg, size=load_setup(path).data.size))
+        DCGGANTrainer(cfg).step(_batch_for(cfg, size=setup.data.size))
 
 
 def _batch_for(cfg, B=1, size=64):

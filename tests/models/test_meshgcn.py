@@ -121,14 +121,15 @@ def test_variant_config_files_build(name):
     from reenact.train.loop import load_setup
 
     path = Path(__file__).resolve().parents[2] / "configs" / "meshgcn" / f"{name}.yaml"
-    cfg = load_setup(path).trainer_config()
+    setup = load_setup(path)
+    cfg = setup.trainer_config()
     assert cfg.model.reenacting.use_occlusion == (name not in ("baseline", "lc"))
     assert cfg.use_coefficient_loss == (name in ("lc", "full", "gcn2cnn"))
     assert cfg.model.use_gcn == (name != "gcn2cnn")
     assert cfg.lr == 2e-4 and (cfg.weights.rec, cfg.weights.fm, cfg.weights.c,
                                cfg.weights.adv) == (10, 10, 1, 1)
     if name.startswith("tiny"):  # a step at the config's own size
-        s = load_setup(path).data.size
+        s = setup.data.size
         assert cfg.model.motion.size == s
         trainer = MeshGCNTrainer(*_template(), cfg)
         b = {"image_s": torch.rand(1, 3, s, s), "target": torch.rand(1, 3, s, s),
