@@ -36,8 +36,8 @@ def floor_rows(validator: Validator) -> dict[str, np.ndarray]:
     rows = {k: np.full(n, np.nan) for k in ("frame", "warp", "warp_vs_frame")}
     for i in range(n):
         crop = validator.batch["target_landmarks"][i].numpy()[:FACE]
-        frame, _, _ = validator._track(validator.batch["target"][i])
-        warp, _, _ = validator._track(validator.batch["prior"][i])
+        frame, _, _ = validator.track(validator.batch["target"][i])
+        warp, _, _ = validator.track(validator.batch["prior"][i])
         if frame is not None:
             rows["frame"][i] = landmark_error(frame[:FACE], crop)
         if warp is not None:

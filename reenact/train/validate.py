@@ -53,7 +53,7 @@ class Validator:
         self._observer = None  # tracker and identity embedding, made on first use
         self.baseline = self.score(self.batch["prior"]) if samples else {}
 
-    def _track(self, image: torch.Tensor):
+    def track(self, image: torch.Tensor):
         """(landmarks in training pixels, dlib embedding, (pitch, yaw, roll) degrees), each None
         when not measured, of one (3, s, s), upsampled to 256 px for the trackers."""
         if self._observer is None:
@@ -86,10 +86,10 @@ class Validator:
             if gt_sharpness > 0:  # 1: as sharp as the driving frame
                 rows["sharpness"][i] = sharpness(out, mask) / gt_sharpness
             if i not in self._tracked:  # the driving frames are tracked once per run
-                points, embedding, euler = self._track(target[i])
+                points, embedding, euler = self.track(target[i])
                 self._tracked[i] = {"points": points, "embedding": embedding, "euler": euler}
             gt = self._tracked[i]
-            points, embedding, euler = self._track(images[i])
+            points, embedding, euler = self.track(images[i])
             if points is not None and gt["points"] is not None:
                 rows["akd"][i] = landmark_error(points[:468], gt["points"][:468])
                 for g, subset in groups.items():

@@ -31,7 +31,7 @@ def _validator() -> SimpleNamespace:
     frame 2 px off, no face found in its warp. Images are stand-in keys into the tracks."""
     tracks = {"frame 0": _face(1.0), "warp 0": _face(3.0), "frame 1": _face(2.0), "warp 1": None}
     crop = torch.from_numpy(np.stack([_face(0.0), _face(0.0)])).float()
-    return SimpleNamespace(pairs=[0, 1], _track=lambda image: (tracks[image], None, None),
+    return SimpleNamespace(pairs=[0, 1], track=lambda image: (tracks[image], None, None),
                            batch={"target_landmarks": crop, "target": ["frame 0", "frame 1"],
                                   "prior": ["warp 0", "warp 1"]})
 
