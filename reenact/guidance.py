@@ -2,14 +2,15 @@
 one re-enacted warp: textured proxies P_s / P_r (of the landmark mesh, or of FLAME's / BFM's own
 mesh with ``--face-model``), parsing maps M_s / M_r, landmark heatmaps L_s / L_r.
 
-Sits beside ``pipeline.py``: it uses the prepared ``Source`` and a ``WarpResult`` and renders with the
-same rasterizer and shaders as the analytic warp. All tensors are at crop resolution S.
+Sits beside ``pipeline.py``: it uses the prepared ``Source`` and a ``WarpResult`` and renders with
+the same rasterizer and shaders as the analytic warp. All tensors are at crop resolution S.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from reenact.face.topology import REGION_NAMES, landmark_topology
 from reenact.motion.analytic import WarpResult
@@ -91,7 +92,7 @@ def dcggan_inputs(scene: SourceScene, warp: WarpResult, guidance: Guidance | Non
     B = warp.verts.shape[0]
 
     def one_hot(labels: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
+        return F.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
 
     def batch(x: torch.Tensor) -> torch.Tensor:
         return x.float().expand(B, *x.shape[1:])
@@ -149,8 +150,6 @@ def shrink(inputs: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor
     interpolation (shrunk, as a rule), the other entries as they are: how a refiner takes
     ``reenact animate``'s crop to its training size, and how training samples are made with
     ``data.render_size``."""
-    import torch.nn.functional as F
-
     return {k: F.interpolate(v, size=(size, size), mode="area")
             if v.ndim == 4 and v.shape[-1] == v.shape[-2] != size else v
             for k, v in inputs.items()}
@@ -164,8 +163,6 @@ def prior_inputs(warp: WarpResult, size: int | None = None) -> dict[str, torch.T
     warped crop, ``prior_flow`` (B, s, s, 2) its backward flow as offsets from the identity
     grid in ``grid_sample`` units (resolution-free) and ``prior_outline`` (B, 1, s, s) a band
     around the re-enacted face's outline, at ``size`` s (default: the crop's)."""
-    import torch.nn.functional as F
-
     from reenact.models.blocks import outline_band
     from reenact.models.meshgcn.reenacting import identity_grid
 
