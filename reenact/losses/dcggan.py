@@ -24,6 +24,7 @@ class DCGGANLossWeights:
     pix: float = 10.0  # lambda_pix
     adv: float = 1.0  # lambda_adv
     grad: float = 0.0  # ours: image-gradient L1 on paired samples (losses/gradient.py); 0 = paper
+    parts: float = 0.0  # ours: eyes and mouth L1 on paired samples (losses/parts.py); 0 = paper
 
 
 def warp_loss(proxy_warp: torch.Tensor, proxy_r: torch.Tensor) -> torch.Tensor:

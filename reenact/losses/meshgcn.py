@@ -30,6 +30,7 @@ class MeshGCNLossWeights:
     adv: float = 1.0  # lambda_adv
     gp: float = 10.0  # WGAN-GP's lambda
     grad: float = 0.0  # ours: image-gradient L1 (losses/gradient.py); 0 = the paper
+    parts: float = 0.0  # ours: eyes and mouth L1 (losses/parts.py); 0 = the paper
 
 
 class ReconstructionLoss(torch.nn.Module):

@@ -15,6 +15,7 @@ from reenact.losses.dcggan import (
     warp_loss,
 )
 from reenact.losses.gradient import gradient_loss
+from reenact.losses.parts import part_mask, parts_loss
 from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
@@ -126,13 +127,17 @@ class DCGGANTrainer:
                 self.disc.requires_grad_(True)
             if w.grad:
                 terms["grad"] = gradient_loss(out.image, batch["target"], batch["paired"])
+            if w.parts:
+                mask = part_mask(batch["target_landmarks"], out.image.shape[-1])
+                terms["parts"] = parts_loss(out.image, batch["target"], mask, batch["paired"])
             if self.arcface is not None:
                 terms["id"] = identity_loss(self.arcface, out.image, batch["image_s"])
             if self.e3d is not None:
                 terms["geo"] = geometry_loss(self.e3d, out.image, batch["geo_target"])
             g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
                       + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0)
-                      + w.geo * terms.get("geo", 0.0) + w.grad * terms.get("grad", 0.0))
+                      + w.geo * terms.get("geo", 0.0) + w.grad * terms.get("grad", 0.0)
+                      + w.parts * terms.get("parts", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

@@ -16,6 +16,7 @@ from reenact.losses.meshgcn import (
     interpolates,
     penalty,
 )
+from reenact.losses.parts import part_mask, parts_loss
 from reenact.models.e3d import coefficient_loss, load_e3d
 from reenact.models.meshgcn.discriminator import Critic
 from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
@@ -112,10 +113,14 @@ class MeshGCNTrainer:
                      "adv": -score_fake.mean()}
             if w.grad:
                 terms["grad"] = gradient_loss(out, real)
+            if w.parts:
+                mask = part_mask(batch["target_landmarks"], out.shape[-1])
+                terms["parts"] = parts_loss(out, real, mask)
             if self.e3d is not None:  # L_c: source identity, driving pose and expression
                 terms["c"] = coefficient_loss(self.e3d, out, batch["image_s"], real)
             g_loss = (w.rec * terms["rec"] + w.fm * terms["fm"] + w.adv * terms["adv"]
-                      + w.c * terms.get("c", 0.0) + w.grad * terms.get("grad", 0.0))
+                      + w.c * terms.get("c", 0.0) + w.grad * terms.get("grad", 0.0)
+                      + w.parts * terms.get("parts", 0.0))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
