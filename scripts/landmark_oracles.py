@@ -1,0 +1,114 @@
+"""Where the analytic warp's landmark error lives: parts of the driving frame pasted into the warp.
+
+Each row replaces one part of the warp with the same part of the driving frame (its target) and
+scores the result as ``reenact.train.validate`` scores a model: re-tracked at the output size
+against the re-tracked driving frame. The change in landmark error (AKD) is what a model that got
+that part exactly right would win. Two rows change the warp alone: a slight blur and a slight
+sharpening, to show how the tracker reads a picture that is only softer or crisper.
+
+    python scripts/landmark_oracles.py configs/meshgcn/tiny128.yaml
+
+Each figure is the mean change over the config's test pairs against the warp, +- its standard
+error.
+"""
+
+import argparse
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+from reenact.data.dataset import VideoStore, make_split, validation_pairs
+from reenact.eval.self_reenactment import face_mask
+from reenact.losses.parts import part_mask
+from reenact.train.loop import load_setup
+from reenact.train.validate import Validator
+
+COLUMNS = ("psnr_face", "akd", "akd_oval", "akd_eyes", "akd_lips", "pose_error_deg")
+SIGMA = 4  # px at 128 px output: the split between shading (below) and detail (above)
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (B, C, H, W) images (cv2's, border reflected), sigma in pixels."""
+    out = [cv2.GaussianBlur(im.permute(1, 2, 0).numpy(), (0, 0), sigma) for im in x]
+    return torch.from_numpy(np.stack(out)).reshape(x.permute(0, 2, 3, 1).shape
+                                                   ).permute(0, 3, 1, 2).contiguous()
+
+
+def soft(mask: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A (B, 1, H, W) mask with its edge feathered, so a paste leaves no seam to track."""
+    return blur(mask.float(), sigma).clamp(0, 1)
+
+
+def composites(warp: torch.Tensor, frame: torch.Tensor, landmarks: torch.Tensor
+               ) -> dict[str, torch.Tensor]:
+    """The rows' images from (B, 3, s, s) warps and driving frames and the frames' (B, 478, 2+)
+    landmarks in output pixels."""
+    s = warp.shape[-1]
+    k = s / 128  # the masks' feathering and the detail split scale with the output size
+    points = landmarks.numpy().astype(np.float64)
+    face = soft(torch.from_numpy(np.stack([face_mask(p, (s, s)) for p in points]))[:, None],
+                2 * k)
+    parts = soft(part_mask(landmarks, s), k)
+    sigma = SIGMA * k
+    shading = blur(frame, sigma) - blur(warp, sigma)  # the frame's low frequencies minus warp's
+    return {
+        "the driving frame": frame,
+        "face (landmark mesh)": warp + face * (frame - warp),
+        "background (outside the face)": frame + face * (warp - frame),
+        "eyes and mouth (parts loss mask)": warp + parts * (frame - warp),
+        f"face detail (above sigma {sigma:g} px)": warp + face * (frame - warp - shading),
+        f"face shading (below sigma {sigma:g} px)": warp + face * shading,
+        f"warp blurred (sigma {0.7 * k:g} px)": blur(warp, 0.7 * k),
+        "warp sharpened (unsharp 0.5)": warp + 0.5 * (warp - blur(warp, k)),
+    }
+
+
+def change_row(name: str, rows: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> str:
+    """One table row: per column, mean (rows - base) +- s.e. over the pairs where both exist."""
+    cells = []
+    for key in COLUMNS:
+        d = rows[key] - base[key]
+        d = d[np.isfinite(d)]
+        if len(d) < 2:
+            cells.append("n/a")
+            continue
+        digits = 2 if key in ("psnr_face", "pose_error_deg") else 4
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        cells.append(f"{d.mean():+.{digits}f} +- {se:.{digits}f}")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", help="a reenact train config (its cache, size and test pairs)")
+    parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
+    args = parser.parse_args(argv)
+    try:
+        setup = load_setup(args.config)
+        store = VideoStore(setup.data.cache, setup.data.videos)
+        pairs = validation_pairs(store, make_split(store, setup.data).test, args.pairs)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    validator = Validator(store, pairs, setup.data.size, setup.family)
+    try:
+        batch = validator.batch
+        warp, frame = batch["prior"].float(), batch["target"].float()
+        base = validator.per_pair(warp)
+        print(f"{len(pairs)} test pairs of {args.config} at {setup.data.size} px; the warp: "
+              f"AKD {np.nanmean(base['akd']):.4f}, face PSNR {np.nanmean(base['psnr_face']):.2f}"
+              f" dB\n\nchange against the warp when the driving frame's ... is pasted in:\n")
+        print("| pasted | face PSNR (dB) | AKD | oval | eyes | lips | pose (deg) |")
+        print("|---|---|---|---|---|---|---|")
+        for name, images in composites(warp, frame, batch["target_landmarks"]).items():
+            rows = validator.per_pair(images.clamp(0, 1))
+            print(change_row(name, rows, base), flush=True)
+    finally:
+        validator.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
