@@ -6,7 +6,7 @@ against the re-tracked driving frame. The change in landmark error (AKD) is what
 that part exactly right would win. Two rows change the warp alone: a slight blur and a slight
 sharpening, to show how the tracker reads a picture that is only softer or crisper.
 
-    python scripts/landmark_oracles.py configs/meshgcn/tiny128.yaml
+    python scripts/landmark_oracles.py configs/meshgcn/tiny128.yaml --figure docs/oracles.png
 
 Each figure is the mean change over the config's test pairs against the warp, +- its standard
 error.
@@ -21,12 +21,18 @@ import torch
 
 from reenact.data.dataset import VideoStore, make_split, validation_pairs
 from reenact.eval.self_reenactment import face_mask
+from reenact.io import tensor_to_image, write_image
 from reenact.losses.parts import part_mask
 from reenact.train.loop import load_setup
 from reenact.train.validate import Validator
 
 COLUMNS = ("psnr_face", "akd", "akd_oval", "akd_eyes", "akd_lips", "pose_error_deg")
 SIGMA = 4  # px at 128 px output: the split between shading (below) and detail (above)
+FIGURE = {"the driving frame": "driving frame", "eyes and mouth": "warp + its eyes, mouth",
+          "face detail": "warp + its face detail", "face shading": "warp + its shading",
+          "warp blurred": "warp blurred"}  # the figure's columns after the warp: row, label
+PICKS = (5, 30, 50, 66)  # test pairs from three videos, with open and closed mouths
+SIDE = 192  # pixels per panel in the figure
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -80,10 +86,29 @@ def change_row(name: str, rows: dict[str, np.ndarray], base: dict[str, np.ndarra
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def figure(warp: torch.Tensor, images: dict[str, torch.Tensor], picks: tuple[int, ...]
+           ) -> np.ndarray:
+    """(H, W, 3) uint8: a row per picked pair, columns the warp and the ``FIGURE`` composites,
+    each headed by its label."""
+    columns = {"warp": warp}
+    for start, label in FIGURE.items():
+        columns[label] = images[next(k for k in images if k.startswith(start))]
+    rows = [np.concatenate([cv2.resize(tensor_to_image(c[i].clamp(0, 1)), (SIDE, SIDE),
+                                       interpolation=cv2.INTER_NEAREST)
+                            for c in columns.values()], 1) for i in picks]
+    grid = np.concatenate(rows, 0)
+    head = np.full((28, grid.shape[1], 3), 255, np.uint8)
+    for j, label in enumerate(columns):
+        cv2.putText(head, label, (j * SIDE + 6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return np.concatenate([head, grid], 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help="a reenact train config (its cache, size and test pairs)")
     parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
+    parser.add_argument("--figure", help="also write a picture of some pairs' composites here")
     args = parser.parse_args(argv)
     try:
         setup = load_setup(args.config)
@@ -102,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
               f" dB\n\nchange against the warp when the driving frame's ... is pasted in:\n")
         print("| pasted | face PSNR (dB) | AKD | oval | eyes | lips | pose (deg) |")
         print("|---|---|---|---|---|---|---|")
-        for name, images in composites(warp, frame, batch["target_landmarks"]).items():
-            rows = validator.per_pair(images.clamp(0, 1))
+        images = composites(warp, frame, batch["target_landmarks"])
+        if args.figure:
+            picks = tuple(i for i in PICKS if i < len(pairs)) or (0,)
+            write_image(args.figure, figure(warp, images, picks))
+        for name, image in images.items():
+            rows = validator.per_pair(image.clamp(0, 1))
             print(change_row(name, rows, base), flush=True)
     finally:
         validator.close()

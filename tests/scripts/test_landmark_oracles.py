@@ -85,3 +85,14 @@ def test_change_row_is_mean_and_standard_error_over_measured_pairs(oracles):
     assert cells[2] == "+0.2000 +- 0.1000"  # AKD over the two tracked pairs: +0.1, +0.3
     rows["akd"] = np.array([np.nan, 1.2, np.nan])
     assert oracles.change_row("x", rows, base).split(" | ")[2] == "n/a"
+
+
+def test_figure_has_a_panel_per_column_and_pick(images, oracles):
+    warp, _, _, out = images
+    picture = oracles.figure(warp, out, (1, 0))
+    side = oracles.SIDE
+    assert picture.shape == (28 + 2 * side, (1 + len(oracles.FIGURE)) * side, 3)
+    assert picture.dtype == np.uint8
+    panel = picture[28:28 + side, side:2 * side]  # pick 1's driving frame, enlarged
+    expected = (out["the driving frame"][1].permute(1, 2, 0).numpy() * 255).round()
+    assert np.abs(panel[::3, ::3].astype(float) - expected).max() <= 1
