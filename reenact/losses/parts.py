@@ -2,7 +2,7 @@
 
 They cover a few percent of the image, so a whole-image pixel loss barely asks for them, yet they
 carry much of the landmark error: pasting the driving frame's eyes and mouth into the analytic
-warp takes about a quarter of its landmark error off (README, Training). The loss is the L1 of
+warp takes about a fifth of its landmark error off (README, Training). The loss is the L1 of
 the colours and of the image gradients inside the hulls of the driving frame's eyes and lips,
 averaged over those pixels, so its weight does not depend on how much of the image they fill.
 """
