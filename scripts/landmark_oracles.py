@@ -23,6 +23,7 @@ from reenact.data.dataset import VideoStore, make_split, validation_pairs
 from reenact.eval.self_reenactment import face_mask
 from reenact.io import tensor_to_image, write_image
 from reenact.losses.parts import part_mask
+from reenact.models.blocks import gaussian_blur
 from reenact.train.loop import load_setup
 from reenact.train.validate import Validator
 
@@ -35,16 +36,9 @@ PICKS = (5, 30, 50, 66)  # test pairs from three videos, with open and closed mo
 SIDE = 192  # pixels per panel in the figure
 
 
-def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of (B, C, H, W) images (cv2's, border reflected), sigma in pixels."""
-    out = [cv2.GaussianBlur(im.permute(1, 2, 0).numpy(), (0, 0), sigma) for im in x]
-    return torch.from_numpy(np.stack(out)).reshape(x.permute(0, 2, 3, 1).shape
-                                                   ).permute(0, 3, 1, 2).contiguous()
-
-
 def soft(mask: torch.Tensor, sigma: float) -> torch.Tensor:
     """A (B, 1, H, W) mask with its edge feathered, so a paste leaves no seam to track."""
-    return blur(mask.float(), sigma).clamp(0, 1)
+    return gaussian_blur(mask.float(), sigma).clamp(0, 1)
 
 
 def composites(warp: torch.Tensor, frame: torch.Tensor, landmarks: torch.Tensor
@@ -58,7 +52,7 @@ def composites(warp: torch.Tensor, frame: torch.Tensor, landmarks: torch.Tensor
                 2 * k)
     parts = soft(part_mask(landmarks, s), k)
     sigma = SIGMA * k
-    shading = blur(frame, sigma) - blur(warp, sigma)  # the frame's low frequencies minus warp's
+    shading = gaussian_blur(frame, sigma) - gaussian_blur(warp, sigma)  # low frequencies
     return {
         "the driving frame": frame,
         "face (landmark mesh)": warp + face * (frame - warp),
@@ -66,8 +60,8 @@ def composites(warp: torch.Tensor, frame: torch.Tensor, landmarks: torch.Tensor
         "eyes and mouth (parts loss mask)": warp + parts * (frame - warp),
         f"face detail (above sigma {sigma:g} px)": warp + face * (frame - warp - shading),
         f"face shading (below sigma {sigma:g} px)": warp + face * shading,
-        f"warp blurred (sigma {0.7 * k:g} px)": blur(warp, 0.7 * k),
-        "warp sharpened (unsharp 0.5)": warp + 0.5 * (warp - blur(warp, k)),
+        f"warp blurred (sigma {0.7 * k:g} px)": gaussian_blur(warp, 0.7 * k),
+        "warp sharpened (unsharp 0.5)": warp + 0.5 * (warp - gaussian_blur(warp, k)),
     }
 
 

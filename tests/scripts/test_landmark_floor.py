@@ -1,22 +1,17 @@
 """scripts/landmark_floor.py: its per-pair arithmetic on hand-made tracks (no tracker)."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "landmark_floor.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def floor():
-    spec = importlib.util.spec_from_file_location("landmark_floor", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("landmark_floor")
 
 
 def _face(shift: float) -> np.ndarray:

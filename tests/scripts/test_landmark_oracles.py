@@ -1,8 +1,6 @@
 """scripts/landmark_oracles.py: its composites and table arithmetic on made-up images (no
 tracker)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,16 +9,12 @@ import torch
 from reenact.face.topology import landmark_topology
 from reenact.losses.parts import PARTS
 from tests.losses.test_parts import _landmarks
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "landmark_oracles.py"
+from tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def oracles():
-    spec = importlib.util.spec_from_file_location("landmark_oracles", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("landmark_oracles")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +65,7 @@ def test_blur_and_sharpen_change_only_the_detail(images, oracles):
     for x in (blurred, sharpened):
         assert float(x.mean()) == pytest.approx(float(warp.mean()), abs=0.01)
     flat = torch.full((1, 3, 8, 8), 0.3)
-    torch.testing.assert_close(oracles.blur(flat, 2.0), flat)
+    torch.testing.assert_close(oracles.gaussian_blur(flat, 2.0), flat)
 
 
 def test_change_row_is_mean_and_standard_error_over_measured_pairs(oracles):
