@@ -47,14 +47,15 @@ def parts_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
     """
     mask = mask.to(output.dtype)
     d = output - target
-    area = mask.flatten(1).sum(1).clamp(min=1.0)
+    pixels = mask.flatten(1).sum(1)
+    area = pixels.clamp(min=1.0)
     colour = (d.abs() * mask).flatten(1).sum(1) / (area * d.shape[1])
     mx = mask[..., :, 1:] * mask[..., :, :-1]  # a difference counts where both pixels are in
     my = mask[..., 1:, :] * mask[..., :-1, :]
     gx = ((d[..., :, 1:] - d[..., :, :-1]).abs() * mx).flatten(1).sum(1)
     gy = ((d[..., 1:, :] - d[..., :-1, :]).abs() * my).flatten(1).sum(1)
     per_sample = colour + (gx + gy) / (area * d.shape[1])
-    keep = mask.flatten(1).sum(1) > 0
+    keep = pixels > 0
     if paired is not None:
         keep = keep & paired.bool()
     return (per_sample * keep.to(per_sample.dtype)).mean()

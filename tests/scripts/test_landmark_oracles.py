@@ -1,7 +1,6 @@
 """scripts/landmark_oracles.py: its composites and table arithmetic on made-up images (no
 tracker)."""
 
-
 import numpy as np
 import pytest
 import torch
