@@ -9,12 +9,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from reenact.io.atomic import atomic_path
 from reenact.io.errors import InputError
+
+if TYPE_CHECKING:
+    import av
+
+# PyAV is imported where it is used, so training and the front end run where it is not installed
+# (a GPU machine that gets only the preprocessed cache, say).
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
@@ -30,6 +36,8 @@ class VideoInfo:
 
 
 def _open(path: Path) -> "av.container.InputContainer":
+    import av
+
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -61,6 +69,8 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     Raises:
         InputError: the file cannot be opened, or decoding fails (names the frame), or it has no frame.
     """
+    import av
+
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -100,6 +110,8 @@ class VideoWriter:
         self.frames_written = 0
 
     def __enter__(self) -> "VideoWriter":
+        import av
+
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         self._container = av.open(str(tmp), mode="w", format="mp4")
@@ -114,6 +126,8 @@ class VideoWriter:
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
             self._add_audio_stream()  # every stream must exist before the first packet is muxed
+        import av
+
         w, h = self._stream.width, self._stream.height
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
         for packet in self._stream.encode(video_frame):
@@ -123,6 +137,8 @@ class VideoWriter:
     def _add_audio_stream(self) -> None:
         if self.audio_from is None:
             return
+        import av
+
         self._audio_src = av.open(str(self.audio_from))
         if self._audio_src.streams.audio:
             self._audio_out = self._container.add_stream_from_template(

@@ -52,6 +52,8 @@ class RunConfig:
     calibrate: str | None = None  # ours: at the end, choose on the validation split (needs
     #   data.val_fraction) by this score how much of its correction the model adds to the warp
     #   (reenact.train.calibrate) -> checkpoints/calibrated.pt
+    max_minutes: float | None = None  # stop after this much training time in one invocation,
+    #   with a checkpoint (a lease or a cluster's time limit); the same command resumes it
 
     def __post_init__(self) -> None:
         for key in ("select", "calibrate"):
@@ -313,10 +315,12 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
             ema.update_parameters(trainer.model)
             step += 1
             done_here += 1
+            late = run.max_minutes is not None and _out_of_time(t0, run.max_minutes, world, device)
+            end = late or step == run.steps  # log, validate and checkpoint the last step
             if rank == 0:
                 speed = done_here * setup.data.batch_size / (time.perf_counter() - t0)
                 bar.update(1)
-                if step % run.log_every == 0 or step == run.steps:
+                if step % run.log_every == 0 or end:
                     bar.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()},
                                      "img/s": f"{speed:.1f}"})
                     _append_jsonl(out / "metrics.jsonl",
@@ -325,20 +329,25 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
                     for k, v in losses.items():
                         writer.add_scalar(f"train/{k}", v, step)
                     writer.add_scalar("train/images_per_s", speed, step)
-                if step % run.image_every == 0 or step == run.steps:
+                if step % run.image_every == 0 or end:
                     grid = _grid(batch, trainer.last_output)
                     writer.add_image("train/source_driving_warp_output", grid, step)
                     write_image(out / "images" / f"step-{step:07d}.png", tensor_to_image(grid))
-                if step % run.val_every == 0 or step == run.steps:
+                if step % run.val_every == 0 or end:
                     scores = validate()
                     if run.select and run.select in scores and _better(
                             scores[run.select], best, SELECTABLE[run.select]):
                         best = scores[run.select]
                         save(out / "checkpoints" / "best.pt")
-                if step % run.checkpoint_every == 0 or step == run.steps:
+                if step % run.checkpoint_every == 0 or end:
                     save()
                     plot_curves(out)
             if stop_after is not None and done_here >= stop_after:
+                break
+            if late:
+                if rank == 0:
+                    log.info("run.max_minutes=%g reached at step %d: checkpointed; rerun the "
+                             "same command to go on", run.max_minutes, step)
                 break
         if rank == 0 and run.calibrate and validator is not None and step == run.steps:
             calibrate(trainer, ema.module, validator, setup, step, out)
@@ -350,6 +359,19 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         if validator is not None:
             validator.close()
     return scores
+
+
+def _out_of_time(t0: float, minutes: float, world: int, device: torch.device) -> bool:
+    """Whether ``minutes`` have passed since ``t0``; under DDP, on any rank (so all stop at the
+    same step)."""
+    late = time.perf_counter() - t0 > 60 * minutes
+    if world > 1:
+        import torch.distributed as dist
+
+        flag = torch.tensor(float(late), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        late = bool(flag.item())
+    return late
 
 
 def calibrate(trainer, module, validator, setup: TrainSetup, step: int, out: Path) -> None:

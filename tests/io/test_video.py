@@ -54,3 +54,15 @@ def test_empty_truncated_and_non_video_files(tmp_path):
     text.write_text("hello")
     with pytest.raises(InputError, match="text.mp4"):
         probe_video(text)
+
+
+def test_training_imports_no_pyav():
+    """PyAV is imported where video is read or written, so a training machine that gets only the
+    preprocessed cache (a GPU lease, say) needs no PyAV."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reenact.io, reenact.train.loop, reenact.data.dataset; "
+            "print('av' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

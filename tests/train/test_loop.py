@@ -53,6 +53,36 @@ def test_interrupted_and_resumed_equals_uninterrupted(family, tiny_cache, tmp_pa
                if v.is_floating_point())
 
 
+def test_a_time_limited_run_checkpoints_where_it_stops_and_resumes_exactly(
+        tiny_cache, tmp_path, monkeypatch):
+    """run.max_minutes: the run stops at the step the time runs out (step 3 here, off the
+    checkpoint period of 2), checkpoints it, and the same command goes on as if never stopped."""
+    import time
+
+    from reenact.train import loop
+    from reenact.train.checkpoint import load_checkpoint
+
+    assert loop._out_of_time(time.perf_counter() - 61, 1, 1, torch.device("cpu"))
+    assert not loop._out_of_time(time.perf_counter(), 1, 1, torch.device("cpu"))
+    straight = tiny_setup("dcggan", tiny_cache, tmp_path / "straight")
+    loop.train(straight, progress=False)
+    calls = iter([False, False, True])  # the clock, asked once a step: out of time at step 3
+    monkeypatch.setattr(loop, "_out_of_time", lambda *_: next(calls))
+    limited = tiny_setup("dcggan", tiny_cache, tmp_path / "limited", **{"run.max_minutes": 1})
+    loop.train(limited, progress=False)
+    assert load_checkpoint(tmp_path / "limited" / "checkpoints" / "last.pt")["step"] == 3
+    assert sorted(_train_rows(tmp_path / "limited")) == [1, 2, 3]
+    monkeypatch.setattr(loop, "_out_of_time", lambda *_: False)
+    loop.train(limited, progress=False)
+    a, b = _train_rows(tmp_path / "straight"), _train_rows(tmp_path / "limited")
+    assert a == b
+    sa = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    sb = load_checkpoint(tmp_path / "limited" / "checkpoints" / "last.pt")
+    assert sb["step"] == 4
+    for k, v in sa["model"].items():
+        assert torch.equal(v, sb["model"][k]), k
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_checkpoint_loads_as_a_refiner_and_logs_are_written(family, tiny_cache, tmp_path):
     from reenact.refine import DCGGANRefiner, MeshGCNRefiner
