@@ -34,10 +34,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("dcggan", "meshgcn")
@@ -100,12 +102,10 @@ def join(parts: list[Path]) -> dict:
     from reenact.io.weights import load_weights
 
     ordered = sorted(parts, key=lambda p: int(p.suffix.removeprefix(".part")))
-    blob = ordered[0].with_suffix(".joined")
-    try:
+    with tempfile.TemporaryDirectory() as tmp:  # the returned files are read-only
+        blob = Path(tmp) / ordered[0].stem
         blob.write_bytes(b"".join(p.read_bytes() for p in ordered))
-        state = load_weights(blob, "exported generator")
-    finally:
-        blob.unlink(missing_ok=True)
+        state = load_weights(blob, f"{ordered[0].parent / ordered[0].stem}.part*")
     state["model"] = {k: v.float() if v.dtype == torch.float16 else v
                       for k, v in state["model"].items()}
     return state
@@ -143,26 +143,34 @@ def device(out: Path, minutes: float, overrides: list[str]) -> None:
 
 def unpack(files: Path, runs: Path) -> None:
     """Rebuild ``runs/<family>-gpu256`` from what came back: checkpoints/ema.pt (config and EMA
-    generator), metrics.jsonl, the training images and curves.png."""
+    generator), metrics.jsonl, curves.png, the training images, train.log and device.json (the
+    GPU, and each run's exit status and seconds)."""
+    from reenact.io.atomic import atomic_path
     from reenact.train.loop import plot_curves
 
-    with tarfile.open(files / "logs.tar.gz") as tar:
-        tar.extractall(files / "logs", filter="data")
-    print((files / "logs" / "device.json").read_text())
+    for family in FAMILIES:  # the logs first: they say why a run that failed did
+        run = runs / f"{family}-gpu256"
+        run.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(files / "logs.tar.gz") as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(f"{family}/")
+                       or m.name == "device.json"]
+            for m in members:
+                m.name = m.name.removeprefix(f"{family}/")
+            tar.extractall(run, members, filter="data")
+    print((runs / f"{FAMILIES[0]}-gpu256" / "device.json").read_text())
     for family in FAMILIES:
+        run = runs / f"{family}-gpu256"
         parts = sorted(files.glob(f"{family}.part*"))
         if not parts:
-            print(f"{family}: no generator came back (see {files}/logs/{family}/train.log)")
+            print(f"{family}: no generator came back (see {run / 'train.log'})")
             continue
-        run = runs / f"{family}-gpu256"
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         state = join(parts)
-        torch.save(state, run / "checkpoints" / "ema.pt")
-        for path in (files / "logs" / family).rglob("*"):
-            if path.is_file() and path.name != "train.log":
-                target = run / path.relative_to(files / "logs" / family)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+        # the device trained without validation pairs (no tracker there); score with the config's
+        config = yaml.safe_load((ROOT / "configs" / family / "gpu256.yaml").read_text())
+        state["config"]["data"]["val_pairs"] = config["data"]["val_pairs"]
+        (run / "checkpoints").mkdir(exist_ok=True)
+        with atomic_path(run / "checkpoints" / "ema.pt") as tmp:
+            torch.save(state, tmp)
         plot_curves(run)
         print(f"{family}: step {state['step']} -> {run / 'checkpoints' / 'ema.pt'}")
 

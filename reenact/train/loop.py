@@ -61,6 +61,9 @@ class RunConfig:
             if value is not None and value not in SELECTABLE:
                 raise ValueError(f"run.{key} must be one of {', '.join(SELECTABLE)}, got "
                                  f"{value!r}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"run.max_minutes must be a positive number of minutes, got "
+                             f"{self.max_minutes!r}")
 
 
 # validation scores a run can select its best checkpoint by, and whether higher is better

@@ -62,6 +62,8 @@ def test_a_time_limited_run_checkpoints_where_it_stops_and_resumes_exactly(
     from reenact.train import loop
     from reenact.train.checkpoint import load_checkpoint
 
+    with pytest.raises(ValueError, match="run.max_minutes"):
+        tiny_setup("dcggan", tiny_cache, tmp_path / "bad", **{"run.max_minutes": 0})
     assert loop._out_of_time(time.perf_counter() - 61, 1, 1, torch.device("cpu"))
     assert not loop._out_of_time(time.perf_counter(), 1, 1, torch.device("cpu"))
     straight = tiny_setup("dcggan", tiny_cache, tmp_path / "straight")
