@@ -26,6 +26,7 @@ and the same for ``meshgcn``.
 """
 
 import argparse
+import copy
 import importlib.util
 import io
 import json
@@ -115,23 +116,30 @@ def device(out: Path, minutes: float, overrides: list[str]) -> None:
     """Train each family for ``minutes`` (validation off: no mediapipe here), then export."""
     runs = Path("/tmp/gpu-runs")
     logs = {"gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none (CPU)"}
-    for family in FAMILIES:
-        run = runs / family
-        command = [sys.executable, "-m", "reenact.cli", "train", "-c",
-                   str(ROOT / "configs" / family / "gpu256.yaml"), f"run.max_minutes={minutes}",
-                   "data.val_pairs=0", "run.select=null", "run.calibrate=null",
-                   f"run.out={run}", *overrides]
-        t0 = time.perf_counter()
-        with open(runs.parent / f"gpu-{family}.log", "w") as log:
-            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False,
-                                  env={**os.environ, "TQDM_MININTERVAL": "5"}).returncode
-        logs[family] = {"exit": code, "seconds": round(time.perf_counter() - t0, 1)}
-        print(family, logs[family], flush=True)
-        if code == 0:
-            export(run / "checkpoints" / "last.pt", out, family)
+    try:
+        for family in FAMILIES:
+            run = runs / family
+            command = [sys.executable, "-m", "reenact.cli", "train", "-c",
+                       str(ROOT / "configs" / family / "gpu256.yaml"),
+                       f"run.max_minutes={minutes}", "data.val_pairs=0", "run.select=null",
+                       "run.calibrate=null", f"run.out={run}", *overrides]
+            t0 = time.perf_counter()
+            with open(runs.parent / f"gpu-{family}.log", "w") as log:
+                code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False,
+                                      env={**os.environ, "TQDM_MININTERVAL": "5"}).returncode
+            logs[family] = {"exit": code, "seconds": round(time.perf_counter() - t0, 1)}
+            print(family, logs[family], flush=True)
+            if code == 0:
+                export(run / "checkpoints" / "last.pt", out, family)
+    finally:  # the logs come back whatever failed
+        _write_logs(out, runs, logs)
+
+
+def _write_logs(out: Path, runs: Path, logs: dict) -> None:
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
         for family in FAMILIES:
-            tar.add(runs.parent / f"gpu-{family}.log", f"{family}/train.log")
+            if (runs.parent / f"gpu-{family}.log").is_file():
+                tar.add(runs.parent / f"gpu-{family}.log", f"{family}/train.log")
             for path in ((runs / family / "metrics.jsonl"), *(runs / family / "images").glob("*")):
                 if path.is_file():
                     tar.add(path, f"{family}/{path.relative_to(runs / family)}")
@@ -148,11 +156,12 @@ def unpack(files: Path, runs: Path) -> None:
     from reenact.io.atomic import atomic_path
     from reenact.train.loop import plot_curves
 
-    for family in FAMILIES:  # the logs first: they say why a run that failed did
-        run = runs / f"{family}-gpu256"
-        run.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(files / "logs.tar.gz") as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(f"{family}/")
+    with tarfile.open(files / "logs.tar.gz") as tar:  # the logs first: they say why a run failed
+        everything = tar.getmembers()
+        for family in FAMILIES:
+            run = runs / f"{family}-gpu256"
+            run.mkdir(parents=True, exist_ok=True)
+            members = [copy.copy(m) for m in everything if m.name.startswith(f"{family}/")
                        or m.name == "device.json"]
             for m in members:
                 m.name = m.name.removeprefix(f"{family}/")
