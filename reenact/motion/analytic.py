@@ -25,6 +25,7 @@ from reenact.face.topology import (
     UPPER_LIP_INNER,
 )
 from reenact.geometry.triangles import signed_area
+from reenact.motion.completion import STRETCH, limit_turn
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -146,28 +147,64 @@ def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: Face
     return opening.float(), teeth.float()
 
 
+def _own_weight(scene: SourceScene, model: LandmarkFaceModel, verts: torch.Tensor,
+                coeffs: FaceCoefficients) -> torch.Tensor:
+    """(B, V) per vertex: 1 where the photo's own pixels may be shown, falling to 0 where the pose
+    stretches the surrounding triangles past what a photo's texture stands (output area over
+    source area, both per unit of the face's scale, from STRETCH[0] to STRETCH[1])."""
+    faces = scene.faces
+    area = signed_area(verts[:, faces]).abs() / coeffs.scale[:, None].to(verts.dtype) ** 2
+    src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
+    stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
+    # The lip gap's own stretch is the mouth interior's business (it would unweight the lips).
+    counted = torch.from_numpy(model.topology.triangle_region != REGION["mouth"])
+    stretch = stretch * counted
+    V = verts.shape[1]
+    acc = torch.zeros(verts.shape[0], V, dtype=verts.dtype).index_add_(
+        1, faces.reshape(-1), stretch.repeat_interleave(3, 1))
+    count = torch.bincount(faces.reshape(-1), weights=counted.double().repeat_interleave(3),
+                           minlength=V).clamp(min=1)
+    lo, hi = STRETCH
+    t = ((acc / count - lo) / (hi - lo)).clamp(0, 1)
+    return (1 - t * t * (3 - 2 * t)).float()
+
+
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
-                  mouth_fill: bool = True) -> WarpResult:
-    """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution."""
+                  mouth_fill: bool = True, turn_limit: bool = True) -> WarpResult:
+    """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution.
+
+    With ``turn_limit`` the head turns away from the source's pose only as far as it reveals no
+    feature the photo hides (``reenact.motion.completion.limit_turn``); the result's ``coeffs``
+    are the pose it shows."""
     S = scene.size
+    if turn_limit:
+        coeffs = limit_turn(scene.texture, model, scene.coeffs, coeffs)
     points, verts = warp_vertices(scene, model, coeffs)
     points = points.float()
     B = points.shape[0]
     V = model.num_vertices
     frags = rasterize(points[:, :V], scene.faces, (S, S))
-    # Face pixels: one gather for every per-vertex attribute (source xy, mirrored xy, mouth uv).
+    # Face pixels: one gather for every per-vertex attribute (source xy, texel uv, own weight).
     src = scene.src_points[:, :V].float()
-    attrs = torch.cat([src, src[:, scene.mirror], scene.mouth_uv[None].float()], -1)
-    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs.expand(B, -1, -1))  # (N, 6)
+    attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
+                       _own_weight(scene, model, verts, coeffs)[..., None],
+                       scene.mouth_uv[None].float().expand(B, -1, -1)], -1)
+    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 7)
     tri = frags.pix_to_face[b, y, x]  # (N,)
-    hidden = scene.tri_mirror_fill[tri]
     coords = _extension_coords(scene, points, S)  # (B, S, S, 2), the face is pasted over it
-    coords[b, y, x] = torch.where(hidden[:, None], vals[:, 2:4], vals[:, 0:2])
-
-    person = sample_image(scene.person_mask.float(), coords)  # (B, 1, S, S)
+    coords[b, y, x] = vals[:, 0:2]
+    # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
+    # the completed texture instead of the photo (reenact.motion.completion).
+    tex = scene.texture
+    texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[None, None, :, 2:4])
+    fill_rgb, seen = texels[0, :3, 0].T, texels[0, 3, 0]  # (N, 3), (N,)
+    fill = 1 - seen * vals[:, 4]
+    person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
     weight = 1 - person  # overlay weight: the plate where the flow lands off the person
     overlay = scene.plate.float().expand(B, -1, -1, -1).clone()
+    overlay[b, :, y, x] = fill_rgb
+    weight[b, 0, y, x] = fill
     region = torch.from_numpy(model.topology.triangle_region)
     mouth = region[tri] == REGION["mouth"]
     if mouth_fill and mouth.any():
@@ -176,10 +213,11 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         stretch = area_r / scene.src_tri_area[tm].float().clamp(min=0.5)
         w_m = ((stretch - 1.5) / 2.5).clamp(0, 1)  # the source shows too little of this mouth
         opening, teeth = _teeth_visibility(model, scene, coeffs)
-        colour = _mouth_interior(vals[mouth][:, 4:6], scene.lip_color.float(), opening[bm],
+        colour = _mouth_interior(vals[mouth][:, 5:7], scene.lip_color.float(), opening[bm],
                                  teeth[bm])
-        overlay[bm, :, ym, xm] = colour
-        weight[bm, 0, ym, xm] = w_m
+        weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
+        overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
+                                                                      .clamp(min=1e-6))[:, None])
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,

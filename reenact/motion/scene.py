@@ -1,6 +1,7 @@
 """What the analytic warp precomputes once per source crop: the head-extension mesh (rings that
 carry hair and ears rigidly with the head, a fixed frame that keeps the background still), the
-background plate, per-triangle visibility in the source, and the mouth-interior coordinates."""
+background plate, the source face's texture completed where the photo does not show it, and the
+mouth-interior coordinates."""
 
 from dataclasses import dataclass
 
@@ -11,8 +12,8 @@ from scipy.spatial import Delaunay
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.face.topology import landmark_topology
 from reenact.geometry.triangles import signed_area
+from reenact.motion.completion import FaceTexture, build_face_texture
 from reenact.render import rasterize
 
 RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
@@ -37,9 +38,10 @@ class SourceScene:
     ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
     oval: torch.Tensor  # (K,) face oval vertex indices
     src_points: torch.Tensor  # (1, V + K + R + Nb, 2) source positions of every warp vertex
-    tri_mirror_fill: torch.Tensor  # (T,) bool, hidden in the source: take the mirror's texture
-    mirror: torch.Tensor  # (V,) mirror vertex map
+    texture: FaceTexture  # the face laid out flat, graded and completed (motion.completion)
     person_mask: torch.Tensor  # (1, 1, S, S) in [0, 1], person incl. the face
+    carried: torch.Tensor  # (1, 1, S, S) in [0, 1], what moves with the head: the person and a
+    #   halo around it (fly-away hair the segmentation misses); the plate is inpainted under it
     plate: torch.Tensor  # (1, 3, S, S) background with the person removed
     mouth_uv: torch.Tensor  # (V, 2) mouth-interior coordinates (u across, v down) per vertex
     lip_color: torch.Tensor  # (3,) mean lip colour of the source
@@ -79,55 +81,19 @@ def _mouth_uv(model: LandmarkFaceModel) -> np.ndarray:
     return uv
 
 
-def _mirror_fill(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
-                 mirror: torch.Tensor, size: int) -> torch.Tensor:
-    """Per triangle: should the output take its texture from the mirrored triangle? Yes when it
-    is hidden in the source, its mirror image is well seen (at least half its frontal area), and
-    it lies inside the face: within two edges of the face outline the mirror would bring the
-    other side's hair line along, a dark seam, so the stretched own texture is kept there."""
-    visible, ratio = _visibility(verts, faces, mean, scale, size)
-    near_outline = torch.zeros(len(mirror), dtype=torch.bool)
-    near_outline[torch.from_numpy(landmark_topology().boundary_loop)] = True
-    for _ in range(2):
-        touched = near_outline[faces].any(1)
-        near_outline[faces[touched].reshape(-1)] = True
-    interior = ~near_outline[faces].any(1)
-    index = {tuple(sorted(t)): i for i, t in enumerate(faces.tolist())}
-    mirrored = torch.tensor([index.get(tuple(sorted(mirror[t].tolist())), -1)
-                             for t in faces], dtype=torch.long)
-    has = mirrored >= 0
-    m = mirrored.clamp(min=0)
-    return ~visible & has & visible[m] & (ratio[m] > 0.5) & interior
-
-
-def _visibility(verts: torch.Tensor, faces: torch.Tensor, mean: torch.Tensor, scale: float,
-                size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per triangle: is it seen in the source? Hidden means clearly turned away (its projected
-    area flipped against the frontal mean shape's by more than 5% of that area) or mostly covered
-    (of a projected area of at least 4 px^2, under 30% of its pixels win the z-test). Edge-on
-    triangles count as seen: their own stretched texture is smoother than a mirrored one."""
-    frags = rasterize(verts, faces, (size, size))
-    tri = verts[0][faces]
-    ref = signed_area(mean[faces]) * scale**2
-    area = signed_area(tri)
-    ratio = area / ref.abs().clamp(min=1e-9) * torch.sign(ref)  # projected / frontal area
-    flipped = ratio < -0.05
-    won = torch.bincount(frags.pix_to_face[frags.mask], minlength=len(faces)).to(area.dtype)
-    covered = (area.abs() >= 4.0) & (won < 0.3 * area.abs())
-    return ~(flipped | covered), ratio
-
-
 def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFaceModel,
-                person_mask: np.ndarray, plate: str = "shiftmap") -> SourceScene:
+                person_mask: np.ndarray, plate: str = "telea") -> SourceScene:
     """Precompute the source side of the analytic warp.
 
     Args:
         image: (1, 3, S, S) source crop in [0, 1].
         coeffs: the source's coefficients fitted in crop pixels.
         person_mask: (S, S) float person probability from selfie segmentation.
-        plate: how the background plate is inpainted: "shiftmap" (texture; what `reenact
-            animate` uses), "telea" (a smooth fill, cheaper, and a pure function of the image,
-            which training batches need) or "none" (the source crop itself: cheapest).
+        plate: how the background plate is inpainted: "telea" (a smooth fill, what `reenact
+            animate` uses: it copies no hair or face edges into the uncovered background, and is
+            a pure function of the image, which training batches need), "shiftmap" (texture
+            from shifted copies of the background, which brings jagged copies of nearby edges
+            along) or "none" (the source crop itself: cheapest).
     """
     S = image.shape[-1]
     topo = model.topology
@@ -160,11 +126,13 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     border = torch.from_numpy(np.c_[border_xy, np.zeros(len(border_xy))])
 
     mask = np.clip(person_mask, 0, 1).astype(np.float32)
-    face_cov = rasterize(verts, faces, (S, S)).mask[0].numpy()
+    frags = rasterize(verts, faces, (S, S))
+    face_cov = frags.mask[0].numpy()
     mask = np.maximum(mask, face_cov.astype(np.float32))
     if plate not in PLATES:
         raise ValueError(f"plate must be one of {', '.join(PLATES)}, got {plate!r}")
-    plate = image.clone() if plate == "none" else _background_plate(image, mask, plate)
+    carried = _halo(mask)
+    plate = image.clone() if plate == "none" else _background_plate(image, carried, plate)
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
@@ -174,12 +142,26 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         ring_rigidity=torch.from_numpy(rigidity), ring_mobility=torch.from_numpy(mobility),
         border=border, faces=faces, ext_faces=ext_faces,
         oval=torch.from_numpy(oval), src_points=src_points,
-        tri_mirror_fill=_mirror_fill(verts, faces, model.mean, float(coeffs.scale[0]),
-                                     model.mirror, S),
-        mirror=model.mirror,
+        texture=build_face_texture(image, verts, frags, float(coeffs.scale[0]), model),
         person_mask=torch.from_numpy(mask)[None, None], plate=plate,
+        carried=torch.from_numpy(carried)[None, None],
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         src_tri_area=area)
+
+
+HALO = 0.02  # of the crop side: how far past the segmented person the head carries its outline
+
+
+def _halo(person: np.ndarray) -> np.ndarray:
+    """(S, S) person probability -> the same with a soft halo HALO * S wide around it. The selfie
+    segmentation stops short of fly-away hair and soft hair edges; left in the background plate
+    they would stay behind as a ghost of the old outline when the head moves."""
+    S = person.shape[0]
+    r = max(1, round(HALO * S))
+    grown = cv2.dilate((person > 0.1).astype(np.float32),
+                       cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    soft = cv2.GaussianBlur(grown, (0, 0), r / 2)
+    return np.maximum(person, np.clip(2 * soft, 0, 1)).astype(np.float32)
 
 
 def _background_plate(image: torch.Tensor, person: np.ndarray, method: str = "shiftmap"

@@ -1,0 +1,247 @@
+"""What the source photo does not show of its own face, completed once per source in a texture.
+
+The texture is the face laid out flat: texel coordinates are the landmark model's symmetric mean
+shape seen from the front, so a face's mirror image is the texture flipped left to right. Each texel
+is sampled from the source photo through the fitted source mesh, and graded by how well the photo
+sees it: covered by a nearer part of the face (the nose in front of the far cheek), turned away,
+or seen edge-on (a thin strip of pixels that a turn towards the camera would smear). Texels the
+photo does not show well are completed:
+
+- skin from its mirror image across the midline, where that is skin the photo sees well (never an
+  eye, brow, lip or the nose's base, which would draw a second copy of a feature), with the mirror's
+  shading matched to the texels around it;
+- anything else from the surrounding texture (OpenCV's Telea inpainting).
+
+Per frame the warp keeps the photo's own pixels where they are seen well and not stretched much,
+and takes the completed texture elsewhere (``reenact.motion.analytic``). Features the photo hides
+(an eye or lip corner behind the nose) have no credible fill, so the head is not turned far enough
+to reveal them: ``limit_turn``.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from reenact.face.base import FaceCoefficients
+from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.topology import NOSE_TIP, REGION
+from reenact.geometry import rotation_interpolate
+from reenact.geometry.triangles import signed_area
+from reenact.render import Fragments, interpolate_attributes, rasterize
+from reenact.render.shaders import sample_image
+
+SEEN_DEPTH = 0.04  # head units: a texel nearer than the photo's depth there plus this is seen
+FACING = (0.02, 0.2)  # |cos| of the surface to the view: turned away below, fully seen above
+SHARP = (0.3, 0.6)  # the photo's foreshortening over the layout's: too squeezed ... fine
+SILHOUETTE_PX = (1.0, 4.0)  # a mirror source this close to the photo's face outline is not used
+STRETCH = (2.0, 4.0)  # output / source area (scale-normalised): own pixels used up to, none past
+REVEAL_LIMIT = 0.004  # head units^2 of hidden feature a turn may reveal (an eye is about 0.03)
+TURN_STEPS = 16  # fractions of a turn tried by limit_turn
+
+
+@dataclass(frozen=True)
+class FaceTexture:
+    """The source face laid out in texture space (T texels a side; see the module docstring)."""
+
+    texture: torch.Tensor  # (1, 3, T, T) in [0, 1], completed where the photo does not show it
+    seen: torch.Tensor  # (1, 1, T, T) in [0, 1], how well the photo shows each texel
+    verts_uv: torch.Tensor  # (V, 2) texel coordinates of each vertex (pixel units of the texture)
+    hidden_feature: torch.Tensor  # (F,) int64 triangles of features the photo does not show
+    src_area: torch.Tensor  # (F,) their projected source area / scale^2 (head units^2)
+
+
+def _smoothstep(x: np.ndarray | torch.Tensor, lo: float, hi: float):
+    t = ((x - lo) / (hi - lo)).clip(0, 1) if isinstance(x, np.ndarray) else \
+        ((x - lo) / (hi - lo)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def texel_layout(model: LandmarkFaceModel, size: int) -> torch.Tensor:
+    """(V, 3) vertex positions in texture space: the mean shape from the front, x and y in texels
+    (centred, the same scale on both axes, 4% margin), z the mean's depth (for folds)."""
+    mean = model.mean
+    lo, hi = mean[:, :2].min(0).values, mean[:, :2].max(0).values
+    span = float((hi - lo).max()) * 1.08
+    centre = (lo + hi) / 2
+    xy = (mean[:, :2] - centre) / span * size + size / 2
+    return torch.cat([xy, mean[:, 2:3]], 1)
+
+
+def vertex_normals_z(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(1, V, 3) posed vertices -> (V,) cosine between each vertex normal and the direction to the
+    camera (1 facing it, 0 edge-on, negative turned away). Triangles wind outwards (topology)."""
+    tri = verts[0][faces]  # (T, 3, 3)
+    n = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)  # area-weighted
+    acc = torch.zeros_like(verts[0]).index_add_(0, faces.reshape(-1), n.repeat_interleave(3, 0))
+    return -acc[:, 2] / acc.norm(dim=-1).clamp(min=1e-12)  # the camera looks along +z
+
+
+def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Fragments,
+                       scale: float, model: LandmarkFaceModel) -> FaceTexture:
+    """Lay out, grade and complete the source face.
+
+    Args:
+        image: (1, 3, S, S) source crop in [0, 1].
+        verts: (1, V, 3) posed source vertices, crop pixels.
+        fragments: the source mesh rasterized at (S, S).
+        scale: the source's scale (pixels per head unit).
+    """
+    S = image.shape[-1]
+    T = max(64, S // 2)
+    faces = torch.from_numpy(model.topology.triangles)
+    layout = texel_layout(model, T).to(verts.dtype)
+    frags = rasterize(layout[None], faces, (T, T))
+    covered = frags.mask[0].numpy()
+    facing = vertex_normals_z(verts, faces)
+    facing_layout = vertex_normals_z(model.mean[None].to(verts.dtype), faces)
+    attrs = torch.cat([verts[0], facing[:, None], facing_layout[:, None]], 1)[None]
+    at = interpolate_attributes(frags, faces, attrs)[0]  # (T, T, 5): photo x, y, z; facings
+    xy = at[..., :2]
+    texture = sample_image(image.to(verts.dtype), xy[None]).float()  # (1, 3, T, T)
+    # Seen: nothing nearer in the photo at that pixel (or it is this very triangle there).
+    px = xy.floor().long().clamp(0, S - 1)
+    zbuf = fragments.zbuf[0][px[..., 1], px[..., 0]]
+    here = fragments.pix_to_face[0][px[..., 1], px[..., 0]]
+    unoccluded = (at[..., 2] <= zbuf + SEEN_DEPTH * scale) | (here == frags.pix_to_face[0])
+    cos = at[..., 3].numpy()
+    seen = unoccluded.numpy() * _smoothstep(cos, *FACING) * covered
+    seen = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), 1.0)
+    # photo pixels per layout texel, relative (1 for a frontal photo, whatever the surface)
+    squeeze = (cos + 0.05) / (np.maximum(at[..., 4].numpy(), 0) + 0.05)
+    sharp = unoccluded.numpy() * covered * _smoothstep(squeeze, *SHARP)
+    sharp = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.0)  # fine enough from the front
+    outline = fragments.mask[0].numpy().astype(np.uint8)
+    to_edge = cv2.distanceTransform(outline, cv2.DIST_L2, 3)
+    inner = _smoothstep(cv2.remap(to_edge, xy[..., 0].float().numpy() - 0.5,
+                                  xy[..., 1].float().numpy() - 0.5, cv2.INTER_LINEAR),
+                        *SILHOUETTE_PX)
+    region = np.where(covered, _mirror_regions(model)[frags.pix_to_face[0].clamp(min=0).numpy()],
+                      REGION["background"])
+    completed = _complete(texture[0].permute(1, 2, 0).numpy(), sharp, sharp * inner, region,
+                          covered)
+    hidden, area = _hidden_features(verts, faces, frags, sharp, model, scale)
+    return FaceTexture(texture=torch.from_numpy(completed).permute(2, 0, 1)[None],
+                       seen=torch.from_numpy(seen.astype(np.float32))[None, None],
+                       verts_uv=layout[:, :2].float(), hidden_feature=hidden, src_area=area)
+
+
+def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region: np.ndarray,
+              covered: np.ndarray) -> np.ndarray:
+    """(T, T, 3) texture -> completed texture: the own texels where ``sharp``, else the shading-
+    matched mirror where that is skin the photo shows well, else the surrounding texture."""
+    T = tex.shape[0]
+    skin = (region == REGION["skin"]) & (region[:, ::-1] == REGION["skin"])  # also nose sides
+    m_tex, m_ok = tex[:, ::-1], (mirror_ok[:, ::-1] * skin)  # the texture's mirror image
+    # Shading: the ratio of the own and the mirrored local means, each over its well-seen texels,
+    # spread into the holes by normalised convolution (a wide Gaussian).
+    sigma = T / 10
+
+    def local_mean(t, w):
+        num = cv2.GaussianBlur(t * w[..., None], (0, 0), sigma)
+        den = cv2.GaussianBlur(w.astype(np.float32), (0, 0), sigma)[..., None]
+        return num / np.maximum(den, 1e-4), den
+
+    own_mean, own_den = local_mean(tex, sharp)
+    mir_mean, _ = local_mean(m_tex, m_ok)
+    gain = np.clip(own_mean / np.maximum(mir_mean, 1e-3), 0.6, 1.6)
+    gain = np.where(own_den > 1e-3, gain, 1.0)
+    mirrored = np.clip(m_tex * gain, 0, 1)
+    fill = _inpaint(tex, (sharp >= 0.5) & (region == REGION["skin"]) & covered)
+    fill = m_ok[..., None] * mirrored + (1 - m_ok[..., None]) * fill
+    s = sharp[..., None]
+    return (s * tex + (1 - s) * fill).astype(np.float32)
+
+
+def _inpaint(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Everything but the well-seen ``skin`` texels, filled from the skin around it (Telea, in
+    uint8): a hidden eye corner becomes skin, not a smear of the visible part of the eye."""
+    hole = (~skin).astype(np.uint8)
+    if hole.all():
+        return tex
+    rgb = (tex * 255 + 0.5).clip(0, 255).astype(np.uint8)
+    return cv2.inpaint(rgb, hole, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255
+
+
+FEATURES = ("eyes", "brows", "lips")  # the mouth's inside has its own fill (analytic)
+
+
+def _mirror_regions(model: LandmarkFaceModel) -> np.ndarray:
+    """(T,) triangle regions with the nose's sides and bridge counted as skin: only the base of
+    the nose (below its tip: the nostrils) is a feature that must not be mirrored."""
+    region = model.topology.triangle_region.copy()
+    region[(region == REGION["nose"]) & ~_nose_base(model)] = REGION["skin"]
+    return region
+
+
+def _nose_base(model: LandmarkFaceModel) -> np.ndarray:
+    mean = model.mean.numpy()
+    centre_y = mean[model.topology.triangles, 1].mean(1)
+    return (model.topology.triangle_region == REGION["nose"]) & (centre_y > mean[NOSE_TIP, 1])
+
+
+def _hidden_features(verts: torch.Tensor, faces: torch.Tensor, frags: Fragments,
+                     sharp: np.ndarray, model: LandmarkFaceModel, scale: float
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feature triangles (eyes, brows, lips, the base of the nose) the photo shows much worse than a
+    frontal photo would: their mean texel grade is under one half. Triangles a frontal view does
+    not show either (no texel: the underside of the nose) do not count."""
+    region = model.topology.triangle_region
+    feature = np.isin(region, [REGION[n] for n in FEATURES]) | _nose_base(model)
+    p2f = frags.pix_to_face[0].numpy()
+    inside = p2f >= 0
+    total = np.bincount(p2f[inside], weights=sharp[inside], minlength=len(faces))
+    count = np.bincount(p2f[inside], minlength=len(faces))
+    grade = np.where(count > 0, total / np.maximum(count, 1), 1.0)  # none: hidden from the front
+
+    hidden = np.flatnonzero(feature & (grade < 0.5))
+    idx = torch.from_numpy(hidden)
+    area = signed_area(verts[0][faces[idx]]).abs() / scale**2 if len(hidden) else \
+        torch.zeros(0, dtype=verts.dtype)
+    return idx, area
+
+
+def revealed_area(texture: FaceTexture, verts: torch.Tensor, faces: torch.Tensor,
+                  scale: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) posed vertices -> (B,) head units^2 of hidden features shown past the stretch the
+    warp accepts: what a pose would have to invent."""
+    tris = faces[texture.hidden_feature]
+    area = signed_area(verts[:, tris]) / scale[:, None] ** 2  # (B, F), facing the camera > 0
+    # the mesh winds outwards and y points down, so a triangle facing the camera has negative area
+    shown = (-area).clamp(min=0)
+    return (shown - STRETCH[0] * texture.src_area.to(shown.dtype)).clamp(min=0).sum(1)
+
+
+def limit_turn(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoefficients,
+               coeffs: FaceCoefficients) -> FaceCoefficients:
+    """The coefficients with the head's rotation away from the source's cut back (geodesically, per
+    face) to the largest fraction that reveals at most ``REVEAL_LIMIT`` of hidden features.
+    Continuous in the driver's pose: the fraction is interpolated between the tried steps."""
+    if len(texture.hidden_feature) == 0:
+        return coeffs
+    faces = torch.from_numpy(model.topology.triangles)
+    B, n = coeffs.rotation.shape[0], TURN_STEPS + 1
+    frac = torch.linspace(0, 1, n, dtype=coeffs.rotation.dtype)
+    R0 = source.rotation.expand(B, -1, -1)
+    R = rotation_interpolate(R0[:, None].expand(B, n, 3, 3), coeffs.rotation[:, None]
+                             .expand(B, n, 3, 3), frac[None].expand(B, n))  # (B, n, 3, 3)
+    trial = FaceCoefficients(
+        identity=coeffs.identity.repeat_interleave(n, 0),
+        expression=coeffs.expression.repeat_interleave(n, 0),
+        rotation=R.reshape(B * n, 3, 3), scale=coeffs.scale.repeat_interleave(n, 0),
+        translation=coeffs.translation.repeat_interleave(n, 0))
+    shown = revealed_area(texture, model.vertices(trial), faces, trial.scale).reshape(B, n)
+    shown = shown - shown[:, :1]  # what the turn reveals (an expression may reveal some too)
+    if bool((shown[:, -1] <= REVEAL_LIMIT).all()):
+        return coeffs
+    over = shown > REVEAL_LIMIT
+    over[:, 0] = False  # the source's own pose is always allowed
+    first = torch.where(over.any(1), over.float().argmax(1), torch.full((B,), n - 1))
+    # between the last allowed step and the first one over the limit, where the limit is crossed
+    i0 = (first - 1).clamp(min=0)
+    a0, a1 = shown[torch.arange(B), i0], shown[torch.arange(B), first]
+    t = ((REVEAL_LIMIT - a0) / (a1 - a0).clamp(min=1e-12)).clamp(0, 1)
+    f = torch.where(over.any(1), (i0 + t) / (n - 1), torch.ones(B, dtype=frac.dtype))
+    rot = rotation_interpolate(R0, coeffs.rotation, f)
+    return coeffs.replace(rotation=rot)

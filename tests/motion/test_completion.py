@@ -1,0 +1,100 @@
+"""What the photo does not show: completed from mirrored skin (never a mirrored feature), squeezed
+texture not stretched, and turns limited where a hidden feature would have to be invented."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from reenact.face import REGION
+from reenact.geometry import rotation_angle_between
+from reenact.motion.analytic import _own_weight, analytic_warp
+from reenact.motion.completion import REVEAL_LIMIT, _complete, limit_turn, revealed_area
+from reenact.pipeline import Reenactor
+from tests.conftest import data_path
+
+SKIN = np.array([0.8, 0.6, 0.5], np.float32)
+
+
+def _synthetic_face(T: int = 64):
+    """A symmetric face texture: skin with two moles, two dark eyes; the left half is lit 10%
+    darker than the right."""
+    region = np.full((T, T), REGION["skin"])
+    tex = np.tile(SKIN, (T, T, 1))
+    for cx in (10, T - 1 - 10):
+        tex[40:43, cx - 1:cx + 2] = (0.4, 0.25, 0.2)  # a mole, which only a mirror can bring
+    for cx in (T // 4, T - 1 - T // 4):
+        region[20:26, cx - 5:cx + 6] = REGION["eyes"]
+        tex[20:26, cx - 5:cx + 6] = (0.05, 0.05, 0.1)
+    tex = tex * np.where(np.arange(T) < T // 2, 0.9, 1.0)[None, :, None]
+    return tex.astype(np.float32), region
+
+
+def test_hidden_skin_comes_from_its_mirror_and_hidden_features_are_not_mirrored():
+    tex, region = _synthetic_face()
+    T = tex.shape[0]
+    hidden = np.zeros((T, T), bool)
+    hidden[:, 44:] = True  # the photo does not show the right part, its eye included
+    sharp = (~hidden).astype(np.float32)
+    shown = np.where(hidden[..., None], 0.0, tex)  # what the photo has there: nothing
+    out = _complete(shown.astype(np.float32), sharp, sharp, region, np.ones((T, T), bool))
+    skin = hidden & (region == REGION["skin"])
+    # The skin's pattern is its mirror image's, with the shading of its own side (not 10% darker).
+    assert np.abs(out[skin] - tex[skin]).mean() < 0.03
+    assert np.abs(out[40:43, 52:55] - tex[40:43, 52:55]).max() < 0.06  # the mirrored mole
+    # The hidden eye is not drawn from the other eye: it is skin-coloured, not dark.
+    eye = hidden & (region == REGION["eyes"])
+    assert out[eye].mean() > 0.4
+
+
+def test_unmoved_pose_keeps_the_photos_pixels_and_stretch_drops_them(samples):
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    verts = r.model.vertices(src.coeffs)
+    weight = _own_weight(src.scene, r.model, verts, src.coeffs)
+    assert weight.min() > 0.99
+    # Pretend the photo showed the triangles around the nose tip 10 times smaller than it does.
+    faces = src.scene.faces
+    near = (faces == 1).any(1)
+    area = torch.where(near, src.scene.src_tri_area / 10, src.scene.src_tri_area)
+    squeezed = dataclasses.replace(src.scene, src_tri_area=area)
+    weight = _own_weight(squeezed, r.model, verts, src.coeffs)
+    assert weight[0, 1] < 0.05  # the nose tip: every triangle around it is stretched 10x
+    assert weight[0, faces[~near].unique()].min() > 0 and weight[0, 10] > 0.99
+
+
+@pytest.fixture(scope="module")
+def looking_down():
+    """A corpus photo whose head is turned and bowed: lips, nostrils and an eye corner hidden."""
+    r = Reenactor()
+    return r, r.prepare_source(data_path("corpus", "portraits", "DECA", "image00408.jpg"))
+
+
+def test_turn_is_limited_where_it_would_reveal_hidden_features(looking_down):
+    r, src = looking_down
+    texture = src.scene.texture
+    assert len(texture.hidden_feature) > 0
+    faces = torch.from_numpy(r.model.topology.triangles)
+    frontal = src.coeffs.replace(rotation=torch.eye(3, dtype=torch.float64)[None])
+
+    def revealed(c):
+        return float(revealed_area(texture, r.model.vertices(c), faces, c.scale)[0])
+
+    assert revealed(frontal) - revealed(src.coeffs) > REVEAL_LIMIT  # a frontal pose invents
+    limited = limit_turn(texture, r.model, src.coeffs, frontal)
+    assert revealed(limited) - revealed(src.coeffs) <= REVEAL_LIMIT * 1.05
+    turned = float(rotation_angle_between(src.coeffs.rotation, limited.rotation)[0])
+    asked = float(rotation_angle_between(src.coeffs.rotation, frontal.rotation)[0])
+    assert 0 < turned < asked
+    # Continuous in the driver's pose: a slightly smaller request gives a nearby pose.
+    from reenact.geometry import rotation_interpolate
+
+    near = src.coeffs.replace(rotation=rotation_interpolate(src.coeffs.rotation,
+                                                            frontal.rotation, 0.97))
+    moved = limit_turn(texture, r.model, src.coeffs, near)
+    assert float(rotation_angle_between(moved.rotation, limited.rotation)[0]) < np.radians(1.0)
+    # The warp applies it, and reports the pose it shows.
+    w = analytic_warp(src.scene, r.model, frontal)
+    assert torch.allclose(w.coeffs.rotation, limited.rotation)
+    assert analytic_warp(src.scene, r.model, frontal, turn_limit=False).coeffs is frontal
