@@ -104,13 +104,39 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
     return cavity * (1 - upper - lower).clamp(min=0) + (upper + lower) * teeth * shade
 
 
+OUTLINE_SKIP = 0.5  # head units: the most the band past a revealed outline is skipped
+
+
+def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
+                     ) -> torch.Tensor:
+    """(B, N, 2) source positions of every warp vertex. Where the pose moves the face's outline
+    outwards (the far side of a turned face coming round), the extension mesh starts as much
+    further out in the photo, up to OUTLINE_SKIP: the landmark outline of a turned face lies
+    inside its true silhouette, and the band between them (the cheek's edge, an eye corner) would
+    otherwise be drawn a second time beside the turned face. Unmoved, nothing changes."""
+    B, K = verts.shape[0], len(scene.oval)
+    V = verts.shape[1]
+    normal = scene.outline_normal.to(verts.dtype)  # (K, 2)
+    out = verts[:, scene.oval, :2]
+    src_oval = scene.verts[:, scene.oval, :2].to(verts.dtype)
+    reach_out = ((out - out.mean(1, keepdim=True)) * normal).sum(-1) / coeffs.scale[:, None]
+    reach_src = ((src_oval - src_oval.mean(1, keepdim=True)) * normal).sum(-1) / \
+        scene.coeffs.scale[:, None].to(verts.dtype)
+    push = (2 * (reach_out - reach_src)).clamp(0, OUTLINE_SKIP) * scene.coeffs.scale.to(verts.dtype)
+    src = scene.src_points.expand(B, -1, -1).clone()
+    src[:, V:V + K] += (push[..., None] * normal).to(src.dtype)
+    return src
+
+
 EXTENSION_SCALE = 4  # the head-extension flow is piecewise affine and smooth: rasterize it at 1/4
 
 
-def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int) -> torch.Tensor:
+def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
+                      src_points: torch.Tensor) -> torch.Tensor:
     """Backward flow of the face + extension mesh at 1/EXTENSION_SCALE resolution, upsampled
     bilinearly to (B, S, S, 2). Only used outside the face, whose flow is rasterized at full size.
-    The displacement (not the absolute position) is upsampled, so the pinned border stays exact."""
+    The displacement (not the absolute position) is upsampled, so the pinned border stays exact.
+    ``src_points``: (B, N, 2) source positions of the warp vertices (see ``_outline_sources``)."""
     low = max(16, S // EXTENSION_SCALE)
     k = low / S
     faces_all = torch.cat([scene.faces, scene.ext_faces])
@@ -118,8 +144,7 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int) -> torch
     pts[..., :2] *= k
     frags = rasterize(pts, faces_all, (low, low))
     B = points.shape[0]
-    coords = interpolate_attributes(frags, faces_all,
-                                    scene.src_points.expand(B, -1, -1).to(points.dtype))
+    coords = interpolate_attributes(frags, faces_all, src_points.to(points.dtype))
     here = _pixel_grid(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
     up = torch.nn.functional.interpolate(shift.permute(0, 3, 1, 2), size=(S, S),
@@ -186,12 +211,14 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     frags = rasterize(points[:, :V], scene.faces, (S, S))
     # Face pixels: one gather for every per-vertex attribute (source xy, texel uv, own weight).
     src = scene.src_points[:, :V].float()
+    own = _own_weight(scene, model, verts, coeffs)  # (B, V)
     attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
-                       _own_weight(scene, model, verts, coeffs)[..., None],
+                       own[..., None],
                        scene.mouth_uv[None].float().expand(B, -1, -1)], -1)
     (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 7)
     tri = frags.pix_to_face[b, y, x]  # (N,)
-    coords = _extension_coords(scene, points, S)  # (B, S, S, 2), the face is pasted over it
+    coords = _extension_coords(scene, points, S, _outline_sources(scene, verts, coeffs))  # (B, S, S, 2),
+    # the face is pasted over it
     coords[b, y, x] = vals[:, 0:2]
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).

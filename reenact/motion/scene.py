@@ -37,6 +37,7 @@ class SourceScene:
     faces: torch.Tensor  # (T, 3) face triangles
     ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
     oval: torch.Tensor  # (K,) face oval vertex indices
+    outline_normal: torch.Tensor  # (K, 2) unit outward normals of the oval in the source crop
     src_points: torch.Tensor  # (1, V + K + R + Nb, 2) source positions of every warp vertex
     texture: FaceTexture  # the face laid out flat, graded and completed (motion.completion)
     person_mask: torch.Tensor  # (1, 1, S, S) in [0, 1], person incl. the face
@@ -142,11 +143,21 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         ring_rigidity=torch.from_numpy(rigidity), ring_mobility=torch.from_numpy(mobility),
         border=border, faces=faces, ext_faces=ext_faces,
         oval=torch.from_numpy(oval), src_points=src_points,
+        outline_normal=_outward_normals(verts[0, oval, :2]),
         texture=build_face_texture(image, verts, frags, float(coeffs.scale[0]), model),
         person_mask=torch.from_numpy(mask)[None, None], plate=plate,
         carried=torch.from_numpy(carried)[None, None],
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         src_tri_area=area)
+
+
+def _outward_normals(loop: torch.Tensor) -> torch.Tensor:
+    """(K, 2) closed polygon -> (K, 2) unit normals pointing away from its inside (either order)."""
+    tangent = torch.roll(loop, -1, 0) - torch.roll(loop, 1, 0)
+    normal = torch.stack([tangent[:, 1], -tangent[:, 0]], 1)
+    normal = normal / normal.norm(dim=1, keepdim=True).clamp(min=1e-9)
+    outward = ((loop - loop.mean(0)) * normal).sum(1).mean() > 0
+    return normal if outward else -normal
 
 
 HALO = 0.02  # of the crop side: how far past the segmented person the head carries its outline

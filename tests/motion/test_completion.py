@@ -98,3 +98,33 @@ def test_turn_is_limited_where_it_would_reveal_hidden_features(looking_down):
     w = analytic_warp(src.scene, r.model, frontal)
     assert torch.allclose(w.coeffs.rotation, limited.rotation)
     assert analytic_warp(src.scene, r.model, frontal, turn_limit=False).coeffs is frontal
+
+
+def test_extension_skips_the_band_past_an_outline_that_comes_round(samples):
+    """The landmark outline of a turned face lies inside its silhouette: where a turn brings the
+    outline outwards the extension mesh starts further out in the photo, so the band between
+    them is not drawn again beside the face; unmoved, nothing changes."""
+    from reenact.geometry import euler_to_matrix
+    from reenact.motion.analytic import OUTLINE_SKIP, _outline_sources
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    scene = src.scene
+    V, K = r.model.num_vertices, len(scene.oval)
+    same = _outline_sources(scene, r.model.vertices(src.coeffs), src.coeffs)
+    assert torch.allclose(same, scene.src_points)
+    R = euler_to_matrix(torch.deg2rad(torch.tensor([0.0, 30.0, 0.0], dtype=torch.float64)))[None]
+    turned = src.coeffs.replace(rotation=R @ src.coeffs.rotation)
+    moved = _outline_sources(scene, r.model.vertices(turned), turned)
+    push = (moved - scene.src_points)[0, V:V + K]  # (K, 2) for the oval's copy
+    outward = (push * scene.outline_normal).sum(1)
+    assert torch.allclose(push, outward[:, None] * scene.outline_normal, atol=1e-6)  # along n
+    assert (outward >= -1e-9).all() and outward.max() > 1.0
+    assert outward.max() <= OUTLINE_SKIP * float(scene.coeffs.scale[0]) + 1e-6
+    # only one side comes round: the other keeps its band
+    x = scene.verts[0, scene.oval, 0]
+    centre = x.mean()
+    left, right = outward[x < centre].max(), outward[x > centre].max()
+    assert max(left, right) > 2 * min(left, right)
+    rest = moved[0, :V]  # the face's own vertices never move in the photo
+    assert torch.equal(rest, scene.src_points[0, :V])
