@@ -143,7 +143,6 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     pts = points.clone()
     pts[..., :2] *= k
     frags = rasterize(pts, faces_all, (low, low))
-    B = points.shape[0]
     coords = interpolate_attributes(frags, faces_all, src_points.to(points.dtype))
     here = _pixel_grid(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))

@@ -18,6 +18,7 @@ and takes the completed texture elsewhere (``reenact.motion.analytic``). Feature
 to reveal them: ``limit_turn``.
 """
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -69,6 +70,16 @@ def texel_layout(model: LandmarkFaceModel, size: int) -> torch.Tensor:
     return torch.cat([xy, mean[:, 2:3]], 1)
 
 
+@functools.lru_cache(maxsize=4)
+def _layout(size: int) -> tuple[torch.Tensor, Fragments]:
+    """``texel_layout`` and its rasterization: the same for every photo (the landmark model's mean
+    shape is a constant of the package), so built once per texture size."""
+    model = LandmarkFaceModel()
+    layout = texel_layout(model, size)
+    faces = torch.from_numpy(model.topology.triangles)
+    return layout, rasterize(layout[None], faces, (size, size))
+
+
 def vertex_normals_z(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """(1, V, 3) posed vertices -> (V,) cosine between each vertex normal and the direction to the
     camera (1 facing it, 0 edge-on, negative turned away). Triangles wind outwards (topology)."""
@@ -91,8 +102,8 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     S = image.shape[-1]
     T = max(64, S // 2)
     faces = torch.from_numpy(model.topology.triangles)
-    layout = texel_layout(model, T).to(verts.dtype)
-    frags = rasterize(layout[None], faces, (T, T))
+    layout, frags = _layout(T)
+    layout = layout.to(verts.dtype)
     covered = frags.mask[0].numpy()
     facing = vertex_normals_z(verts, faces)
     facing_layout = vertex_normals_z(model.mean[None].to(verts.dtype), faces)
@@ -148,20 +159,28 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     gain = np.clip(own_mean / np.maximum(mir_mean, 1e-3), 0.6, 1.6)
     gain = np.where(own_den > 1e-3, gain, 1.0)
     mirrored = np.clip(m_tex * gain, 0, 1)
-    fill = _inpaint(tex, (sharp >= 0.5) & (region == REGION["skin"]) & covered)
+    fill = _inpaint(tex, (sharp >= 0.5) & (region == REGION["skin"]) & covered, covered)
     fill = m_ok[..., None] * mirrored + (1 - m_ok[..., None]) * fill
     s = sharp[..., None]
     return (s * tex + (1 - s) * fill).astype(np.float32)
 
 
-def _inpaint(tex: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Everything but the well-seen ``skin`` texels, filled from the skin around it (Telea, in
-    uint8): a hidden eye corner becomes skin, not a smear of the visible part of the eye."""
-    hole = (~skin).astype(np.uint8)
-    if hole.all():
+def _inpaint(tex: np.ndarray, skin: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """The ``covered`` texels that are not well-seen ``skin``, filled from the skin around them
+    (Telea): a hidden eye corner becomes skin, not a smear of the visible part of the eye. At half
+    resolution (a smooth fill; Telea's time grows with the hole's area), in uint8."""
+    T = tex.shape[0]
+    h = T // 2
+    rgb = cv2.resize((tex * 255 + 0.5).clip(0, 255).astype(np.uint8), (h, h),
+                     interpolation=cv2.INTER_AREA)
+    known = cv2.resize(skin.astype(np.float32), (h, h), interpolation=cv2.INTER_AREA) > 0.99
+    need = cv2.resize(covered.astype(np.uint8), (h, h), interpolation=cv2.INTER_NEAREST)
+    need = cv2.dilate(need, np.ones((3, 3), np.uint8))
+    hole = (need.astype(bool) & ~known).astype(np.uint8)
+    if not known.any() or not hole.any():
         return tex
-    rgb = (tex * 255 + 0.5).clip(0, 255).astype(np.uint8)
-    return cv2.inpaint(rgb, hole, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255
+    filled = cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)
+    return cv2.resize(filled, (T, T), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
 
 
 FEATURES = ("eyes", "brows", "lips")  # the mouth's inside has its own fill (analytic)
