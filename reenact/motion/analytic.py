@@ -222,9 +222,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
     tex = scene.texture
-    texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[None, None, :, 2:4])
-    fill_rgb, seen = texels[0, :3, 0].T, texels[0, 3, 0]  # (N, 3), (N,)
-    fill = 1 - seen * vals[:, 4]
+    fill_rgb = torch.zeros(len(tri), 3)
+    fill = torch.zeros(len(tri))
+    need = ~tex.fully_seen[tri] | (vals[:, 4] < 0.999)  # elsewhere the photo's own pixels
+    if need.any():
+        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[None, None, need, 2:4])
+        fill_rgb[need] = texels[0, :3, 0].T  # (n, 3)
+        fill[need] = 1 - texels[0, 3, 0] * vals[need, 4]
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
     weight = 1 - person  # overlay weight: the plate where the flow lands off the person

@@ -49,6 +49,7 @@ class FaceTexture:
     texture: torch.Tensor  # (1, 3, T, T) in [0, 1], completed where the photo does not show it
     seen: torch.Tensor  # (1, 1, T, T) in [0, 1], how well the photo shows each texel
     verts_uv: torch.Tensor  # (V, 2) texel coordinates of each vertex (pixel units of the texture)
+    fully_seen: torch.Tensor  # (T,) bool, every texel of the triangle seen: nothing to fill
     hidden_feature: torch.Tensor  # (F,) int64 triangles of features the photo does not show
     src_area: torch.Tensor  # (F,) their projected source area / scale^2 (head units^2)
 
@@ -135,7 +136,20 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     hidden, area = _hidden_features(verts, faces, frags, sharp, model, scale)
     return FaceTexture(texture=torch.from_numpy(completed).permute(2, 0, 1)[None],
                        seen=torch.from_numpy(seen.astype(np.float32))[None, None],
-                       verts_uv=layout[:, :2].float(), hidden_feature=hidden, src_area=area)
+                       verts_uv=layout[:, :2].float(),
+                       fully_seen=_fully_seen(frags, seen, len(faces)),
+                       hidden_feature=hidden, src_area=area)
+
+
+def _fully_seen(frags: Fragments, seen: np.ndarray, num_triangles: int) -> torch.Tensor:
+    """(T,) bool: triangles whose texels are all seen (none: False). The warp samples the texture
+    only elsewhere, or where the pose stretches the photo."""
+    p2f = frags.pix_to_face[0].numpy()
+    inside = p2f >= 0
+    worst = np.ones(num_triangles)
+    np.minimum.at(worst, p2f[inside], seen[inside])
+    has = np.bincount(p2f[inside], minlength=num_triangles) > 0
+    return torch.from_numpy(has & (worst >= 0.999))
 
 
 def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region: np.ndarray,
