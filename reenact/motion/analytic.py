@@ -11,6 +11,7 @@ frame stays still. What the source cannot show is filled rather than smeared:
   synthetic mouth interior (dark cavity, upper and lower teeth) in mouth coordinates.
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,7 @@ from reenact.face.topology import (
     MOUTH_RIGHT,
     REGION,
     UPPER_LIP_INNER,
+    landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
 from reenact.motion.completion import STRETCH, limit_turn
@@ -171,25 +173,29 @@ def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: Face
     return opening.float(), teeth.float()
 
 
-def _own_weight(scene: SourceScene, model: LandmarkFaceModel, verts: torch.Tensor,
-                coeffs: FaceCoefficients) -> torch.Tensor:
+@functools.lru_cache(maxsize=1)
+def _vertex_mean() -> torch.Tensor:
+    """(T, V) the landmark mesh's triangle -> vertex averaging matrix over the triangles around
+    each vertex, leaving out the lip gap's (its stretch is the mouth interior's business, and
+    would unweight the lips)."""
+    topo = landmark_topology()
+    faces = torch.from_numpy(topo.triangles)
+    counted = torch.from_numpy(topo.triangle_region != REGION["mouth"]).double()
+    M = torch.zeros(len(faces), topo.num_vertices, dtype=torch.float64)
+    M[torch.arange(len(faces))[:, None].expand(-1, 3), faces] = counted[:, None]
+    return M / M.sum(0).clamp(min=1)
+
+
+def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
+                ) -> torch.Tensor:
     """(B, V) per vertex: 1 where the photo's own pixels may be shown, falling to 0 where the pose
     stretches the surrounding triangles past what a photo's texture stands (output area over
     source area, both per unit of the face's scale, from STRETCH[0] to STRETCH[1])."""
-    faces = scene.faces
-    area = signed_area(verts[:, faces]).abs() / coeffs.scale[:, None].to(verts.dtype) ** 2
+    area = signed_area(verts[:, scene.faces]).abs() / coeffs.scale[:, None].to(verts.dtype) ** 2
     src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
     stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
-    # The lip gap's own stretch is the mouth interior's business (it would unweight the lips).
-    counted = torch.from_numpy(model.topology.triangle_region != REGION["mouth"])
-    stretch = stretch * counted
-    V = verts.shape[1]
-    acc = torch.zeros(verts.shape[0], V, dtype=verts.dtype).index_add_(
-        1, faces.reshape(-1), stretch.repeat_interleave(3, 1))
-    count = torch.bincount(faces.reshape(-1), weights=counted.double().repeat_interleave(3),
-                           minlength=V).clamp(min=1)
     lo, hi = STRETCH
-    t = ((acc / count - lo) / (hi - lo)).clamp(0, 1)
+    t = ((stretch @ _vertex_mean().to(stretch.dtype) - lo) / (hi - lo)).clamp(0, 1)  # (B, V)
     return (1 - t * t * (3 - 2 * t)).float()
 
 
@@ -210,31 +216,35 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     frags = rasterize(points[:, :V], scene.faces, (S, S))
     # Face pixels: one gather for every per-vertex attribute (source xy, texel uv, own weight).
     src = scene.src_points[:, :V].float()
-    own = _own_weight(scene, model, verts, coeffs)  # (B, V)
+    own = _own_weight(scene, verts, coeffs)  # (B, V)
     attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
                        own[..., None],
                        scene.mouth_uv[None].float().expand(B, -1, -1)], -1)
     (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 7)
     tri = frags.pix_to_face[b, y, x]  # (N,)
-    coords = _extension_coords(scene, points, S, _outline_sources(scene, verts, coeffs))  # (B, S, S, 2),
-    # the face is pasted over it
+    outline = _outline_sources(scene, verts, coeffs)
+    coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
     coords[b, y, x] = vals[:, 0:2]
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
     tex = scene.texture
-    fill_rgb = torch.zeros(len(tri), 3)
+    # pixels whose triangle the photo does not all see, or that the pose stretches; elsewhere the
+    # photo's own pixels, with the overlay weight 0 that the face has below
+    need = torch.nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999))[:, 0]  # (n,)
     fill = torch.zeros(len(tri))
-    need = ~tex.fully_seen[tri] | (vals[:, 4] < 0.999)  # elsewhere the photo's own pixels
-    if need.any():
-        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[None, None, need, 2:4])
+    fill_rgb = torch.zeros(len(tri), 3)
+    if len(need):
+        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[need][None, None, :, 2:4])
         fill_rgb[need] = texels[0, :3, 0].T  # (n, 3)
         fill[need] = 1 - texels[0, 3, 0] * vals[need, 4]
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
     weight = 1 - person  # overlay weight: the plate where the flow lands off the person
     overlay = scene.plate.float().expand(B, -1, -1, -1).clone()
-    overlay[b, :, y, x] = fill_rgb
-    weight[b, 0, y, x] = fill
+    if len(need):
+        bn, yn, xn = b[need], y[need], x[need]
+        overlay[bn, :, yn, xn] = fill_rgb[need]
+        weight[bn, 0, yn, xn] = fill[need]
     region = torch.from_numpy(model.topology.triangle_region)
     mouth = region[tri] == REGION["mouth"]
     if mouth_fill and mouth.any():

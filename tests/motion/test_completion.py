@@ -52,14 +52,14 @@ def test_unmoved_pose_keeps_the_photos_pixels_and_stretch_drops_them(samples):
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
     verts = r.model.vertices(src.coeffs)
-    weight = _own_weight(src.scene, r.model, verts, src.coeffs)
+    weight = _own_weight(src.scene, verts, src.coeffs)
     assert weight.min() > 0.99
     # Pretend the photo showed the triangles around the nose tip 10 times smaller than it does.
     faces = src.scene.faces
     near = (faces == 1).any(1)
     area = torch.where(near, src.scene.src_tri_area / 10, src.scene.src_tri_area)
     squeezed = dataclasses.replace(src.scene, src_tri_area=area)
-    weight = _own_weight(squeezed, r.model, verts, src.coeffs)
+    weight = _own_weight(squeezed, verts, src.coeffs)
     assert weight[0, 1] < 0.05  # the nose tip: every triangle around it is stretched 10x
     assert weight[0, faces[~near].unique()].min() > 0 and weight[0, 10] > 0.99
 
