@@ -67,10 +67,12 @@ def open_collection(path: str | Path, split: str = "test") -> Collection:
             items.append(Item(f.stem, f.stem, "image", str(f), 1))
     if not items:
         raise InputError(f"{path}: no images or videos in this folder")
-    return Collection(path.name, items, _load_file)
+    return Collection(path.name, items, load_file_frames)
 
 
-def _load_file(item: Item, indices: list[int]) -> list[np.ndarray]:
+def load_file_frames(item: Item, indices: list[int]) -> list[np.ndarray]:
+    """The frames ``indices`` (in that order) of an image or video file item, decoding a video
+    once up to the last one asked for."""
     if item.kind == "image":
         if set(indices) - {0}:
             raise ValueError(f"{item.path}: an image has only frame 0")
