@@ -27,7 +27,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
-from reenact.motion.completion import STRETCH, limit_turn
+from reenact.motion.completion import STRETCH, limit_turn, smoothstep
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -194,9 +194,7 @@ def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficient
     area = signed_area(verts[:, scene.faces]).abs() / coeffs.scale[:, None].to(verts.dtype) ** 2
     src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
     stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
-    lo, hi = STRETCH
-    t = ((stretch @ _vertex_mean().to(stretch.dtype) - lo) / (hi - lo)).clamp(0, 1)  # (B, V)
-    return (1 - t * t * (3 - 2 * t)).float()
+    return (1 - smoothstep(stretch @ _vertex_mean().to(stretch.dtype), *STRETCH)).float()  # (B, V)
 
 
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,

@@ -54,9 +54,9 @@ class FaceTexture:
     src_area: torch.Tensor  # (F,) their projected source area / scale^2 (head units^2)
 
 
-def _smoothstep(x: np.ndarray | torch.Tensor, lo: float, hi: float):
-    t = ((x - lo) / (hi - lo)).clip(0, 1) if isinstance(x, np.ndarray) else \
-        ((x - lo) / (hi - lo)).clamp(0, 1)
+def smoothstep(x: np.ndarray | torch.Tensor, lo: float, hi: float):
+    """0 below ``lo``, 1 above ``hi``, a smooth cubic between (numpy or torch)."""
+    t = ((x - lo) / (hi - lo)).clip(0, 1)
     return t * t * (3 - 2 * t)
 
 
@@ -118,15 +118,15 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     here = fragments.pix_to_face[0][px[..., 1], px[..., 0]]
     unoccluded = (at[..., 2] <= zbuf + SEEN_DEPTH * scale) | (here == frags.pix_to_face[0])
     cos = at[..., 3].numpy()
-    seen = unoccluded.numpy() * _smoothstep(cos, *FACING) * covered
+    seen = unoccluded.numpy() * smoothstep(cos, *FACING) * covered
     seen = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), 1.0)
     # photo pixels per layout texel, relative (1 for a frontal photo, whatever the surface)
     squeeze = (cos + 0.05) / (np.maximum(at[..., 4].numpy(), 0) + 0.05)
-    sharp = unoccluded.numpy() * covered * _smoothstep(squeeze, *SHARP)
+    sharp = unoccluded.numpy() * covered * smoothstep(squeeze, *SHARP)
     sharp = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.0)  # fine enough from the front
     outline = fragments.mask[0].numpy().astype(np.uint8)
     to_edge = cv2.distanceTransform(outline, cv2.DIST_L2, 3)
-    inner = _smoothstep(cv2.remap(to_edge, xy[..., 0].float().numpy() - 0.5,
+    inner = smoothstep(cv2.remap(to_edge, xy[..., 0].float().numpy() - 0.5,
                                   xy[..., 1].float().numpy() - 0.5, cv2.INTER_LINEAR),
                         *SILHOUETTE_PX)
     region = np.where(covered, _mirror_regions(model)[frags.pix_to_face[0].clamp(min=0).numpy()],
