@@ -6,7 +6,8 @@ Beyond the face the head-extension mesh carries hair and ears rigidly with the h
 frame stays still. What the source cannot show is filled rather than smeared:
 
 - background the head uncovers: pixels whose flow lands off the person take the background plate;
-- a cheek a turn reveals (triangles hidden in the source): the mirrored triangle's pixels;
+- face the photo does not show, or shows too small for the pose: the completed face texture
+  (``reenact.motion.completion``), smoothed where the pose magnifies it far;
 - the inside of a mouth that opens (mouth triangles stretched far beyond their source size): a
   synthetic mouth interior (dark cavity, upper and lower teeth) in mouth coordinates.
 """
@@ -27,7 +28,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
-from reenact.motion.completion import STRETCH, limit_turn, smoothstep
+from reenact.motion.completion import BLUR_STRETCH, STRETCH, limit_turn, smoothstep
 from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -107,6 +108,12 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
 
 
 OUTLINE_SKIP = 0.5  # head units: the most the band past a revealed outline is skipped
+# The band is skipped only on the photo's far side, the side its face looks towards (where the
+# far cheek's edge shows just beyond the nose), and only on photos turned well away: the outline's
+# outward normal dotted with the face's forward direction (the sine of the turn on that side),
+# from none at FAR_SIDE[0] (about 20 degrees) to all at FAR_SIDE[1] (about 33). Less turned
+# photos' outlines are close to their silhouettes, and skipping stretches the band beyond.
+FAR_SIDE = (0.35, 0.55)
 
 
 def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
@@ -115,7 +122,8 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
     outwards (the far side of a turned face coming round), the extension mesh starts as much
     further out in the photo, up to OUTLINE_SKIP: the landmark outline of a turned face lies
     inside its true silhouette, and the band between them (the cheek's edge, an eye corner) would
-    otherwise be drawn a second time beside the turned face. Unmoved, nothing changes."""
+    otherwise be drawn a second time beside the turned face. Only on the side the photo's face
+    looks towards (FAR_SIDE); unmoved, nothing changes."""
     B, K = verts.shape[0], len(scene.oval)
     V = verts.shape[1]
     normal = scene.outline_normal.to(verts.dtype)  # (K, 2)
@@ -125,6 +133,8 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
     reach_src = ((src_oval - src_oval.mean(1, keepdim=True)) * normal).sum(-1) / \
         scene.coeffs.scale[:, None].to(verts.dtype)
     push = (2 * (reach_out - reach_src)).clamp(0, OUTLINE_SKIP) * scene.coeffs.scale.to(verts.dtype)
+    looks = -scene.coeffs.rotation[:, :2, 2].to(verts.dtype)  # (1, 2) the head's forward (-z) in xy
+    push = push * smoothstep(normal @ looks[0], *FAR_SIDE)[None]
     src = scene.src_points.expand(B, -1, -1).clone()
     src[:, V:V + K] += (push[..., None] * normal).to(src.dtype)
     return src
@@ -186,15 +196,42 @@ def _vertex_mean() -> torch.Tensor:
     return M / M.sum(0).clamp(min=1)
 
 
+def _magnification(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
+                   ) -> torch.Tensor:
+    """(B, T) per triangle: the most the pose stretches it in any one direction (the larger
+    singular value of the source -> output affine map, per unit of the face's scale). A triangle
+    the photo shows edge-on and the pose turns to the camera is magnified along one direction
+    only, which its area ratio hides."""
+    def edges(v):  # (..., T, 3, 2) -> (..., T, 2, 2), edge vectors as columns
+        return torch.stack([v[..., 1, :] - v[..., 0, :], v[..., 2, :] - v[..., 0, :]], -1)
+
+    e_out = edges(verts[:, scene.faces, :2]) / coeffs.scale[:, None, None, None].to(verts.dtype)
+    e_src = edges(scene.verts[:, scene.faces, :2].to(verts.dtype)) / \
+        scene.coeffs.scale[:, None, None, None].to(verts.dtype)
+    det = e_src[..., 0, 0] * e_src[..., 1, 1] - e_src[..., 0, 1] * e_src[..., 1, 0]
+    det = torch.where(det < 0, det.clamp(max=-1e-6), det.clamp(min=1e-6))
+    adj = torch.stack([torch.stack([e_src[..., 1, 1], -e_src[..., 0, 1]], -1),
+                       torch.stack([-e_src[..., 1, 0], e_src[..., 0, 0]], -1)], -2)
+    m = e_out @ (adj / det[..., None, None])  # (B, T, 2, 2) source -> output
+    q = (m * m).sum((-2, -1))
+    d = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
+    return ((q + (q * q - 4 * d * d).clamp(min=0).sqrt()) / 2).sqrt()
+
+
 def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
-                ) -> torch.Tensor:
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, V) per vertex: 1 where the photo's own pixels may be shown, falling to 0 where the pose
     stretches the surrounding triangles past what a photo's texture stands (output area over
-    source area, both per unit of the face's scale, from STRETCH[0] to STRETCH[1])."""
+    source area, both per unit of the face's scale, from STRETCH[0] to STRETCH[1]); and (B, V)
+    which of the sharp and smoothed textures to show, 0 (sharp) to 2 (the smoothest), by how far
+    the pose magnifies the triangles in their most stretched direction (BLUR_STRETCH)."""
     area = signed_area(verts[:, scene.faces]).abs() / coeffs.scale[:, None].to(verts.dtype) ** 2
     src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
     stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
-    return (1 - smoothstep(stretch @ _vertex_mean().to(stretch.dtype), *STRETCH)).float()  # (B, V)
+    mean = _vertex_mean().to(stretch.dtype)
+    mag = _magnification(scene, verts, coeffs) @ mean  # (B, V)
+    blur = smoothstep(mag, *BLUR_STRETCH[:2]) + smoothstep(mag, *BLUR_STRETCH[1:])
+    return (1 - smoothstep(stretch @ mean, *STRETCH)).float(), blur.float()
 
 
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
@@ -214,11 +251,11 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     frags = rasterize(points[:, :V], scene.faces, (S, S))
     # Face pixels: one gather for every per-vertex attribute (source xy, texel uv, own weight).
     src = scene.src_points[:, :V].float()
-    own = _own_weight(scene, verts, coeffs)  # (B, V)
+    own, blur = _own_weight(scene, verts, coeffs)  # (B, V) each
     attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
                        own[..., None],
-                       scene.mouth_uv[None].float().expand(B, -1, -1)], -1)
-    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 7)
+                       scene.mouth_uv[None].float().expand(B, -1, -1), blur[..., None]], -1)
+    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 8)
     tri = frags.pix_to_face[b, y, x]  # (N,)
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
@@ -232,9 +269,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     fill = torch.zeros(len(tri))
     fill_rgb = torch.zeros(len(tri), 3)
     if len(need):
-        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), vals[need][None, None, :, 2:4])
-        fill_rgb[need] = texels[0, :3, 0].T  # (n, 3)
-        fill[need] = 1 - texels[0, 3, 0] * vals[need, 4]
+        texels = sample_image(torch.cat([tex.texture, tex.seen, tex.smooth], 1),
+                              vals[need][None, None, :, 2:4])[0, :, 0].T  # (n, 10)
+        # magnified far past the photo's detail: the smoothed textures, not streaks
+        level = vals[need, 7:8]
+        fill_rgb[need] = torch.lerp(torch.lerp(texels[:, :3], texels[:, 4:7], level.clamp(max=1)),
+                                    texels[:, 7:10], (level - 1).clamp(min=0))
+        fill[need] = 1 - texels[:, 3] * vals[need, 4]
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
     weight = 1 - person  # overlay weight: the plate where the flow lands off the person

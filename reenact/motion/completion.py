@@ -38,6 +38,14 @@ FACING = (0.02, 0.2)  # |cos| of the surface to the view: turned away below, ful
 SHARP = (0.3, 0.6)  # the photo's foreshortening over the layout's: too squeezed ... fine
 SILHOUETTE_PX = (1.0, 4.0)  # a mirror source this close to the photo's face outline is not used
 STRETCH = (2.0, 4.0)  # output / source area (scale-normalised): own pixels used up to, none past
+# Stretched further than the photo has detail for, the texture's fine structure (hair, stubble,
+# the photo's outline) would be drawn out into streaks: the warp takes a smoothed texture instead,
+# blurred more the more it is magnified in its most stretched direction: BLUR_STRETCH[0] -> [1]
+# the sharp texture -> a Gaussian of BLUR_TEXELS[0], [1] -> [2] -> BLUR_TEXELS[1] (texels at
+# T = 128).
+BLUR_STRETCH = (2.0, 4.0, 8.0)
+BLUR_TEXELS = (3.0, 8.0)
+RIM_PX = (0.5, 2.0)  # texels this close to the photo's face outline (photo pixels) are not sharp
 REVEAL_LIMIT = 0.004  # head units^2 of hidden feature a turn may reveal (an eye is about 0.03)
 TURN_STEPS = 16  # fractions of a turn tried by limit_turn
 
@@ -47,6 +55,8 @@ class FaceTexture:
     """The source face laid out in texture space (T texels a side; see the module docstring)."""
 
     texture: torch.Tensor  # (1, 3, T, T) in [0, 1], completed where the photo does not show it
+    smooth: torch.Tensor  # (1, 6, T, T) the texture blurred twice (BLUR_TEXELS), for what a turn
+    # magnifies far past the photo's detail
     seen: torch.Tensor  # (1, 1, T, T) in [0, 1], how well the photo shows each texel
     verts_uv: torch.Tensor  # (V, 2) texel coordinates of each vertex (pixel units of the texture)
     fully_seen: torch.Tensor  # (T,) bool, every texel of the triangle seen: nothing to fill
@@ -122,19 +132,23 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     seen = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), 1.0)
     # photo pixels per layout texel, relative (1 for a frontal photo, whatever the surface)
     squeeze = (cos + 0.05) / (np.maximum(at[..., 4].numpy(), 0) + 0.05)
-    sharp = unoccluded.numpy() * covered * smoothstep(squeeze, *SHARP)
-    sharp = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.0)  # fine enough from the front
     outline = fragments.mask[0].numpy().astype(np.uint8)
-    to_edge = cv2.distanceTransform(outline, cv2.DIST_L2, 3)
-    inner = smoothstep(cv2.remap(to_edge, xy[..., 0].float().numpy() - 0.5,
-                                  xy[..., 1].float().numpy() - 0.5, cv2.INTER_LINEAR),
-                        *SILHOUETTE_PX)
+    to_edge = cv2.remap(cv2.distanceTransform(outline, cv2.DIST_L2, 3),
+                        xy[..., 0].float().numpy() - 0.5, xy[..., 1].float().numpy() - 0.5,
+                        cv2.INTER_LINEAR)
+    inner = smoothstep(to_edge, *SILHOUETTE_PX)
+    # the rim at the photo's outline samples what lies beyond it (hair, background): not sharp
+    sharp = unoccluded.numpy() * covered * smoothstep(squeeze, *SHARP) * smoothstep(to_edge,
+                                                                                    *RIM_PX)
+    sharp = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.0)  # fine enough from the front
     region = np.where(covered, _mirror_regions(model)[frags.pix_to_face[0].clamp(min=0).numpy()],
                       REGION["background"])
     completed = _complete(texture[0].permute(1, 2, 0).numpy(), sharp, sharp * inner, region,
                           covered)
     hidden, area = _hidden_features(verts, faces, frags, sharp, model, scale)
+    smooth = np.concatenate([_smooth(completed, covered, b * T / 128) for b in BLUR_TEXELS], -1)
     return FaceTexture(texture=torch.from_numpy(completed).permute(2, 0, 1)[None],
+                       smooth=torch.from_numpy(smooth).permute(2, 0, 1)[None],
                        seen=torch.from_numpy(seen.astype(np.float32))[None, None],
                        verts_uv=layout[:, :2].float(),
                        fully_seen=_fully_seen(frags, seen, len(faces)),
@@ -177,6 +191,15 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     fill = m_ok[..., None] * mirrored + (1 - m_ok[..., None]) * fill
     s = sharp[..., None]
     return (s * tex + (1 - s) * fill).astype(np.float32)
+
+
+def _smooth(tex: np.ndarray, covered: np.ndarray, sigma: float) -> np.ndarray:
+    """The texture blurred over the face only (normalised convolution: the background beyond the
+    layout's outline does not bleed in)."""
+    w = covered.astype(np.float32)
+    num = cv2.GaussianBlur(tex * w[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
+    return np.where(den > 1e-3, num / np.maximum(den, 1e-3), tex).astype(np.float32)
 
 
 def _inpaint(tex: np.ndarray, skin: np.ndarray, covered: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 
 from reenact.face import REGION
 from reenact.geometry import rotation_angle_between
-from reenact.motion.analytic import _own_weight, analytic_warp
+from reenact.motion.analytic import _own_weight, _vertex_mean, analytic_warp
 from reenact.motion.completion import REVEAL_LIMIT, _complete, limit_turn, revealed_area
 from reenact.pipeline import Reenactor
 from tests.conftest import data_path
@@ -52,16 +52,33 @@ def test_unmoved_pose_keeps_the_photos_pixels_and_stretch_drops_them(samples):
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
     verts = r.model.vertices(src.coeffs)
-    weight = _own_weight(src.scene, verts, src.coeffs)
-    assert weight.min() > 0.99
+    weight, blur = _own_weight(src.scene, verts, src.coeffs)
+    assert weight.min() > 0.99 and blur.max() < 0.01
     # Pretend the photo showed the triangles around the nose tip 10 times smaller than it does.
     faces = src.scene.faces
     near = (faces == 1).any(1)
     area = torch.where(near, src.scene.src_tri_area / 10, src.scene.src_tri_area)
     squeezed = dataclasses.replace(src.scene, src_tri_area=area)
-    weight = _own_weight(squeezed, verts, src.coeffs)
+    weight, _ = _own_weight(squeezed, verts, src.coeffs)
     assert weight[0, 1] < 0.05  # the nose tip: every triangle around it is stretched 10x
     assert weight[0, faces[~near].unique()].min() > 0 and weight[0, 10] > 0.99
+
+
+def test_magnified_in_one_direction_takes_the_smoothed_texture(samples):
+    """A face drawn 10x wider and 10x shorter keeps every triangle's area, so the own-pixel weight
+    (an area ratio) does not see it; the stretch along x would draw the texture into streaks, and
+    the smoothest texture level is chosen."""
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    verts = r.model.vertices(src.coeffs)
+    centre = verts[:, :, :2].mean(1, keepdim=True)
+    squashed = verts.clone()
+    squashed[..., :2] = centre + (verts[..., :2] - centre) * torch.tensor([10.0, 0.1],
+                                                                          dtype=verts.dtype)
+    weight, blur = _own_weight(src.scene, squashed, src.coeffs)
+    counted = _vertex_mean().sum(0) > 0  # vertices only of the lip gap have no stretch of theirs
+    assert weight.min() > 0.99  # the areas are the photo's
+    assert blur[0, counted].min() > 1.99  # magnified 10x along x, past BLUR_STRETCH[2]
 
 
 @pytest.fixture(scope="module")
@@ -101,30 +118,38 @@ def test_turn_is_limited_where_it_would_reveal_hidden_features(looking_down):
 
 
 def test_extension_skips_the_band_past_an_outline_that_comes_round(samples):
-    """The landmark outline of a turned face lies inside its silhouette: where a turn brings the
-    outline outwards the extension mesh starts further out in the photo, so the band between
-    them is not drawn again beside the face; unmoved, nothing changes."""
+    """The landmark outline of a turned face lies inside its silhouette on the side it looks
+    towards: where a turn brings that outline outwards the extension mesh starts further out in
+    the photo, so the band between them is not drawn again beside the face. A frontal photo's
+    outline is its silhouette, and unmoved nothing changes."""
     from reenact.geometry import euler_to_matrix
     from reenact.motion.analytic import OUTLINE_SKIP, _outline_sources
 
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
-    scene = src.scene
-    V, K = r.model.num_vertices, len(scene.oval)
-    same = _outline_sources(scene, r.model.vertices(src.coeffs), src.coeffs)
-    assert torch.allclose(same, scene.src_points)
-    R = euler_to_matrix(torch.deg2rad(torch.tensor([0.0, 30.0, 0.0], dtype=torch.float64)))[None]
-    turned = src.coeffs.replace(rotation=R @ src.coeffs.rotation)
-    moved = _outline_sources(scene, r.model.vertices(turned), turned)
+    V, K = r.model.num_vertices, len(src.scene.oval)
+
+    def yaw(c, degrees):
+        R = euler_to_matrix(torch.deg2rad(torch.tensor([0.0, degrees, 0.0], dtype=torch.float64)))
+        return c.replace(rotation=R[None] @ c.rotation)
+
+    same = _outline_sources(src.scene, r.model.vertices(src.coeffs), src.coeffs)
+    assert torch.allclose(same, src.scene.src_points)
+    frontal_turned = _outline_sources(src.scene, r.model.vertices(yaw(src.coeffs, 30)),
+                                      yaw(src.coeffs, 30))
+    assert torch.allclose(frontal_turned, src.scene.src_points)  # the astronaut faces the camera
+    # The same face photographed turned 40 degrees, re-enacted facing the camera.
+    photo = yaw(src.coeffs, 40)
+    scene = dataclasses.replace(src.scene, coeffs=photo, verts=r.model.vertices(photo))
+    moved = _outline_sources(scene, r.model.vertices(src.coeffs), src.coeffs)
     push = (moved - scene.src_points)[0, V:V + K]  # (K, 2) for the oval's copy
     outward = (push * scene.outline_normal).sum(1)
     assert torch.allclose(push, outward[:, None] * scene.outline_normal, atol=1e-6)  # along n
     assert (outward >= -1e-9).all() and outward.max() > 1.0
     assert outward.max() <= OUTLINE_SKIP * float(scene.coeffs.scale[0]) + 1e-6
-    # only one side comes round: the other keeps its band
-    x = scene.verts[0, scene.oval, 0]
-    centre = x.mean()
-    left, right = outward[x < centre].max(), outward[x > centre].max()
-    assert max(left, right) > 2 * min(left, right)
+    # only the side the photo looks towards: the other keeps its band
+    looks = -photo.rotation[0, :2, 2]
+    far = scene.outline_normal.to(looks.dtype) @ looks > 0
+    assert outward[~far].max() < 1e-9 and outward[far].max() > 1.0
     rest = moved[0, :V]  # the face's own vertices never move in the photo
     assert torch.equal(rest, scene.src_points[0, :V])
