@@ -29,7 +29,7 @@ from reenact.face.topology import (
 )
 from reenact.geometry.triangles import signed_area
 from reenact.motion.completion import BLUR_STRETCH, STRETCH, limit_turn, smoothstep
-from reenact.motion.scene import EXTENSION_DEPTH, SourceScene
+from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
 
@@ -108,12 +108,15 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
 
 
 OUTLINE_SKIP = 0.5  # head units: the most the band past a revealed outline is skipped
-# The band is skipped only on the photo's far side, the side its face looks towards (where the
-# far cheek's edge shows just beyond the nose), and only on photos turned well away: the outline's
-# outward normal dotted with the face's forward direction (the sine of the turn on that side),
-# from none at FAR_SIDE[0] (about 20 degrees) to all at FAR_SIDE[1] (about 33). Less turned
-# photos' outlines are close to their silhouettes, and skipping stretches the band beyond.
-FAR_SIDE = (0.35, 0.55)
+# The band is skipped only on the photo's far side, the side its face is turned towards (where
+# the far cheek's edge shows just beyond the nose), and only on photos turned well away: the
+# outline's outward normal dotted with the face's forward direction along its own left-right axis
+# (the sine of the turn on that side), from none at FAR_SIDE[0] (about 15 degrees) to all at
+# FAR_SIDE[1] (about 27). Less turned photos' outlines are close to their silhouettes.
+FAR_SIDE = (0.25, 0.45)
+# The extension's rings move out with the skip where it would pass them; each keeps at least
+# this share of its band (in the photo, along the outline's normal) beyond the one inside it.
+RING_KEEP = 0.3
 
 
 def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
@@ -123,7 +126,7 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
     further out in the photo, up to OUTLINE_SKIP: the landmark outline of a turned face lies
     inside its true silhouette, and the band between them (the cheek's edge, an eye corner) would
     otherwise be drawn a second time beside the turned face. Only on the side the photo's face
-    looks towards (FAR_SIDE); unmoved, nothing changes."""
+    is turned towards (FAR_SIDE); unmoved, nothing changes."""
     B, K = verts.shape[0], len(scene.oval)
     V = verts.shape[1]
     normal = scene.outline_normal.to(verts.dtype)  # (K, 2)
@@ -133,10 +136,30 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
     reach_src = ((src_oval - src_oval.mean(1, keepdim=True)) * normal).sum(-1) / \
         scene.coeffs.scale[:, None].to(verts.dtype)
     push = (2 * (reach_out - reach_src)).clamp(0, OUTLINE_SKIP) * scene.coeffs.scale.to(verts.dtype)
-    looks = -scene.coeffs.rotation[:, :2, 2].to(verts.dtype)  # (1, 2) the head's forward (-z) in xy
-    push = push * smoothstep(normal @ looks[0], *FAR_SIDE)[None]
+    # the head's forward direction (-z) in the image, its part along the head's own left-right
+    # axis: a face looking up or down hides no cheek behind its nose
+    R = scene.coeffs.rotation[0].to(verts.dtype)
+    across = R[:2, 0] / R[:2, 0].norm().clamp(min=1e-9)
+    looks = -(R[:2, 2] @ across) * across
+    push = push * smoothstep(normal @ looks, *FAR_SIDE)[None]
     src = scene.src_points.expand(B, -1, -1).clone()
-    src[:, V:V + K] += (push[..., None] * normal).to(src.dtype)
+    # The rings move out ahead of the oval's copy where it would pass them (on a turned photo's
+    # far side they lie a few pixels out): past them the extension would fold over itself and
+    # draw what lies beyond a second time, detached beside the face (RING_KEEP).
+    n = normal.to(src.dtype)
+    at = [((scene.src_points[:, V + m * K:V + (m + 1) * K] - scene.src_points[:, V:V + K]) * n)
+          .sum(-1) for m in range(1 + len(RING_RADII))]  # (1, K) each, along n from the oval
+
+    def reaches(first):  # where each ring starts, the oval's copy starting at ``first``
+        out = [first]
+        for m in range(1, len(at)):
+            out.append(torch.maximum(at[m], out[-1] + RING_KEEP * (at[m] - at[m - 1]).clamp(min=0)))
+        return out
+
+    # relative to the unmoved mesh's, so that an unmoved pose changes nothing
+    for m, (moved, still) in enumerate(zip(reaches(push.to(src.dtype)),
+                                            reaches(torch.zeros_like(at[0])))):
+        src[:, V + m * K:V + (m + 1) * K] += (moved - still)[..., None] * n
     return src
 
 

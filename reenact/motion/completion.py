@@ -146,7 +146,11 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     completed = _complete(texture[0].permute(1, 2, 0).numpy(), sharp, sharp * inner, region,
                           covered)
     hidden, area = _hidden_features(verts, faces, frags, sharp, model, scale)
-    smooth = np.concatenate([_smooth(completed, covered, b * T / 128) for b in BLUR_TEXELS], -1)
+    # Features keep their sharp texels at every level: blurred, a magnified eye would vanish.
+    feature = np.isin(region, [REGION[n] for n in (*FEATURES, "nose")]).astype(np.float32)
+    feature = np.minimum(2 * cv2.GaussianBlur(feature, (0, 0), 1.5), 1)[..., None]  # soft outside
+    smooth = np.concatenate([feature * completed + (1 - feature)
+                             * _smooth(completed, covered, b * T / 128) for b in BLUR_TEXELS], -1)
     return FaceTexture(texture=torch.from_numpy(completed).permute(2, 0, 1)[None],
                        smooth=torch.from_numpy(smooth).permute(2, 0, 1)[None],
                        seen=torch.from_numpy(seen.astype(np.float32))[None, None],

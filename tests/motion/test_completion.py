@@ -151,5 +151,38 @@ def test_extension_skips_the_band_past_an_outline_that_comes_round(samples):
     looks = -photo.rotation[0, :2, 2]
     far = scene.outline_normal.to(looks.dtype) @ looks > 0
     assert outward[~far].max() < 1e-9 and outward[far].max() > 1.0
+    # The rings stay beyond the oval's copy, in order: the extension does not fold over itself
+    # (it did, drawing a detached piece of cheek beside the face).
+    n = scene.outline_normal.to(moved.dtype)
+    along = [((moved[0, V + m * K:V + (m + 1) * K] - scene.src_points[0, V:V + K]) * n).sum(1)
+             for m in range(3)]
+    before = [((scene.src_points[0, V + m * K:V + (m + 1) * K] - scene.src_points[0, V:V + K])
+               * n).sum(1) for m in range(3)]
+    pushed = outward > 1.0
+    for m in (1, 2):
+        ordered = before[m] > before[m - 1]
+        assert (along[m] > along[m - 1])[pushed & ordered].all()
     rest = moved[0, :V]  # the face's own vertices never move in the photo
     assert torch.equal(rest, scene.src_points[0, :V])
+
+
+def test_smoothed_texture_keeps_the_features_sharp(samples):
+    """What a pose magnifies far is drawn from a blurred texture, but not the eyes, brows, lips
+    or nostrils: blurred, a turned face's magnified eye would vanish into the cheek."""
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    tex = src.scene.texture
+    T = tex.texture.shape[-1]
+    faces = torch.from_numpy(r.model.topology.triangles)
+    region = torch.from_numpy(r.model.topology.triangle_region)
+    centre = tex.verts_uv[faces].mean(1).round().long().clamp(0, T - 1)  # (F, 2) texel x, y
+
+    def at(sel):  # (n, 3, 3): sharp texture, then both smoothed levels, at those triangles
+        x, y = centre[sel, 0], centre[sel, 1]
+        return torch.stack([tex.texture[0, :, y, x].T, tex.smooth[0, :3, y, x].T,
+                            tex.smooth[0, 3:, y, x].T], 1)
+
+    eyes = at(region == REGION["eyes"])
+    assert (eyes[:, 1:] - eyes[:, :1]).abs().amax((1, 2)).quantile(0.9) < 0.02
+    skin = at(region == REGION["skin"])
+    assert (skin[:, 2] - skin[:, 0]).abs().mean() > 0.01  # the skin is smoothed
