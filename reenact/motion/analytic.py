@@ -186,6 +186,21 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     return up.permute(0, 2, 3, 1) + _pixel_grid(S, points.dtype)
 
 
+RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (scaled with size)
+
+
+def _rim_weight(mask: torch.Tensor) -> torch.Tensor:
+    """(B, S, S) bool face mask -> (B, S, S) weight of the face's own colour: 1 from RIM_PX
+    inside the face's outline, falling smoothly to 0 at it (OpenCV's distance transform)."""
+    import cv2
+    import numpy as np
+
+    px = RIM_PX * mask.shape[-1] / 256
+    dist = np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
+                     for m in mask.numpy()])
+    return smoothstep(torch.from_numpy(dist), 0.0, px).float()
+
+
 def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:
     """(1, S, S, 2) pixel-centre coordinates (x, y)."""
     ys, xs = torch.meshgrid(torch.arange(S, dtype=dtype) + 0.5, torch.arange(S, dtype=dtype) + 0.5,
@@ -282,6 +297,10 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     tri = frags.pix_to_face[b, y, x]  # (N,)
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
+    # the face's rim: where the face's and the extension's flows part (a turn), a seam would show
+    rim = _rim_weight(frags.mask)  # (B, S, S), 1 inside, falling to 0 at the face's outline
+    rb, ry, rx = torch.nonzero(frags.mask & (rim < 1), as_tuple=True)
+    rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
     coords[b, y, x] = vals[:, 0:2]
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
@@ -292,12 +311,18 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     fill = torch.zeros(len(tri))
     fill_rgb = torch.zeros(len(tri), 3)
     if len(need):
-        texels = sample_image(torch.cat([tex.texture, tex.seen, tex.smooth], 1),
-                              vals[need][None, None, :, 2:4])[0, :, 0].T  # (n, 10)
+        uv = vals[need][None, None, :, 2:4]
+        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), uv)[0, :, 0].T  # (n, 4)
+        rgb = texels[:, :3]
         # magnified far past the photo's detail: the smoothed textures, not streaks
-        level = vals[need, 7:8]
-        fill_rgb[need] = torch.lerp(torch.lerp(texels[:, :3], texels[:, 4:7], level.clamp(max=1)),
-                                    texels[:, 7:10], (level - 1).clamp(min=0))
+        level = vals[need, 7]
+        far = torch.nonzero(level > 1e-3)[:, 0]
+        if len(far):
+            smooth = sample_image(tex.smooth, uv[:, :, far])[0, :, 0].T  # (m, 6)
+            lv = level[far, None]
+            rgb[far] = torch.lerp(torch.lerp(rgb[far], smooth[:, :3], lv.clamp(max=1)),
+                                  smooth[:, 3:], (lv - 1).clamp(min=0))
+        fill_rgb[need] = rgb
         fill[need] = 1 - texels[:, 3] * vals[need, 4]
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
@@ -322,6 +347,12 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
                                                                       .clamp(min=1e-6))[:, None])
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
+    if len(rb):  # the rim fades into what the extension would show there
+        at = rim_coords[None, None].float()  # (1, 1, n, 2)
+        ext = sample_image(scene.image.float(), at)[0, :, 0].T  # (n, 3)
+        carried = sample_image(scene.carried.float(), at)[0, 0, 0]  # (n,)
+        ext = torch.lerp(scene.plate.float()[0, :, ry, rx].T, ext, carried[:, None])
+        image[rb, :, ry, rx] = torch.lerp(ext, image[rb, :, ry, rx], rim[rb, ry, rx][:, None])
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
                       overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts,
                       coeffs=coeffs)

@@ -12,8 +12,8 @@ from tests.scripts import load_script
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 20 is open: the check still rejects some outputs of "
-                   "the set (27 of 444 at dc32429: glasses and the sharp edge of a smoothed cheek "
-                   "read as a second eye; docs/turned-faces.md); strict, so a pass is noticed and this mark removed")
+                   "the set (23 of 444 with the face's rim faded: glasses and a smoothed cheek's "
+                   "edge read as a second eye; docs/turned-faces.md); strict, so a pass is noticed and this mark removed")
 def test_no_turned_face_output_is_rejected():
     pytest.importorskip("dlib", reason="dlib is not installed (pip install .[test])")
     data = data_path("corpus").parent

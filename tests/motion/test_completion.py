@@ -3,6 +3,7 @@ texture not stretched, and turns limited where a hidden feature would have to be
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -186,3 +187,20 @@ def test_smoothed_texture_keeps_the_features_sharp(samples):
     assert (eyes[:, 1:] - eyes[:, :1]).abs().amax((1, 2)).quantile(0.9) < 0.02
     skin = at(region == REGION["skin"])
     assert (skin[:, 2] - skin[:, 0]).abs().mean() > 0.01  # the skin is smoothed
+
+
+def test_face_rim_fades_into_the_extension():
+    """Where a turn parts the face's flow from the head extension's, the face's outline would show
+    as a seam (a line across the forehead where the hair begins): the face's own colour fades out
+    over its last pixels."""
+    from reenact.motion.analytic import RIM_PX, _rim_weight
+
+    ys, xs = torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij")
+    disk = ((ys - 127.5) ** 2 + (xs - 127.5) ** 2 < 80**2)[None]
+    w = _rim_weight(disk)
+    assert torch.all(w[~disk] == 0) and w[0, 128, 128] == 1
+    inner = cv2.erode(disk[0].numpy().astype(np.uint8), np.ones((3, 3), np.uint8))
+    edge = disk & ~torch.from_numpy(inner).bool()[None]
+    assert w[edge].max() < 0.5  # the outline's own pixels are mostly the extension's
+    start = 128 - 80 + int(RIM_PX) + 1
+    assert w[0, 128, start:129].min() > 0.99  # further in, the face's own colour
