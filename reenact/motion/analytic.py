@@ -15,6 +15,8 @@ frame stays still. What the source cannot show is filled rather than smeared:
 import functools
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 
 from reenact.face.base import FaceCoefficients, pose_vertices
@@ -192,9 +194,6 @@ RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (sca
 def _rim_weight(mask: torch.Tensor) -> torch.Tensor:
     """(B, S, S) bool face mask -> (B, S, S) weight of the face's own colour: 1 from RIM_PX
     inside the face's outline, falling smoothly to 0 at it (OpenCV's distance transform)."""
-    import cv2
-    import numpy as np
-
     px = RIM_PX * mask.shape[-1] / 256
     dist = np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
                      for m in mask.numpy()])

@@ -179,15 +179,8 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     m_tex, m_ok = tex[:, ::-1], (mirror_ok[:, ::-1] * skin)  # the texture's mirror image
     # Shading: the ratio of the own and the mirrored local means, each over its well-seen texels,
     # spread into the holes by normalised convolution (a wide Gaussian).
-    sigma = T / 10
-
-    def local_mean(t, w):
-        num = cv2.GaussianBlur(t * w[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(w.astype(np.float32), (0, 0), sigma)[..., None]
-        return num / np.maximum(den, 1e-4), den
-
-    own_mean, own_den = local_mean(tex, sharp)
-    mir_mean, _ = local_mean(m_tex, m_ok)
+    own_mean, own_den = _local_mean(tex, sharp, T / 10)
+    mir_mean, _ = _local_mean(m_tex, m_ok, T / 10)
     gain = np.clip(own_mean / np.maximum(mir_mean, 1e-3), 0.6, 1.6)
     gain = np.where(own_den > 1e-3, gain, 1.0)
     mirrored = np.clip(m_tex * gain, 0, 1)
@@ -197,13 +190,20 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     return (s * tex + (1 - s) * fill).astype(np.float32)
 
 
+def _local_mean(tex: np.ndarray, weight: np.ndarray, sigma: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(T, T, 3) texture, (T, T) weights -> the weighted Gaussian mean of the texture (normalised
+    convolution: texels of weight 0 do not bleed in) and the (T, T, 1) blurred weight."""
+    num = cv2.GaussianBlur(tex * weight[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), sigma)[..., None]
+    return num / np.maximum(den, 1e-4), den
+
+
 def _smooth(tex: np.ndarray, covered: np.ndarray, sigma: float) -> np.ndarray:
-    """The texture blurred over the face only (normalised convolution: the background beyond the
-    layout's outline does not bleed in)."""
-    w = covered.astype(np.float32)
-    num = cv2.GaussianBlur(tex * w[..., None], (0, 0), sigma)
-    den = cv2.GaussianBlur(w, (0, 0), sigma)[..., None]
-    return np.where(den > 1e-3, num / np.maximum(den, 1e-3), tex).astype(np.float32)
+    """The texture blurred over the face only (the background beyond the layout's outline does
+    not bleed in)."""
+    mean, den = _local_mean(tex, covered.astype(np.float32), sigma)
+    return np.where(den > 1e-3, mean, tex).astype(np.float32)
 
 
 def _inpaint(tex: np.ndarray, skin: np.ndarray, covered: np.ndarray) -> np.ndarray:
