@@ -33,6 +33,20 @@ from reenact.face.topology import (
 )
 from reenact.geometry.laplacian import laplacian_edit, uniform_laplacian
 
+# A face turned far from the camera is tracked badly: the tracker places the far side's points by
+# guesswork and the fit mistakes the pose's error for expression (eyes squinting, a mouth twisted
+# to one side). The expression taken from a driver is scaled down from EXPRESSION_TRUST[0] to
+# none at EXPRESSION_TRUST[1], degrees between its face's forward direction and the camera's axis.
+EXPRESSION_TRUST = (35.0, 60.0)
+
+
+def expression_trust(rotation: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) image-from-head rotations -> (B,) in [0, 1]: how far an expression fitted to a face
+    in that pose is to be believed (EXPRESSION_TRUST)."""
+    off_axis = torch.rad2deg(torch.arccos(rotation[:, 2, 2].abs().clamp(max=1.0)))
+    t = ((off_axis - EXPRESSION_TRUST[0]) / (EXPRESSION_TRUST[1] - EXPRESSION_TRUST[0])).clamp(0, 1)
+    return 1 - t * t * (3 - 2 * t)  # smoothstep: no kink where the scaling starts
+
 
 def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:
     """Offsets (B, V, 3) = head_drv (B, V, 3) - head_drv_ref (1 or B, V, 3)."""

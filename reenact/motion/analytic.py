@@ -30,7 +30,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
-from reenact.motion.completion import BLUR_STRETCH, STRETCH, limit_turn, smoothstep
+from reenact.motion.completion import BLUR_STRETCH, STRETCH, largest_stretch, limit_turn, smoothstep
 from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -233,28 +233,6 @@ def _vertex_mean() -> torch.Tensor:
     return M / M.sum(0).clamp(min=1)
 
 
-def _magnification(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
-                   ) -> torch.Tensor:
-    """(B, T) per triangle: the most the pose stretches it in any one direction (the larger
-    singular value of the source -> output affine map, per unit of the face's scale). A triangle
-    the photo shows edge-on and the pose turns to the camera is magnified along one direction
-    only, which its area ratio hides."""
-    def edges(v):  # (..., T, 3, 2) -> (..., T, 2, 2), edge vectors as columns
-        return torch.stack([v[..., 1, :] - v[..., 0, :], v[..., 2, :] - v[..., 0, :]], -1)
-
-    e_out = edges(verts[:, scene.faces, :2]) / coeffs.scale[:, None, None, None].to(verts.dtype)
-    e_src = edges(scene.verts[:, scene.faces, :2].to(verts.dtype)) / \
-        scene.coeffs.scale[:, None, None, None].to(verts.dtype)
-    det = e_src[..., 0, 0] * e_src[..., 1, 1] - e_src[..., 0, 1] * e_src[..., 1, 0]
-    det = torch.where(det < 0, det.clamp(max=-1e-6), det.clamp(min=1e-6))
-    adj = torch.stack([torch.stack([e_src[..., 1, 1], -e_src[..., 0, 1]], -1),
-                       torch.stack([-e_src[..., 1, 0], e_src[..., 0, 0]], -1)], -2)
-    m = e_out @ (adj / det[..., None, None])  # (B, T, 2, 2) source -> output
-    q = (m * m).sum((-2, -1))
-    d = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
-    return ((q + (q * q - 4 * d * d).clamp(min=0).sqrt()) / 2).sqrt()
-
-
 def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficients
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, V) per vertex: 1 where the photo's own pixels may be shown, falling to 0 where the pose
@@ -266,7 +244,7 @@ def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficient
     src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
     stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
     mean = _vertex_mean().to(stretch.dtype)
-    mag = _magnification(scene, verts, coeffs) @ mean  # (B, V)
+    mag = largest_stretch(scene.verts, scene.coeffs.scale, verts, coeffs.scale, scene.faces) @ mean
     blur = smoothstep(mag, *BLUR_STRETCH[:2]) + smoothstep(mag, *BLUR_STRETCH[1:])
     return (1 - smoothstep(stretch @ mean, *STRETCH)).float(), blur.float()
 

@@ -47,6 +47,12 @@ BLUR_STRETCH = (2.0, 4.0, 8.0)
 BLUR_TEXELS = (3.0, 8.0)
 RIM_PX = (0.5, 2.0)  # texels this close to the photo's face outline (photo pixels) are not sharp
 REVEAL_LIMIT = 0.004  # head units^2 of hidden feature a turn may reveal (an eye is about 0.03)
+# A turn far from the photo's pose magnifies the skin the photo shows edge-on (the side of a
+# frontal face turned to the camera) into a swollen, flat, pale crescent. The turn is cut back
+# where more than MAGNIFY_LIMIT head units^2 of the face would be magnified past MAGNIFY (largest
+# stretch, weighted by a smoothstep between the two), about 30 degrees from a frontal photo.
+MAGNIFY = (3.0, 6.0)
+MAGNIFY_LIMIT = 0.1
 TURN_STEPS = 16  # fractions of a turn tried by limit_turn
 
 
@@ -273,16 +279,47 @@ def revealed_area(texture: FaceTexture, verts: torch.Tensor, faces: torch.Tensor
     return (shown - STRETCH[0] * texture.src_area.to(shown.dtype)).clamp(min=0).sum(1)
 
 
-def limit_turn(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoefficients,
-               coeffs: FaceCoefficients) -> FaceCoefficients:
-    """The coefficients with the head's rotation away from the source's cut back (geodesically, per
-    face) to the largest fraction that reveals at most ``REVEAL_LIMIT`` of hidden features.
-    Continuous in the driver's pose: the fraction is interpolated between the tried steps."""
-    if len(texture.hidden_feature) == 0:
-        return coeffs
+def largest_stretch(src_xy: torch.Tensor, src_scale: torch.Tensor, xy: torch.Tensor,
+                    scale: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(B, T) per triangle: the most the map from the source's projection (1, V, >=2) to the
+    posed one (B, V, >=2) stretches it in any one direction (the larger singular value of the
+    affine map, per unit of the face's scale). A triangle the photo shows edge-on and a pose turns
+    to the camera is magnified along one direction only, which its area ratio hides."""
+    def edges(v):  # (..., T, 3, 2) -> (..., T, 2, 2), edge vectors as columns
+        return torch.stack([v[..., 1, :] - v[..., 0, :], v[..., 2, :] - v[..., 0, :]], -1)
+
+    dtype = xy.dtype
+    e_out = edges(xy[:, faces, :2]) / scale[:, None, None, None].to(dtype)
+    e_src = edges(src_xy[:, faces, :2].to(dtype)) / src_scale[:, None, None, None].to(dtype)
+    det = e_src[..., 0, 0] * e_src[..., 1, 1] - e_src[..., 0, 1] * e_src[..., 1, 0]
+    det = torch.where(det < 0, det.clamp(max=-1e-6), det.clamp(min=1e-6))
+    adj = torch.stack([torch.stack([e_src[..., 1, 1], -e_src[..., 0, 1]], -1),
+                       torch.stack([-e_src[..., 1, 0], e_src[..., 0, 0]], -1)], -2)
+    m = e_out @ (adj / det[..., None, None])  # (B, T, 2, 2) source -> output
+    q = (m * m).sum((-2, -1))
+    d = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
+    return ((q + (q * q - 4 * d * d).clamp(min=0).sqrt()) / 2).sqrt()
+
+
+def magnified_area(model: LandmarkFaceModel, source: FaceCoefficients, verts: torch.Tensor,
+                   scale: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) posed vertices -> (B,) head units^2 of the face (not the lips' gap, whose stretch
+    is the mouth interior's business) facing the camera and magnified past MAGNIFY."""
     faces = torch.from_numpy(model.topology.triangles)
-    B, n = coeffs.rotation.shape[0], TURN_STEPS + 1
-    frac = torch.linspace(0, 1, n, dtype=coeffs.rotation.dtype)
+    mag = largest_stretch(model.vertices(source), source.scale, verts, scale, faces)
+    # the mesh winds outwards and y points down: a triangle facing the camera has negative area
+    area = (-signed_area(verts[:, faces]) / scale[:, None].to(verts.dtype) ** 2).clamp(min=0)
+    lips_gap = torch.from_numpy(model.topology.triangle_region == REGION["mouth"])
+    return (area * smoothstep(mag, *MAGNIFY)).masked_fill(lips_gap, 0).sum(1)
+
+
+def _turn_excess(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoefficients,
+                 coeffs: FaceCoefficients, frac: torch.Tensor) -> torch.Tensor:
+    """(B, n): what turning from the source's pose by each fraction (n,) of the way to the pose
+    in ``coeffs`` reveals of hidden features and magnifies of the face, over their limits (the
+    larger of the two; 1 is at the limit). ``frac[0]`` must be 0: an expression may reveal and
+    magnify some by itself, and only the turn's share counts."""
+    B, n = coeffs.rotation.shape[0], len(frac)
     R0 = source.rotation.expand(B, -1, -1)
     R = rotation_interpolate(R0[:, None].expand(B, n, 3, 3), coeffs.rotation[:, None]
                              .expand(B, n, 3, 3), frac[None].expand(B, n))  # (B, n, 3, 3)
@@ -291,17 +328,33 @@ def limit_turn(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoeff
         expression=coeffs.expression.repeat_interleave(n, 0),
         rotation=R.reshape(B * n, 3, 3), scale=coeffs.scale.repeat_interleave(n, 0),
         translation=coeffs.translation.repeat_interleave(n, 0))
-    shown = revealed_area(texture, model.vertices(trial), faces, trial.scale).reshape(B, n)
-    shown = shown - shown[:, :1]  # what the turn reveals (an expression may reveal some too)
-    if bool((shown[:, -1] <= REVEAL_LIMIT).all()):
-        return coeffs
-    over = shown > REVEAL_LIMIT
+    verts = model.vertices(trial)
+    faces = torch.from_numpy(model.topology.triangles)
+    shown = revealed_area(texture, verts, faces, trial.scale).reshape(B, n) / REVEAL_LIMIT
+    magnified = magnified_area(model, source, verts, trial.scale).reshape(B, n) / MAGNIFY_LIMIT
+    return torch.maximum(shown - shown[:, :1], magnified - magnified[:, :1])
+
+
+def limit_turn(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoefficients,
+               coeffs: FaceCoefficients) -> FaceCoefficients:
+    """The coefficients with the head's rotation away from the source's cut back (geodesically, per
+    face) to the largest fraction that reveals at most ``REVEAL_LIMIT`` of hidden features and
+    magnifies at most ``MAGNIFY_LIMIT`` of the face past what the photo has detail for.
+    Continuous in the driver's pose: the fraction is interpolated between the tried steps."""
+    dtype = coeffs.rotation.dtype
+    if bool((_turn_excess(texture, model, source, coeffs, torch.tensor([0.0, 1.0], dtype=dtype))
+             <= 1).all()):
+        return coeffs  # the whole turn is within the limits (most frames): no search
+    B, n = coeffs.rotation.shape[0], TURN_STEPS + 1
+    frac = torch.linspace(0, 1, n, dtype=dtype)
+    shown = _turn_excess(texture, model, source, coeffs, frac)
+    over = shown > 1
     over[:, 0] = False  # the source's own pose is always allowed
     first = torch.where(over.any(1), over.float().argmax(1), torch.full((B,), n - 1))
     # between the last allowed step and the first one over the limit, where the limit is crossed
     i0 = (first - 1).clamp(min=0)
     a0, a1 = shown[torch.arange(B), i0], shown[torch.arange(B), first]
-    t = ((REVEAL_LIMIT - a0) / (a1 - a0).clamp(min=1e-12)).clamp(0, 1)
+    t = ((1 - a0) / (a1 - a0).clamp(min=1e-12)).clamp(0, 1)
     f = torch.where(over.any(1), (i0 + t) / (n - 1), torch.ones(B, dtype=frac.dtype))
-    rot = rotation_interpolate(R0, coeffs.rotation, f)
+    rot = rotation_interpolate(source.rotation.expand(B, -1, -1), coeffs.rotation, f)
     return coeffs.replace(rotation=rot)

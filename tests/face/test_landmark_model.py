@@ -80,3 +80,19 @@ def test_absolute_expression_transfers_mouth_opening_not_face_outline():
     loop = model.topology.boundary_loop
     oval = loop[mean_shape()[loop, 1] < mean_shape()[33, 1]]  # outline above the eyes
     assert (out[0, oval] - head_s[0, oval]).norm(dim=-1).max() < 0.02
+
+
+def test_expression_of_a_face_turned_far_is_not_trusted():
+    """Tracked far from the front, a face's expression is mostly the fit's error: it is scaled
+    down from 35 degrees off the camera's axis (in any direction) to none at 60."""
+    from reenact.face.expression import EXPRESSION_TRUST, expression_trust
+
+    def trust(pitch, yaw):
+        R = euler_to_matrix(torch.deg2rad(torch.tensor([[pitch, yaw, 0.0]], dtype=torch.float64)))
+        return float(expression_trust(R)[0])
+
+    assert trust(0, 0) == 1.0 and trust(0, EXPRESSION_TRUST[0] - 1) == 1.0
+    assert trust(0, EXPRESSION_TRUST[1] + 1) == 0.0 and trust(EXPRESSION_TRUST[1] + 1, 0) == 0.0
+    ramp = [trust(0, float(a)) for a in torch.linspace(*EXPRESSION_TRUST, 6)]
+    assert ramp == sorted(ramp, reverse=True) and len(set(ramp)) == len(ramp)  # falling
+    assert trust(0, 47.5) == pytest.approx(0.5, abs=0.01) == trust(0, -47.5)

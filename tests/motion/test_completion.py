@@ -9,9 +9,16 @@ import pytest
 import torch
 
 from reenact.face import REGION
-from reenact.geometry import rotation_angle_between
+from reenact.geometry import euler_to_matrix, rotation_angle_between
 from reenact.motion.analytic import _own_weight, _vertex_mean, analytic_warp
-from reenact.motion.completion import REVEAL_LIMIT, _complete, limit_turn, revealed_area
+from reenact.motion.completion import (
+    MAGNIFY_LIMIT,
+    REVEAL_LIMIT,
+    _complete,
+    limit_turn,
+    magnified_area,
+    revealed_area,
+)
 from reenact.pipeline import Reenactor
 from tests.conftest import data_path
 
@@ -204,3 +211,33 @@ def test_face_rim_fades_into_the_extension():
     assert w[edge].max() < 0.5  # the outline's own pixels are mostly the extension's
     start = 128 - 80 + int(RIM_PX) + 1
     assert w[0, 128, start:129].min() > 0.99  # further in, the face's own colour
+
+
+def test_far_turn_is_limited_where_it_would_magnify_the_face(samples):
+    """A frontal photo turned 60 degrees would swell the cheek it shows edge-on into a flat, pale
+    crescent: the turn stops where MAGNIFY_LIMIT of the face is magnified past MAGNIFY. A small
+    turn is shown in full."""
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    assert len(src.scene.texture.hidden_feature) == 0  # only the magnification limits this photo
+
+    def turned(deg):
+        R = euler_to_matrix(torch.deg2rad(torch.tensor([[0.0, deg, 0.0]], dtype=torch.float64)))
+        return src.coeffs.replace(rotation=R @ src.coeffs.rotation)
+
+    def magnified(c):
+        return float(magnified_area(r.model, src.coeffs, r.model.vertices(c), c.scale)[0])
+
+    def shown(c):
+        return np.degrees(float(rotation_angle_between(src.coeffs.rotation, c.rotation)[0]))
+
+    small = turned(10.0)
+    assert limit_turn(src.scene.texture, r.model, src.coeffs, small) is small
+    far = turned(60.0)
+    assert magnified(far) > 2 * MAGNIFY_LIMIT
+    limited = limit_turn(src.scene.texture, r.model, src.coeffs, far)
+    assert magnified(limited) == pytest.approx(MAGNIFY_LIMIT, rel=0.1)
+    assert 15 < shown(limited) < 45
+    # the other way round alike (the limit does not depend on which cheek comes round)
+    other = limit_turn(src.scene.texture, r.model, src.coeffs, turned(-60.0))
+    assert 15 < shown(other) < 45
