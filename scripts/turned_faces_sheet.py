@@ -117,7 +117,8 @@ def run_portrait(r: Reenactor, check: FaceLayoutCheck, path: Path, name: str,
     src = r.prepare_source(path, name)
     seconds = {"prepare": time.perf_counter() - t, "drive": 0.0, "check": 0.0}
     t = time.perf_counter()
-    verdicts = [_verdict(check(src.crop, expected_box(src.landmarks)), name, None, None)]
+    photo = check(src.crop, expected_box(src.landmarks))
+    verdicts = [_verdict(photo, name, None, None)]
     seconds["check"] += time.perf_counter() - t
     outputs = []
     for d in drivers:
@@ -128,7 +129,7 @@ def run_portrait(r: Reenactor, check: FaceLayoutCheck, path: Path, name: str,
         t = time.perf_counter()
         for frame, w, image in zip(d.frames, warps, images):
             box = expected_box(w.verts[0].double().numpy())
-            verdicts.append(_verdict(check(image, box), name, d.path, frame))
+            verdicts.append(_verdict(check(image, box, reference=photo), name, d.path, frame))
         seconds["check"] += time.perf_counter() - t
         outputs += images
     return src.crop, outputs, verdicts, seconds
