@@ -21,8 +21,10 @@ def _animate_parser(sub) -> None:
     p.add_argument("--face-index", type=int, help="which face when several: 0 = largest")
     p.add_argument("--motion", choices=("relative", "absolute"),
                    help="expression transfer (default: relative for videos, absolute for images)")
-    p.add_argument("--reference-frame", type=int,
-                   help="driving frame taken as the reference for relative motion (default 0)")
+    p.add_argument("--reference-frame", type=_reference_frame, metavar="auto|N",
+                   help="driving frame relative motion starts from: auto (default: the frame "
+                        "nearest the photo in head pose and expression, among the first 10 s) "
+                        "or a frame index")
     p.add_argument("--alpha", type=float, help="0 = source pose/expression, 1 = driver's (default)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--pose-only", action="store_true", default=None, help="transfer pose only")
@@ -126,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _evaluate_parser(sub)
     return parser
+
+
+def _reference_frame(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        index = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a frame index, got {text!r}") \
+            from None
+    if index < 0:
+        raise argparse.ArgumentTypeError(f"a frame index is >= 0, got {index}")
+    return index
 
 
 def _config_from_args(args):

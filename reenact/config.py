@@ -22,7 +22,9 @@ class AnimateConfig:
     margin: float = 2.0  # crop side / face landmark box side
     face_index: int = 0  # which face when there are several: 0 = the largest
     motion: str | None = None  # relative | absolute; None: relative for videos, absolute for images
-    reference_frame: int = 0  # driving frame whose expression counts as "neutral" (relative mode)
+    # driving frame relative motion starts from: "auto" (the one nearest the photo in pose and
+    # expression, reenact.face.reference) or its index
+    reference_frame: int | str = "auto"
     alpha: float = 1.0  # 0 = the source's pose and expression, 1 = the driver's
     pose_only: bool = False
     expression_only: bool = False
@@ -48,8 +50,13 @@ class AnimateConfig:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
         if self.pose_only and self.expression_only:
             raise ValueError("pose_only and expression_only exclude each other")
-        if self.face_index < 0 or self.reference_frame < 0:
-            raise ValueError("face_index and reference_frame must be >= 0")
+        if self.face_index < 0:
+            raise ValueError(f"face_index must be >= 0, got {self.face_index}")
+        if self.reference_frame != "auto" and (isinstance(self.reference_frame, bool) or
+                                               not isinstance(self.reference_frame, int) or
+                                               self.reference_frame < 0):
+            raise ValueError(f"reference_frame must be 'auto' or a frame index >= 0, got "
+                             f"{self.reference_frame!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.model != "analytic" and not self.checkpoint:

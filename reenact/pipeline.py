@@ -6,6 +6,7 @@ warp and paste-back; ``reenact animate`` and the Python API run this same code.
 """
 
 import dataclasses
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from reenact.config import AnimateConfig
 from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
 from reenact.face.backends import BackendSource
 from reenact.face.expression import absolute_expression, expression_trust, relative_expression
+from reenact.face.reference import reference_cost
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
@@ -33,6 +35,9 @@ from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
 
 FEATHER = 0.06  # paste-back alpha ramp, as a fraction of the crop side
+# --reference-frame auto looks at most this many frames, evenly spread over the driving video's
+# first seconds (decoding all of a long video twice would cost more than it finds)
+AUTO_REFERENCE_SECONDS, AUTO_REFERENCE_FRAMES = 10.0, 40
 _DONE = object()  # end of the tracked-frame stream
 
 
@@ -88,6 +93,7 @@ class Reenactor:
         self.report = AnimationReport()
         self.driving_box: CropBox | None = None  # steady crop of the current driving frame
         self.driving_frame: np.ndarray | None = None  # the current driving frame
+        self.reference_index: int | str | None = None  # the reference open_driving found
 
     # -- source -------------------------------------------------------------------------------
     def prepare_source(self, image: np.ndarray | str | Path, name: str | None = None) -> Source:
@@ -220,6 +226,51 @@ class Reenactor:
                              f"frame) has no face")
         return self._fit(face)
 
+    def choose_reference(self, source: Source, frames: Iterable[np.ndarray], fps: float,
+                         count: int | None = None) -> tuple[int, np.ndarray] | None:
+        """``--reference-frame auto``: the driving frame (index, image) whose face is nearest the
+        photo's in head pose and expression (``reenact.face.reference``), among at most
+        AUTO_REFERENCE_FRAMES frames of the first AUTO_REFERENCE_SECONDS (``count``: how many
+        frames ``frames`` has, if known). None when none of them shows a face."""
+        n = max(1, round(AUTO_REFERENCE_SECONDS * fps))
+        n = min(n, count) if count else n
+        step = max(1, n // AUTO_REFERENCE_FRAMES)
+        photo = self._head(source.coeffs)
+        best = None  # (cost, index, frame)
+        with FaceTracker(static=True) as t:
+            for i, frame in enumerate(itertools.islice(frames, n)):
+                if i % step:
+                    continue
+                face = pick_face(t.detect(frame), self.config.face_index)
+                if face is None:
+                    continue
+                c = self._fit(face)
+                cost = float(reference_cost(photo, source.coeffs.rotation, self._head(c),
+                                            c.rotation)[0])
+                if best is None or cost < best[0]:
+                    best = (cost, i, frame)
+        return None if best is None else best[1:]
+
+    def open_driving(self, source: Source, driving: np.ndarray | str | Path | list[np.ndarray]):
+        """``open_driving`` for ``source``: with ``reference_frame="auto"`` (the default) a video
+        in relative motion gets the reference ``choose_reference`` finds (None, as for the first
+        frame, when that is the first frame). Sets ``self.reference_index``."""
+        frames, is_video, fps, reference, name = open_driving(driving, self.config)
+        motion = self.config.motion or ("relative" if is_video else "absolute")
+        self.reference_index = self.config.reference_frame if is_video else None
+        if self.config.reference_frame == "auto" and is_video and motion == "relative":
+            if isinstance(driving, list):
+                again, count = driving, len(driving)
+            else:
+                from reenact.io import probe_video
+
+                again, count = iter_video_frames(driving), probe_video(driving).num_frames
+            chosen = self.choose_reference(source, again, fps, count)
+            self.reference_index = 0 if chosen is None else chosen[0]
+            if chosen is not None and chosen[0] > 0:
+                reference = chosen[1]
+        return frames, is_video, fps, reference, name
+
     def _mix(self, source: Source, drv: FaceCoefficients | None, ref: FaceCoefficients | None,
              motion: str, options: MixOptions
              ) -> tuple[FaceCoefficients, tuple[torch.Tensor, torch.Tensor] | None]:
@@ -288,7 +339,7 @@ class Reenactor:
         """Re-enact ``source`` with a driving image, video file or list of frames; returns the
         output frames ((H, W, 3) uint8 RGB), one per driving frame."""
         src = source if isinstance(source, Source) else self.prepare_source(source)
-        frames, is_video, fps, reference, name = open_driving(driving, self.config)
+        frames, is_video, fps, reference, name = self.open_driving(src, driving)
         return [self.compose(src, w) for w in
                 self.drive(src, frames, fps, is_video, reference, name)]
 
@@ -302,20 +353,21 @@ def refined(warp: WarpResult, image: torch.Tensor) -> WarpResult:
 
 
 def open_driving(driving, config: AnimateConfig):
-    """(frames iterable, is_video, fps, reference frame or None, name) for a driving input."""
+    """(frames iterable, is_video, fps, reference frame or None, name) for a driving input; with
+    ``reference_frame="auto"`` the reference is None here (``Reenactor.open_driving`` chooses)."""
     if isinstance(driving, np.ndarray):
         return [driving], False, 25.0, None, "driving image"
+    index = config.reference_frame if isinstance(config.reference_frame, int) else 0
     if isinstance(driving, list):
-        return driving, True, 25.0, _reference(driving, config.reference_frame, "driving"), \
-            "driving frames"
+        return driving, True, 25.0, _reference(driving, index, "driving"), "driving frames"
     path = Path(driving)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         from reenact.io import probe_video
 
         info = probe_video(path)
         ref = None
-        if config.reference_frame > 0:
-            ref = _reference(iter_video_frames(path), config.reference_frame, str(path))
+        if index > 0:
+            ref = _reference(iter_video_frames(path), index, str(path))
         return iter_video_frames(path), True, float(info.fps), ref, str(path)
     return [read_image(path)], False, 25.0, None, str(path)
 

@@ -112,3 +112,36 @@ def test_reference_frame_changes_the_neutral(samples):
     moved = (out0.verts - out59.verts)[0, :, :2].norm(dim=-1).mean()
     assert (out0.verts - src.scene.verts)[0, :, :2].norm(dim=-1).mean() < 0.5
     assert moved > 0.5
+
+
+def test_auto_reference_is_the_frame_most_like_the_photo():
+    """--reference-frame auto (the default): the photo is frame 40 of the clip, so frame 40 (or
+    one next to it) is where relative motion starts, and re-enacting it leaves the photo's face
+    where it is."""
+    frames = [f for i, f in enumerate(iter_video_frames(data_path("driving", "d3.mp4"))) if i < 60]
+    r = Reenactor(AnimateConfig(crop_only=True))
+    assert r.config.reference_frame == "auto"
+    src = r.prepare_source(frames[40])
+    _, is_video, _, reference, _ = r.open_driving(src, frames)
+    assert is_video and abs(r.reference_index - 40) <= 1
+    assert reference is frames[r.reference_index]
+    warp = next(iter(r.drive(src, [frames[r.reference_index]], 30.0, True, reference)))
+    assert (warp.verts - src.scene.verts)[0, :, :2].norm(dim=-1).mean() < 0.5
+    # a numbered reference is taken as it is; images and absolute motion need none
+    fixed = Reenactor(AnimateConfig(crop_only=True, reference_frame=0))
+    assert fixed.open_driving(src, frames)[3] is None and fixed.reference_index == 0
+    assert r.open_driving(src, frames[0])[3] is None
+
+
+def test_reference_frame_option_takes_auto_or_an_index():
+    from reenact.cli import build_parser
+
+    parse = build_parser().parse_args
+    base = ["animate", "-s", "a.jpg", "-d", "b.mp4", "-o", "c.mp4"]
+    assert parse([*base, "--reference-frame", "auto"]).reference_frame == "auto"
+    assert parse([*base, "--reference-frame", "7"]).reference_frame == 7
+    for bad in ("-1", "first"):
+        with pytest.raises(SystemExit):
+            parse([*base, "--reference-frame", bad])
+    with pytest.raises(ValueError, match="reference_frame"):
+        AnimateConfig(reference_frame="first")

@@ -12,7 +12,7 @@ from reenact.io import InputError, VideoWriter, probe_video, write_image
 from reenact.io.image import IMAGE_SUFFIXES
 from reenact.io.native_log import native_stderr_to
 from reenact.io.video import VIDEO_SUFFIXES
-from reenact.pipeline import Reenactor, open_driving
+from reenact.pipeline import Reenactor
 
 
 def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool:
@@ -86,7 +86,10 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
         refiner = MeshGCNRefiner(config.checkpoint, transfer=transfer)
     reenactor = Reenactor(config, refiner, transfer)
     src = reenactor.prepare_source(source)
-    frames, _, fps, reference, name = open_driving(driving, config)
+    frames, _, fps, reference, name = reenactor.open_driving(src, driving)
+    if is_video and config.reference_frame == "auto" and (config.motion or "relative") == "relative":
+        print(f"reference frame: {reenactor.reference_index} (the driving frame nearest the "
+              f"photo in pose and expression; --reference-frame N sets it)", file=console)
     if is_video:
         info = probe_video(driving)
         with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None) as writer:

@@ -183,6 +183,15 @@ class FaceLayoutCheck:
         return FaceLayout(len(dets), used, source, points, wander, echo, echo_at, tuple(reasons),
                           eye_like)
 
+    def landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        """dlib's 68 points (68, 2) of the largest face its detector finds, or None: an
+        independent landmark estimate for measures (not the tracker the pipeline uses)."""
+        dets = self._detect(image, UPSAMPLE)
+        if not dets:
+            return None
+        d = max(dets, key=lambda r: r.area())
+        return self._points(image, (d.left(), d.top(), d.right(), d.bottom()))
+
     def _points(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
         rect = self._dlib.rectangle(*(round(c) for c in box))
         return np.array([(p.x, p.y) for p in self._predict(image, rect).parts()], np.float64)

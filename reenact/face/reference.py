@@ -1,0 +1,58 @@
+"""Which driving frame relative motion starts from (``--reference-frame auto``).
+
+Relative motion adds the driver's change since a reference frame to the photo's own pose and
+expression, so it assumes the reference looks like the photo. A clip that starts with a broad smile
+or a turned head, driving a photo that does neither, pulls the photo's expression past neutral
+(pursed, squeezed mouths) and turns it away from where it looks. The frame nearest the photo in
+head pose and in a few expression measures (how open the mouth and eyes are, how wide the mouth,
+how high the brows), all in the face's own frame and relative to its eye distance, so they compare
+across people, is the better start.
+"""
+
+import torch
+
+from reenact.face.topology import (
+    LEFT_EYE_OUTER,
+    LOWER_LIP_INNER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    RIGHT_EYE_OUTER,
+    UPPER_LIP_INNER,
+)
+from reenact.geometry import rotation_angle_between
+
+# mediapipe face mesh indices: the lids' middles and the brows' middles, right then left
+UPPER_LIDS, LOWER_LIDS = (159, 386), (145, 374)
+BROWS = (105, 334)
+# What counts as one unit of difference: the lip gap, mouth width, each eye's opening and the
+# brows' height (in eye distances, outer corners), and the head's rotation (degrees). About the
+# change between a closed and a half-open mouth, a neutral and a smiling mouth, an eye and a
+# half-closed one, resting and raised brows, and a small nod.
+FEATURE_SCALE = (0.05, 0.05, 0.025, 0.025, 0.04)
+POSE_SCALE = 10.0
+
+
+def expression_features(head: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) head-frame vertices -> (B, 5): lip gap, mouth width, right and left eye opening and
+    the brows' mean height above the upper lids, in eye distances (outer eye corners)."""
+    eyes = (head[:, LEFT_EYE_OUTER] - head[:, RIGHT_EYE_OUTER]).norm(dim=-1).clamp(min=1e-9)
+
+    def gap(a, b):
+        return (head[:, a] - head[:, b]).norm(dim=-1) / eyes
+
+    brows = torch.stack([gap(b, lid) for b, lid in zip(BROWS, UPPER_LIDS, strict=True)]).mean(0)
+    return torch.stack([gap(UPPER_LIP_INNER, LOWER_LIP_INNER), gap(MOUTH_LEFT, MOUTH_RIGHT),
+                        gap(UPPER_LIDS[0], LOWER_LIDS[0]), gap(UPPER_LIDS[1], LOWER_LIDS[1]),
+                        brows], -1)
+
+
+def reference_cost(photo_head: torch.Tensor, photo_rotation: torch.Tensor,
+                   heads: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+    """How unlike the photo (head (1, V, 3), rotation (1, 3, 3)) each of N driving faces (heads
+    (N, V, 3), rotations (N, 3, 3)) is: (N,), the squared differences in units of FEATURE_SCALE
+    and POSE_SCALE, summed."""
+    scale = torch.tensor(FEATURE_SCALE, dtype=heads.dtype)
+    feat = (expression_features(heads) - expression_features(photo_head.to(heads.dtype))) / scale
+    angle = torch.rad2deg(rotation_angle_between(photo_rotation.to(rotations.dtype)
+                                                 .expand_as(rotations), rotations))
+    return (feat ** 2).sum(-1) + (angle / POSE_SCALE) ** 2
