@@ -53,6 +53,47 @@ def expression_descriptor(points: np.ndarray) -> np.ndarray:
     ])
 
 
+# dlib's 68 points (iBUG 300-W order)
+DLIB_EYE_OUTER = (36, 45)
+DLIB_NAMES = ("mouth_open", "mouth_width", "smile", "right_eye_open", "left_eye_open",
+              "right_brow", "left_brow")
+
+
+def dlib_expression_descriptor(points: np.ndarray) -> np.ndarray:
+    """(68, 2) dlib points in pixels -> (7,) descriptor in the order of ``DLIB_NAMES``: the same
+    measures as ``expression_descriptor`` from an estimator the pipeline does not use (issue 21:
+    mediapipe's grade the tracker that drives the warp). In the image plane, in the eye line's
+    frame (roll removed), so a turned head foreshortens them."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    u = p[DLIB_EYE_OUTER[1]] - p[DLIB_EYE_OUTER[0]]
+    iod = float(np.linalg.norm(u))
+    u = u / max(iod, 1e-9)
+    v = np.array([-u[1], u[0]])  # towards the chin
+
+    def d(i, j):
+        return float(np.linalg.norm(p[i] - p[j]))
+
+    corners_v = (p[48] + p[54]) @ v / 2
+    return np.array([
+        d(62, 66) / iod,
+        d(48, 54) / iod,
+        (p[51] @ v - corners_v) / iod,  # the upper lip's middle over the corners: a smile
+        (d(37, 41) + d(38, 40)) / 2 / d(36, 39),
+        (d(43, 47) + d(44, 46)) / 2 / d(42, 45),
+        d(19, 37) / iod,
+        d(24, 44) / iod,
+    ])
+
+
+def dlib_landmark_error(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean distance between two sets of dlib's 68 points over the target's outer eye corners'
+    distance (the AKD of the papers, from an independent estimator)."""
+    iod = float(np.linalg.norm(target[DLIB_EYE_OUTER[1]] - target[DLIB_EYE_OUTER[0]]))
+    if iod <= 0:
+        raise ValueError("the target's eye corners coincide")
+    return float(np.linalg.norm(pred[:, :2] - target[:, :2], axis=1).mean() / iod)
+
+
 def expression_mse(pred: np.ndarray, target: np.ndarray) -> float:
     """ExpMSE: mean squared difference of two descriptors.
 

@@ -21,10 +21,12 @@ METRICS = (
     ("psnr", "PSNR (face)", True),
     ("ssim", "SSIM (face)", True),
     ("lpips", "LPIPS", False),
-    ("akd", "AKD", False),
+    ("akd", "AKD (mediapipe)", False),
+    ("akd_dlib", "AKD (dlib)", False),
     ("pose_mse", "PoseMSE", False),
     ("prmse", "PRMSE", False),
-    ("exp_mse", "ExpMSE", False),
+    ("exp_mse", "ExpMSE (mediapipe)", False),
+    ("exp_mse_dlib", "ExpMSE (dlib)", False),
     ("face_found", "face found", True),
     ("jitter", "jitter", False),
     ("fid", "FID", False),
@@ -82,7 +84,7 @@ def markdown(summary: list[dict]) -> str:
 def _fmt(metric: str, x: float) -> str:
     if metric in ("psnr", "pose_mse"):
         return f"{x:.2f}"
-    if metric in ("akd", "jitter", "exp_mse"):
+    if metric in ("akd", "akd_dlib", "jitter", "exp_mse", "exp_mse_dlib"):
         return f"{x:.4f}"
     return f"{x:.3f}"
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from reenact.eval.csim import cosine_similarity, same_identity
-from reenact.eval.expression_error import expression_mse
+from reenact.eval.expression_error import dlib_landmark_error, expression_mse
 from reenact.eval.jitter import landmark_jitter
 from reenact.eval.landmark_error import landmark_error
 from reenact.eval.observe import Observation, Observer
@@ -78,6 +78,10 @@ def frame_scores(out: Observation, drv: Observation, src: Observation, output: n
         row["pose_mse"] = pose_mse(out.pose, drv.pose)
         row["prmse"] = pose_rmse(out.pose, drv.pose)
         row["exp_mse"] = expression_mse(out.expression, drv.expression)
+    if out.dlib_points is not None and drv.dlib_points is not None:
+        row["exp_mse_dlib"] = expression_mse(out.dlib_expression, drv.dlib_expression)
+        if target is not None:
+            row["akd_dlib"] = dlib_landmark_error(out.dlib_points, drv.dlib_points)
     if target is not None and drv.points is not None:
         if output.shape != target.shape:
             output = cv2.resize(output, target.shape[1::-1], interpolation=cv2.INTER_AREA)

@@ -59,7 +59,7 @@ class Validator:
         if self._observer is None:
             from reenact.eval.observe import Observer, default_embedder
 
-            self._observer = Observer(default_embedder("dlib"))
+            self._observer = Observer(default_embedder("dlib"), dlib=None)  # cheap: no dlib points
         up = cv2.resize(tensor_to_image(image),
                         (TRACK_SIZE, TRACK_SIZE), interpolation=cv2.INTER_CUBIC)
         seen = self._observer(up)

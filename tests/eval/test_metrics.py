@@ -170,3 +170,40 @@ def test_sharpness_falls_with_blur_and_reads_only_the_mask():
         sharpness(image, np.ones((32, 32), bool))
     with pytest.raises(ValueError, match="expected an"):
         sharpness(texture)
+
+
+def test_dlib_measures_see_an_open_mouth_and_a_shift():
+    """The independent (dlib 68-point) expression descriptor and landmark distance: an open mouth
+    moves the mouth term only, a roll moves none, a shift of 2 px with the eyes 100 px apart is
+    0.02; frame_scores reports both beside mediapipe's."""
+    from reenact.eval.expression_error import (
+        DLIB_NAMES,
+        dlib_expression_descriptor,
+        dlib_landmark_error,
+    )
+    from reenact.eval.observe import Observation
+    from reenact.eval.runner import frame_scores
+
+    rng = np.random.default_rng(0)
+    face = rng.uniform(20, 80, (68, 2))
+    face[36], face[45], face[39], face[42] = (0, 0), (100, 0), (30, 0), (70, 0)
+    face[62], face[66] = (50, 60), (50, 62)  # the inner lips, closed
+    opened = face.copy()
+    opened[66] += (0, 15)  # the lower lip's middle drops
+    d0, d1 = dlib_expression_descriptor(face), dlib_expression_descriptor(opened)
+    assert d1[DLIB_NAMES.index("mouth_open")] > d0[DLIB_NAMES.index("mouth_open")] + 0.1
+    assert np.allclose(np.delete(d1, DLIB_NAMES.index("mouth_open")),
+                       np.delete(d0, DLIB_NAMES.index("mouth_open")))
+    a = np.radians(20)
+    rolled = face @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) * 1.5 + 7
+    assert np.allclose(dlib_expression_descriptor(rolled), d0)
+    assert dlib_landmark_error(face + (2, 0), face) == pytest.approx(0.02)
+
+    def obs(dlib_points):
+        return Observation(None, None, None, None, dlib_points)
+
+    row = frame_scores(obs(opened), obs(face), obs(face), np.zeros((8, 8, 3), np.uint8), None,
+                       False)
+    assert row["exp_mse_dlib"] > 0 and "akd_dlib" not in row  # no ground truth: no AKD
+    assert "exp_mse_dlib" not in frame_scores(obs(None), obs(face), obs(face),
+                                              np.zeros((8, 8, 3), np.uint8), None, False)
