@@ -94,7 +94,9 @@ def _evaluate_parser(sub) -> None:
                    help="comma-separated: analytic, copy-source, copy-driver (the reference "
                         "systems: output = the source / the driver), dcggan:CKPT, meshgcn:CKPT "
                         "(NAME=KIND:CKPT to name one); default: copy-source,copy-driver,analytic")
-    p.add_argument("--protocols", default="self,cross", help="self, cross or both (default)")
+    p.add_argument("--protocols", default="self,self-outside,cross",
+                   help="comma-separated: self (the source is the clip's first frame), "
+                        "self-outside (the clip starts 2 s after it), cross (default: all three)")
     p.add_argument("--frames", type=int, default=8, help="driving frames per case (default 8)")
     p.add_argument("--clip", type=int, default=16,
                    help="contiguous frames per case for the jitter metric (default 16; 0: off)")

@@ -11,7 +11,7 @@ def run_evaluate(args) -> int:
     from tqdm import tqdm
 
     from reenact.eval.observe import default_embedder
-    from reenact.eval.protocols import make_cases, open_collection
+    from reenact.eval.protocols import PROTOCOLS, make_cases, open_collection
     from reenact.eval.report import write_report
     from reenact.eval.runner import EvalSettings, Runner
     from reenact.eval.systems import build_system
@@ -46,8 +46,8 @@ def run_evaluate(args) -> int:
                   disable=todo == 0) as bar:
             skipped = runner.run(cases, systems, sources, drivers, bar)
         summary = write_report(out)
-    n_self = sum(c.protocol == "self" for c in cases)
-    print(f"{len(cases)} cases ({n_self} self, {len(cases) - n_self} cross) x "
+    counts = [(p, sum(c.protocol == p for c in cases)) for p in PROTOCOLS]
+    print(f"{len(cases)} cases ({', '.join(f'{n} {p}' for p, n in counts if n)}) x "
           f"{len(systems)} systems; {todo} run now, {len(cases) * len(systems) - todo} resumed")
     for line in skipped:
         print(f"skipped: {line}")

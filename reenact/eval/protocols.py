@@ -4,7 +4,10 @@ A collection is a plain folder of images and videos (one identity per file) or a
 (``reenact preprocess``; its identity-disjoint test split by default). Cases:
 
 - **self-reenactment**: source = a video's first frame, driving = other frames of the same video
-  (evenly spread), ground truth = those frames.
+  (evenly spread), ground truth = those frames; relative motion from the source frame itself.
+- **self-outside**: as users meet it, the photo is not a frame of the clip: source = the video's
+  first frame, driving = frames from OUTSIDE frames (2 s at 25 fps) on, ground truth = those
+  frames; relative motion from the reference the system chooses (``--reference-frame auto``).
 - **cross-identity**: every source (an image, or a video's first frame) driven by the frames of
   each video of another identity, from the same collection or another (cross-dataset).
 
@@ -23,7 +26,9 @@ from reenact.io import InputError, iter_video_frames, probe_video, read_image
 from reenact.io.image import IMAGE_SUFFIXES
 from reenact.io.video import VIDEO_SUFFIXES
 
-PROTOCOLS = ("self", "cross")
+PROTOCOLS = ("self", "self-outside", "cross")
+SELF_PROTOCOLS = ("self", "self-outside")  # scored against the driving frames as ground truth
+OUTSIDE = 50  # self-outside: the clip starts this many frames after the source frame
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ def _cache_collection(path: Path, split: str) -> Collection:
 
 @dataclass(frozen=True)
 class Case:
-    protocol: str  # "self" or "cross"
+    protocol: str  # "self", "self-outside" or "cross"
     pair: str  # "<source collection> -> <driving collection>"
     key: str  # unique: protocol/source/driver
     source: Item
@@ -153,6 +158,12 @@ def make_cases(sources: Collection, drivers: Collection, protocols: tuple[str, .
                     spread(1, s.frames - 1, frames), _clip(s, 1, clip))
                for s in sources.items if s.kind != "image" and s.frames > 1]
         cases += _at_most(own, max_cases)
+    if "self-outside" in protocols:
+        later = [Case("self-outside", f"{sources.name} -> {sources.name}",
+                      f"self-outside/{s.name}", s, s, spread(OUTSIDE, s.frames - 1, frames),
+                      _clip(s, OUTSIDE, clip))
+                 for s in sources.items if s.kind != "image" and s.frames > OUTSIDE + 1]
+        cases += _at_most(later, max_cases)
     if "cross" in protocols:
         cross = [Case("cross", pair, f"cross/{s.name}/{d.name}", s, d,
                       spread(0, d.frames - 1, frames), _clip(d, 0, clip))

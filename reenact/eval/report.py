@@ -31,7 +31,9 @@ METRICS = (
     ("jitter", "jitter", False),
     ("fid", "FID", False),
 )
-PROTOCOL_TITLES = {"self": "Self-reenactment", "cross": "Cross-identity reenactment"}
+PROTOCOL_TITLES = {"self": "Self-reenactment",
+                   "self-outside": "Self-reenactment, the photo outside the clip",
+                   "cross": "Cross-identity reenactment"}
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
@@ -48,7 +50,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
     metric_rank = {k: i for i, (k, _, _) in enumerate(METRICS)}
     out = [{"protocol": p, "pair": pair, "system": s, "metric": m, "mean": float(np.mean(v)),
             "std": float(np.std(v)), "n": len(v)} for (p, pair, s, m), v in values.items()]
-    out.sort(key=lambda r: (r["protocol"] != "self", r["pair"], order[r["system"]],
+    out.sort(key=lambda r: (r["protocol"] == "cross", r["pair"], order[r["system"]],
                             metric_rank[r["metric"]]))
     return out
 

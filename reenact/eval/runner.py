@@ -19,7 +19,7 @@ from reenact.eval.jitter import landmark_jitter
 from reenact.eval.landmark_error import landmark_error
 from reenact.eval.observe import Observation, Observer
 from reenact.eval.pose_error import pose_mse, pose_rmse
-from reenact.eval.protocols import Case, Collection
+from reenact.eval.protocols import SELF_PROTOCOLS, Case, Collection
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
 from reenact.eval.ssim import ssim_region
@@ -163,10 +163,11 @@ class Runner:
         return skipped
 
     def _score(self, case: Case, system, media: "_CaseMedia", calibrated: bool) -> list[dict]:
-        self_case = case.protocol == "self"
+        self_case = case.protocol in SELF_PROTOCOLS
+        # "self": relative from the source frame itself; "self-outside": the system's own choice
+        own_frame = media.source if case.protocol == "self" else None
         drive = Drive(media.driving, is_video=False,
-                      motion="relative" if self_case else "absolute",
-                      reference=media.source if self_case else None)
+                      motion="relative" if self_case else "absolute", reference=own_frame)
         outputs = system(media.source_key, media.source, drive)
         base = {"case": case.key, "system": system.name, "protocol": case.protocol,
                 "pair": case.pair}
@@ -187,8 +188,7 @@ class Runner:
         if self.extras.fid is not None:
             self._features(case, system.name, crops)
         if media.clip:
-            clip = Drive(media.clip, is_video=True, motion="relative",
-                         reference=media.source if self_case else None)
+            clip = Drive(media.clip, is_video=True, motion="relative", reference=own_frame)
             points = [media.observer.landmarks(o)
                       for o in system(media.source_key, media.source, clip)]
             rows.append({**base, "frame": "clip", "jitter": landmark_jitter(points)})

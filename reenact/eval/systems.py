@@ -71,7 +71,10 @@ class ReenactorSystem:
         if self._prepared is None or self._prepared[0] != source_key:
             self._prepared = (source_key, reenactor.prepare_source(source, source_key))
         prepared = self._prepared[1]
-        warps = reenactor.drive(prepared, drive.frames, 25.0, drive.is_video, drive.reference,
+        reference = drive.reference
+        if reference is None:  # relative motion from the reference `animate` would choose
+            reference = reenactor.open_driving(prepared, list(drive.frames))[3]
+        warps = reenactor.drive(prepared, drive.frames, 25.0, drive.is_video, reference,
                                 name=source_key)
         return [reenactor.compose(prepared, w) for w in warps]
 

@@ -55,6 +55,20 @@ def test_cases_follow_the_protocols(folder):
     assert spread(1, 3, 8) == (1, 2, 3)
 
 
+def test_self_outside_cases_start_two_seconds_after_the_source():
+    """The user's case: the photo (frame 0) is not a frame of the clip, which starts OUTSIDE
+    frames later; videos too short for that have no such case."""
+    from reenact.eval.protocols import OUTSIDE, Collection, Item
+
+    items = [Item("long", "a", "video", "long.mp4", OUTSIDE + 40),
+             Item("short", "b", "video", "short.mp4", OUTSIDE)]
+    coll = Collection("c", items, lambda item, indices: [])
+    cases = make_cases(coll, coll, ("self-outside",), frames=3, clip=4)
+    assert [c.key for c in cases] == ["self-outside/long"]
+    assert cases[0].driving == (OUTSIDE, OUTSIDE + 20, OUTSIDE + 39)
+    assert cases[0].clip == tuple(range(OUTSIDE, OUTSIDE + 4))
+
+
 def test_run_resume_and_report(folder, tmp_path):
     coll = open_collection(folder)
     cases = make_cases(coll, coll, frames=3, clip=4)
