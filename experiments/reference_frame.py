@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.config import AnimateConfig
+from reenact.eval.expression_error import dlib_landmark_error
 from reenact.eval.face_layout import FaceLayoutCheck
 from reenact.eval.psnr import psnr
 from reenact.eval.self_reenactment import face_mask
@@ -41,7 +42,7 @@ def scores(outputs, clip, tracker, dlib_check) -> tuple[float, float]:
         ps.append(psnr(out, gt, face_mask(face.points, gt.shape[:2])))
         a, b = dlib_check.landmarks(np.ascontiguousarray(out)), dlib_check.landmarks(gt)
         if a is not None and b is not None:
-            ld.append(np.linalg.norm(a - b, axis=1).mean() / np.linalg.norm(b[45] - b[36]))
+            ld.append(dlib_landmark_error(a, b))
     return float(np.mean(ps)), float(np.mean(ld))
 
 

@@ -10,6 +10,7 @@ brow's height above its eye, and the chin's drop below the nose. Scale- and pose
 import numpy as np
 import torch
 
+from reenact.eval.landmark_error import landmark_error
 from reenact.eval.pose_error import _model
 from reenact.face.topology import (
     CHIN,
@@ -86,12 +87,9 @@ def dlib_expression_descriptor(points: np.ndarray) -> np.ndarray:
 
 
 def dlib_landmark_error(pred: np.ndarray, target: np.ndarray) -> float:
-    """Mean distance between two sets of dlib's 68 points over the target's outer eye corners'
-    distance (the AKD of the papers, from an independent estimator)."""
-    iod = float(np.linalg.norm(target[DLIB_EYE_OUTER[1]] - target[DLIB_EYE_OUTER[0]]))
-    if iod <= 0:
-        raise ValueError("the target's eye corners coincide")
-    return float(np.linalg.norm(pred[:, :2] - target[:, :2], axis=1).mean() / iod)
+    """``landmark_error`` of two sets of dlib's 68 points (the AKD of the papers, from an
+    independent estimator)."""
+    return landmark_error(pred, target, eyes=DLIB_EYE_OUTER)
 
 
 def expression_mse(pred: np.ndarray, target: np.ndarray) -> float:

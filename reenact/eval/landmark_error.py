@@ -7,18 +7,19 @@ import numpy as np
 from reenact.face.topology import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, landmark_topology
 
 
-def landmark_error(pred: np.ndarray, target: np.ndarray,
-                   subset: np.ndarray | None = None) -> float:
+def landmark_error(pred: np.ndarray, target: np.ndarray, subset: np.ndarray | None = None,
+                   eyes: tuple[int, int] = (RIGHT_EYE_OUTER, LEFT_EYE_OUTER)) -> float:
     """Mean 2D distance between corresponding landmarks (N, >=2), divided by the target's distance
-    between the outer eye corners (mediapipe indices 33 and 263). ``subset``: indices of the
-    landmarks to average over (the normalisation stays the whole face's).
+    between the outer eye corners (``eyes``: mediapipe's 33 and 263 by default; dlib's 68 points
+    have them at 36 and 45). ``subset``: indices of the landmarks to average over (the
+    normalisation stays the whole face's).
 
     Example:
         >>> t = np.zeros((478, 2)); t[263, 0] = 100.0
         >>> landmark_error(t + [2.0, 0.0], t)  # every point 2 px off, eyes 100 px apart
         0.02
     """
-    iod = float(np.linalg.norm(target[LEFT_EYE_OUTER, :2] - target[RIGHT_EYE_OUTER, :2]))
+    iod = float(np.linalg.norm(target[eyes[1], :2] - target[eyes[0], :2]))
     if iod <= 0:
         raise ValueError("the target's eye corners coincide")
     if subset is not None:
