@@ -30,7 +30,16 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
-from reenact.motion.completion import BLUR_STRETCH, STRETCH, largest_stretch, limit_turn, smoothstep
+from reenact.motion.completion import (
+    BLUR_STRETCH,
+    FAR_SIDE,
+    INWARD,
+    STRETCH,
+    coming_round,
+    largest_stretch,
+    limit_turn,
+    smoothstep,
+)
 from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -110,12 +119,14 @@ def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Te
 
 
 OUTLINE_SKIP = 0.5  # head units: the most the band past a revealed outline is skipped
+OUTLINE_MARGIN = 0.08  # head units skipped past where the photo's face mesh ends (see below)
+OUTLINE_RAMP = 0.03  # head units of outward move over which that skip comes in
+BEHIND_PX = 2.0  # an oval vertex this far inside the photo's face mesh lies behind it
 # The band is skipped only on the photo's far side, the side its face is turned towards (where
 # the far cheek's edge shows just beyond the nose), and only on photos turned well away: the
 # outline's outward normal dotted with the face's forward direction along its own left-right axis
 # (the sine of the turn on that side), from none at FAR_SIDE[0] (about 15 degrees) to all at
 # FAR_SIDE[1] (about 27). Less turned photos' outlines are close to their silhouettes.
-FAR_SIDE = (0.25, 0.45)
 # The extension's rings move out with the skip where it would pass them; each keeps at least
 # this share of its band (in the photo, along the outline's normal) beyond the one inside it.
 RING_KEEP = 0.3
@@ -137,7 +148,15 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
     reach_out = ((out - out.mean(1, keepdim=True)) * normal).sum(-1) / coeffs.scale[:, None]
     reach_src = ((src_oval - src_oval.mean(1, keepdim=True)) * normal).sum(-1) / \
         scene.coeffs.scale[:, None].to(verts.dtype)
-    push = (2 * (reach_out - reach_src)).clamp(0, OUTLINE_SKIP) * scene.coeffs.scale.to(verts.dtype)
+    move = reach_out - reach_src
+    # where the photo's oval lies behind the face (a turned face's far side, behind its nose and
+    # lips), the band up to where the face mesh ends and a little past it (the profile beyond
+    # the mesh) is face: skip it as soon as the outline comes out
+    inside = (scene.oval_inside.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) +
+              OUTLINE_MARGIN) * (scene.oval_inside > BEHIND_PX).to(verts.dtype)
+    push = torch.maximum(2 * move, inside[None] * smoothstep(move, 0.0, OUTLINE_RAMP))
+    push = torch.minimum(push.clamp(min=0), torch.maximum(inside, torch.full_like(
+        inside, OUTLINE_SKIP))[None]) * scene.coeffs.scale.to(verts.dtype)
     # the head's forward direction (-z) in the image, its part along the head's own left-right
     # axis: a face looking up or down hides no cheek behind its nose
     R = scene.coeffs.rotation[0].to(verts.dtype)
@@ -249,6 +268,20 @@ def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficient
     return (1 - smoothstep(stretch @ mean, *STRETCH)).float(), blur.float()
 
 
+def _inward(mask: torch.Tensor, scale: torch.Tensor, at: tuple[torch.Tensor, ...],
+            src_depth: torch.Tensor) -> torch.Tensor:
+    """How far pixels ``at`` (b, y, x) of the output face moved into it: their distance to the
+    output face's outline minus their texel's to the photo's (head units), smoothstepped over
+    INWARD. 0 for an unmoved or only shifted face."""
+    b = at[0]
+    depth = torch.zeros(len(b))
+    for i in torch.unique(b).tolist():  # one distance transform per frame with pixels asked for
+        dist = cv2.distanceTransform(mask[i].numpy().astype(np.uint8), cv2.DIST_L2, 3)
+        sel = b == i
+        depth[sel] = torch.from_numpy(dist)[at[1][sel], at[2][sel]] / float(scale[i])
+    return smoothstep(depth - src_depth, *INWARD)
+
+
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
                   mouth_fill: bool = True, turn_limit: bool = True) -> WarpResult:
     """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution.
@@ -284,13 +317,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     tex = scene.texture
     # pixels whose triangle the photo does not all see, or that the pose stretches; elsewhere the
     # photo's own pixels, with the overlay weight 0 that the face has below
-    need = torch.nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999))[:, 0]  # (n,)
+    need = torch.nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999) | ~tex.sure[tri])[:, 0]
     fill = torch.zeros(len(tri))
     fill_rgb = torch.zeros(len(tri), 3)
     if len(need):
         uv = vals[need][None, None, :, 2:4]
-        texels = sample_image(torch.cat([tex.texture, tex.seen], 1), uv)[0, :, 0].T  # (n, 4)
-        rgb = texels[:, :3]
+        texels = sample_image(torch.cat([tex.texture, tex.seen, tex.rim], 1), uv)[0, :, 0].T
+        rgb = texels[:, :3]  # (n, 6): rgb, seen, doubt, distance to the photo's outline
         # magnified far past the photo's detail: the smoothed textures, not streaks
         level = vals[need, 7]
         far = torch.nonzero(level > 1e-3)[:, 0]
@@ -300,7 +333,15 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             rgb[far] = torch.lerp(torch.lerp(rgb[far], smooth[:, :3], lv.clamp(max=1)),
                                   smooth[:, 3:], (lv - 1).clamp(min=0))
         fill_rgb[need] = rgb
-        fill[need] = 1 - texels[:, 3] * vals[need, 4]
+        # the photo's background under the mesh's rim, carried into the face by a turn
+        own_seen = texels[:, 3] * vals[need, 4]
+        doubt = torch.nonzero(texels[:, 4] > 1e-3)[:, 0]
+        if len(doubt):
+            at = need[doubt]
+            round_ = coming_round(scene.coeffs.rotation[0], coeffs.rotation)[b[at]]
+            own_seen[doubt] *= 1 - texels[doubt, 4] * torch.maximum(round_, _inward(
+                frags.mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
+        fill[need] = 1 - own_seen
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
     weight = 1 - person  # overlay weight: the plate where the flow lands off the person

@@ -46,6 +46,19 @@ STRETCH = (2.0, 4.0)  # output / source area (scale-normalised): own pixels used
 BLUR_STRETCH = (2.0, 4.0, 8.0)
 BLUR_TEXELS = (3.0, 8.0)
 RIM_PX = (0.5, 2.0)  # texels this close to the photo's face outline (photo pixels) are not sharp
+# The landmark mesh's outline is only near the face's silhouette: a turned photo's reaches past it
+# (a profile's philtrum and chin lie on the dark gap in front of them). Texels within NEAR_RIM
+# head units of the photo's mesh outline on the side a turned photo faces (FAR_SIDE), or whose
+# photo pixel the person segmentation calls background (probability PERSON[0] ... PERSON[1])
+# within OFF_PERSON_RIM, are not sharp, are hidden features to limit_turn, and are drawn from the
+# completed texture where a turn carries them into the face (INWARD) or brings the side they are on
+# round towards the camera (COMING_ROUND).
+NEAR_RIM = (0.05, 0.12)
+FAR_SIDE = (0.25, 0.45)  # sine of the photo's turn: its facing side's rim is in doubt from..to
+PERSON = (0.3, 0.7)
+OFF_PERSON_RIM = (0.15, 0.25)
+INWARD = (0.03, 0.08)  # head units further from the output's outline than from the photo's
+COMING_ROUND = (0.03, 0.12)  # or the facing side turned this far towards the camera (sine)
 REVEAL_LIMIT = 0.004  # head units^2 of hidden feature a turn may reveal (an eye is about 0.03)
 # A turn far from the photo's pose magnifies the skin the photo shows edge-on (the side of a
 # frontal face turned to the camera) into a swollen, flat, pale crescent. The turn is cut back
@@ -66,6 +79,10 @@ class FaceTexture:
     seen: torch.Tensor  # (1, 1, T, T) in [0, 1], how well the photo shows each texel
     verts_uv: torch.Tensor  # (V, 2) texel coordinates of each vertex (pixel units of the texture)
     fully_seen: torch.Tensor  # (T,) bool, every texel of the triangle seen: nothing to fill
+    rim: torch.Tensor  # (1, 2, T, T) per texel: the doubt that its photo pixel is this face (at
+    # the mesh's outline, on the segmented background), and its distance to the photo's mesh
+    # outline (head units)
+    sure: torch.Tensor  # (T,) bool, no texel of the triangle is in doubt
     hidden_feature: torch.Tensor  # (F,) int64 triangles of features the photo does not show
     src_area: torch.Tensor  # (F,) their projected source area / scale^2 (head units^2)
 
@@ -107,7 +124,9 @@ def vertex_normals_z(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Fragments,
-                       scale: float, model: LandmarkFaceModel) -> FaceTexture:
+                       scale: float, model: LandmarkFaceModel,
+                       person: np.ndarray | None = None,
+                       rotation: torch.Tensor | None = None) -> FaceTexture:
     """Lay out, grade and complete the source face.
 
     Args:
@@ -115,6 +134,8 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
         verts: (1, V, 3) posed source vertices, crop pixels.
         fragments: the source mesh rasterized at (S, S).
         scale: the source's scale (pixels per head unit).
+        person: (S, S) person probability from the segmentation, or None (all person).
+        rotation: (3, 3) the photo's head rotation, or None (frontal).
     """
     S = image.shape[-1]
     T = max(64, S // 2)
@@ -143,15 +164,30 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
                         xy[..., 0].float().numpy() - 0.5, xy[..., 1].float().numpy() - 0.5,
                         cv2.INTER_LINEAR)
     inner = smoothstep(to_edge, *SILHOUETTE_PX)
+    # Doubt: how surely a texel's photo pixel is not this face. The mesh's outline is only close
+    # to the face's silhouette (within NEAR_RIM), and reaches past it onto what the person
+    # segmentation calls background (a profile's lips): such texels are not sharp, and a turn
+    # that carries them into the face draws them from the completed texture.
+    doubt = (1 - smoothstep(to_edge / scale, *NEAR_RIM)) * _facing_side(xy.float().numpy(), verts,
+                                                                     rotation, scale)
+    off_person = np.zeros_like(to_edge)
+    if person is not None:
+        at = cv2.remap(np.asarray(person, np.float32), xy[..., 0].float().numpy() - 0.5,
+                       xy[..., 1].float().numpy() - 0.5, cv2.INTER_LINEAR)
+        off_person = (1 - smoothstep(at, *PERSON)) * (1 - smoothstep(to_edge / scale,
+                                                                     *OFF_PERSON_RIM))
+    doubt = np.maximum(doubt, off_person) * covered
     # the rim at the photo's outline samples what lies beyond it (hair, background): not sharp
-    sharp = unoccluded.numpy() * covered * smoothstep(squeeze, *SHARP) * smoothstep(to_edge,
-                                                                                    *RIM_PX)
-    sharp = cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.0)  # fine enough from the front
+    sharp = unoccluded.numpy() * covered * smoothstep(squeeze, *SHARP) * smoothstep(
+        to_edge, *RIM_PX)
+    # features the photo shows on the background are hidden (limit_turn keeps them so)
+    sharp_feature = cv2.GaussianBlur((sharp * (1 - doubt)).astype(np.float32), (0, 0), 1.0)
+    sharp = cv2.GaussianBlur((sharp * (1 - doubt)).astype(np.float32), (0, 0), 1.0)
     region = np.where(covered, _mirror_regions(model)[frags.pix_to_face[0].clamp(min=0).numpy()],
                       REGION["background"])
     completed = _complete(texture[0].permute(1, 2, 0).numpy(), sharp, sharp * inner, region,
                           covered)
-    hidden, area = _hidden_features(verts, faces, frags, sharp, model, scale)
+    hidden, area = _hidden_features(verts, faces, frags, sharp_feature, model, scale)
     # Features keep their sharp texels at every level: blurred, a magnified eye would vanish.
     feature = np.isin(region, [REGION[n] for n in (*FEATURES, "nose")]).astype(np.float32)
     feature = np.minimum(2 * cv2.GaussianBlur(feature, (0, 0), 1.5), 1)[..., None]  # soft outside
@@ -162,18 +198,55 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
                        seen=torch.from_numpy(seen.astype(np.float32))[None, None],
                        verts_uv=layout[:, :2].float(),
                        fully_seen=_fully_seen(frags, seen, len(faces)),
+                       rim=torch.from_numpy(np.stack([doubt, to_edge / scale]).astype(np.float32))[
+                           None],
+                       sure=_fully_seen(frags, doubt <= 1e-3, len(faces), empty=True),
                        hidden_feature=hidden, src_area=area)
 
 
-def _fully_seen(frags: Fragments, seen: np.ndarray, num_triangles: int) -> torch.Tensor:
-    """(T,) bool: triangles whose texels are all seen (none: False). The warp samples the texture
-    only elsewhere, or where the pose stretches the photo."""
+def side_looks(rotation: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) head rotations -> (B, 2) the head's forward direction in the image, its part
+    along the head's own left-right axis: the sine of the left-right turn, pointing where the
+    face looks (a face looking up or down hides no cheek behind its nose)."""
+    R = rotation.double()
+    across = R[:, :2, 0] / R[:, :2, 0].norm(dim=-1, keepdim=True).clamp(min=1e-9)
+    return -(R[:, :2, 2] * across).sum(-1, keepdim=True) * across
+
+
+def coming_round(photo: torch.Tensor, shown: torch.Tensor) -> torch.Tensor:
+    """(3, 3) photo rotation, (B, 3, 3) shown rotations -> (B,) in [0, 1]: how far each shown
+    pose turns the side the photo faces towards the camera (COMING_ROUND, in the sine of the
+    turn), for photos turned past FAR_SIDE[0]; 0 for an unmoved face or a turn the other way."""
+    looks = side_looks(photo[None])[0]
+    size = looks.norm().clamp(min=1e-9)
+    towards = size - side_looks(shown) @ (looks / size)
+    return (smoothstep(towards, *COMING_ROUND) * smoothstep(size, *FAR_SIDE)).float()
+
+
+def _facing_side(xy: np.ndarray, verts: torch.Tensor, rotation: torch.Tensor | None,
+                 scale: float) -> np.ndarray:
+    """(T, T, 2) photo positions of the texels -> (T, T) in [0, 1]: on the side of the face the
+    photo's head is turned towards (where the outline is the nose, lips and chin seen from the
+    side rather than the cheek's silhouette), for photos turned more than FAR_SIDE[0]."""
+    if rotation is None:
+        return np.zeros(xy.shape[:2], np.float32)
+    looks = side_looks(rotation[None])[0].numpy()
+    strength = float(smoothstep(np.linalg.norm(looks), *FAR_SIDE))
+    centre = verts[0, :, :2].double().mean(0).numpy()
+    unit = looks / max(np.linalg.norm(looks), 1e-9)
+    return (strength * smoothstep(((xy - centre) @ unit) / scale, 0.0, 0.1)).astype(np.float32)
+
+
+def _fully_seen(frags: Fragments, seen: np.ndarray, num_triangles: int,
+                empty: bool = False) -> torch.Tensor:
+    """(T,) bool: triangles whose texels are all seen (without texels: ``empty``). The warp
+    samples the texture only elsewhere, or where the pose stretches the photo."""
     p2f = frags.pix_to_face[0].numpy()
     inside = p2f >= 0
     worst = np.ones(num_triangles)
-    np.minimum.at(worst, p2f[inside], seen[inside])
+    np.minimum.at(worst, p2f[inside], seen[inside].astype(np.float64))
     has = np.bincount(p2f[inside], minlength=num_triangles) > 0
-    return torch.from_numpy(has & (worst >= 0.999))
+    return torch.from_numpy((has | empty) & (worst >= 0.999))
 
 
 def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region: np.ndarray,

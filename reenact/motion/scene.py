@@ -38,6 +38,9 @@ class SourceScene:
     ext_faces: torch.Tensor  # (Te, 3) extension triangles over [V face | oval copy | rings | border]
     oval: torch.Tensor  # (K,) face oval vertex indices
     outline_normal: torch.Tensor  # (K, 2) unit outward normals of the oval in the source crop
+    oval_inside: torch.Tensor  # (K,) pixels from each oval vertex along its normal to where the
+    #   photo's face mesh ends (0 where the oval is the outline; a turned face's far side lies
+    #   behind its nose and lips)
     src_points: torch.Tensor  # (1, V + K + R + Nb, 2) source positions of every warp vertex
     texture: FaceTexture  # the face laid out flat, graded and completed (motion.completion)
     person_mask: torch.Tensor  # (1, 1, S, S) in [0, 1], person incl. the face
@@ -138,17 +141,33 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
     area = signed_area(verts[0][faces]).abs()
+    normal = _outward_normals(verts[0, oval, :2])
     return SourceScene(
         image=image, coeffs=coeffs, verts=verts, rings_head=torch.from_numpy(rings_head),
         ring_rigidity=torch.from_numpy(rigidity), ring_mobility=torch.from_numpy(mobility),
         border=border, faces=faces, ext_faces=ext_faces,
         oval=torch.from_numpy(oval), src_points=src_points,
-        outline_normal=_outward_normals(verts[0, oval, :2]),
-        texture=build_face_texture(image, verts, frags, float(coeffs.scale[0]), model),
+        outline_normal=normal,
+        oval_inside=_inside_along(face_cov, verts[0, oval, :2].numpy(), normal.numpy()),
+        texture=build_face_texture(image, verts, frags, float(coeffs.scale[0]), model,
+                                   np.clip(person_mask, 0, 1), coeffs.rotation[0]),
         person_mask=torch.from_numpy(mask)[None, None], plate=plate,
         carried=torch.from_numpy(carried)[None, None],
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         src_tri_area=area)
+
+
+def _inside_along(mask: np.ndarray, points: np.ndarray, normals: np.ndarray,
+                  reach: float = 0.4) -> torch.Tensor:
+    """(S, S) bool mask, (K, 2) points, (K, 2) unit normals -> (K,) pixels from each point along
+    its normal to the first pixel outside the mask, searched up to ``reach`` of the crop side."""
+    S = mask.shape[0]
+    steps = np.arange(0, reach * S, 0.5)
+    at = points[:, None] + steps[None, :, None] * normals[:, None]  # (K, n, 2)
+    ij = np.clip(np.floor(at).astype(int), 0, S - 1)
+    inside = mask[ij[..., 1], ij[..., 0]] & (at >= 0).all(-1) & (at < S).all(-1)
+    first_out = np.where(inside.all(1), len(steps) - 1, np.argmin(inside, 1))
+    return torch.from_numpy(steps[first_out])
 
 
 def _outward_normals(loop: torch.Tensor) -> torch.Tensor:

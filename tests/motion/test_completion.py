@@ -241,3 +241,56 @@ def test_far_turn_is_limited_where_it_would_magnify_the_face(samples):
     # the other way round alike (the limit does not depend on which cheek comes round)
     other = limit_turn(src.scene.texture, r.model, src.coeffs, turned(-60.0))
     assert 15 < shown(other) < 45
+
+
+def test_oval_behind_a_turned_face_is_skipped_past_the_face(samples):
+    """Where the photo's oval lies behind its own face (a profile's far cheek behind the nose and
+    lips), a turn that brings the outline out starts the extension past where the photo's face
+    mesh ends, even beyond OUTLINE_SKIP: the band before it is face (lips, chin), and was drawn
+    a second time beside the turned face. Unmoved, nothing changes."""
+    from reenact.motion.analytic import OUTLINE_MARGIN, OUTLINE_SKIP, _outline_sources
+    from reenact.motion.scene import _inside_along
+
+    mask = np.zeros((64, 64), bool)
+    cv2.circle(mask.view(np.uint8), (32, 32), 20, 1, -1)
+    depth = _inside_along(mask, np.array([[32.0, 32.0], [52.5, 32.0]]),
+                          np.array([[1.0, 0.0], [1.0, 0.0]]))
+    assert abs(float(depth[0]) - 21) <= 1 and float(depth[1]) <= 1
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    V, K = r.model.num_vertices, len(src.scene.oval)
+    R = euler_to_matrix(torch.deg2rad(torch.tensor([0.0, 40.0, 0.0], dtype=torch.float64)))
+    photo = src.coeffs.replace(rotation=R[None] @ src.coeffs.rotation)
+    scale = float(photo.scale[0])
+    behind = torch.full((K,), 0.7 * scale, dtype=torch.float64)  # 0.7 head units inside
+    scene = dataclasses.replace(src.scene, coeffs=photo, verts=r.model.vertices(photo),
+                                oval_inside=behind)
+    same = _outline_sources(scene, r.model.vertices(photo), photo)
+    assert torch.allclose(same, scene.src_points)
+    moved = _outline_sources(scene, r.model.vertices(src.coeffs), src.coeffs)
+    outward = ((moved - scene.src_points)[0, V:V + K] * scene.outline_normal).sum(1)
+    assert OUTLINE_SKIP < 0.7 + OUTLINE_MARGIN
+    assert outward.max() > 0.99 * (0.7 + OUTLINE_MARGIN) * scale
+
+
+def test_rim_of_a_turned_photo_on_its_facing_side_is_in_doubt(samples):
+    """The mesh's outline on the side a turned photo faces is its nose, lips and chin seen from
+    the side, which the fit only approaches: those texels are not trusted (not sharp; drawn from
+    the texture when a turn carries them into the face). A frontal photo's rim is trusted."""
+    from reenact.motion.completion import _facing_side
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"], "astronaut")
+    verts, scale = src.scene.verts, float(src.coeffs.scale[0])
+    c = verts[0, :, :2].double().mean(0).numpy()
+    xy = np.stack([c + [-0.3 * scale, 0], c + [0.3 * scale, 0]])[None]  # (1, 2, 2)
+    assert np.abs(_facing_side(xy, verts, src.coeffs.rotation[0], scale)).max() < 0.05
+    assert _facing_side(xy, verts, None, scale).max() == 0
+    sides = []
+    for degrees in (40.0, -40.0):
+        R = euler_to_matrix(torch.deg2rad(torch.tensor([0.0, degrees, 0.0], dtype=torch.float64)))
+        sides.append(_facing_side(xy, verts, R @ src.coeffs.rotation[0], scale)[0])
+    # turned either way, one side is in doubt and the other not, and they swap
+    assert sorted(sides[0].round(2).tolist()) == [0.0, 1.0]
+    assert np.allclose(sides[0], sides[1][::-1])
