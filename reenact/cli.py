@@ -36,6 +36,9 @@ def _animate_parser(sub) -> None:
                    help="driving frames without a face: hold the last motion (default) or stop")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,
                    help="no temporal smoothing of the driving motion")
+    p.add_argument("--mouth", choices=("driver", "synthetic"),
+                   help="inside an opened mouth: the driver's own teeth and tongue, colour-matched "
+                        "(default), or synthetic teeth and shadow")
     p.add_argument("--model", choices=("analytic", "dcggan", "meshgcn"),
                    help="analytic warp (default, no weights) or a learned refiner")
     p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")

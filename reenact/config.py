@@ -12,6 +12,7 @@ MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
 SIZES = (256, 512)
 FACE_MODELS = ("landmark", "flame", "bfm")  # reenact.face.backends
+MOUTHS = ("driver", "synthetic")  # reenact.motion.mouth | analytic._mouth_interior
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class AnimateConfig:
     crop_only: bool = False  # write the face crop instead of pasting it back into the frame
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
-    mouth_fill: bool = True  # synthesise the inside of a mouth the source does not show
+    mouth_fill: bool = True  # fill the inside of a mouth the source does not show
+    mouth: str = "driver"  # that fill: the driver's own open mouth, colour-matched (the
+    #   synthetic one where the driver's is closed), or always the synthetic teeth and shadow
     model: str = "analytic"  # analytic (training-free) | dcggan | meshgcn (need a checkpoint)
     checkpoint: str | None = None  # weights of the learned model
     face_model: str = "landmark"  # landmark (built in) | flame | bfm: whose coefficients carry
@@ -57,6 +60,8 @@ class AnimateConfig:
                                                self.reference_frame < 0):
             raise ValueError(f"reference_frame must be 'auto' or a frame index >= 0, got "
                              f"{self.reference_frame!r}")
+        if self.mouth not in MOUTHS:
+            raise ValueError(f"mouth must be one of {MOUTHS}, got {self.mouth!r}")
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.model != "analytic" and not self.checkpoint:

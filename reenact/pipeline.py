@@ -27,6 +27,7 @@ from reenact.face.reference import reference_cost
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
+from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.scene import SourceScene, build_scene
 from reenact.render.shaders import sample_image
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
@@ -191,6 +192,9 @@ class Reenactor:
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None
+        mouth = MouthFromDriver(source, self.model) if cfg.mouth_fill and cfg.mouth == "driver" \
+            else None
+        driver_mouth = None
         for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
             t = time.perf_counter()
             self.driving_frame = frame  # the frame this iteration's warp re-enacts
@@ -203,13 +207,17 @@ class Reenactor:
                     raise InputError(f"{name}: frame {i}: no face found")
                 self.report.missing_face_frames.append(i)
             else:
-                last = self._fit(face) if smoother is None else smoother(self._fit(face))
+                fitted = self._fit(face)
+                last = fitted if smoother is None else smoother(fitted)
+                if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
+                    driver_mouth = mouth(frame, face.points, fitted)
             ref = ref if ref is not None else last
             # last: held when no face
             coeffs, meshes = self._mix(source, last, ref, motion, options)
             t = self.report.add("fit+mix", t)
             self.report.frames += 1
-            warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill)
+            warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
+                                 driver_mouth=driver_mouth)
             if meshes is not None:
                 warp = dataclasses.replace(warp, model_meshes=meshes)
             t = self.report.add("warp", t)

@@ -95,6 +95,22 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     return torch.cat([verts, oval, rings.to(verts.dtype), border.to(verts.dtype)], 1), verts
 
 
+def _with_driver_mouth(colour: torch.Tensor, uv: torch.Tensor, b: torch.Tensor,
+                       texture: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    """(N, 3) synthetic mouth colours of N pixels at mouth coordinates ``uv`` (N, 2) of batch
+    items ``b`` -> blended with the driver's mouth ``texture`` (B, 3, h, w) by ``use`` (B,)."""
+    h, w = texture.shape[-2:]
+    at = uv * uv.new_tensor([w, h])
+    out = colour.clone()
+    for i in torch.unique(b).tolist():
+        sel = torch.nonzero(b == i)[:, 0]
+        if float(use[i]) <= 0:
+            continue
+        drv = sample_image(texture[i:i + 1].float(), at[sel][None, None].float())[0, :, 0].T
+        out[sel] = torch.lerp(colour[sel], drv, float(use[i]))
+    return out
+
+
 def _mouth_interior(uv: torch.Tensor, lip_color: torch.Tensor, opening: torch.Tensor,
                     teeth_visible: torch.Tensor) -> torch.Tensor:
     """Mouth coordinates (N, 2) of N pixels -> (N, 3) colour: upper teeth under the upper lip,
@@ -283,12 +299,15 @@ def _inward(mask: torch.Tensor, scale: torch.Tensor, at: tuple[torch.Tensor, ...
 
 
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
-                  mouth_fill: bool = True, turn_limit: bool = True) -> WarpResult:
+                  mouth_fill: bool = True, turn_limit: bool = True,
+                  driver_mouth: tuple[torch.Tensor, torch.Tensor] | None = None) -> WarpResult:
     """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution.
 
     With ``turn_limit`` the head turns away from the source's pose only as far as it reveals no
     feature the photo hides (``reenact.motion.completion.limit_turn``); the result's ``coeffs``
-    are the pose it shows."""
+    are the pose it shows. ``driver_mouth``: the driver's mouth interior laid out in mouth
+    coordinates, (B, 3, h, w), and (B,) how much of it to use over the synthetic one
+    (``reenact.motion.mouth``)."""
     S = scene.size
     if turn_limit:
         coeffs = limit_turn(scene.texture, model, scene.coeffs, coeffs)
@@ -360,6 +379,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         opening, teeth = _teeth_visibility(model, scene, coeffs)
         colour = _mouth_interior(vals[mouth][:, 5:7], scene.lip_color.float(), opening[bm],
                                  teeth[bm])
+        if driver_mouth is not None:
+            colour = _with_driver_mouth(colour, vals[mouth][:, 5:7], bm, *driver_mouth)
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
