@@ -40,6 +40,7 @@ from reenact.motion.completion import (
     limit_turn,
     smoothstep,
 )
+from reenact.motion.eyes import closed_colour, closed_weight, eye_of_triangle
 from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -93,6 +94,26 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     border = scene.border[None].expand(B, -1, -1).clone()
     border[..., 2] = 4 * EXTENSION_DEPTH
     return torch.cat([verts, oval, rings.to(verts.dtype), border.to(verts.dtype)], 1), verts
+
+
+def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
+                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, overlay: torch.Tensor,
+                 weight: torch.Tensor) -> None:
+    """Draw lid skin over the eye openings the pose closes (``reenact.motion.eyes``), in place
+    on the overlay and its weight."""
+    which = eye_of_triangle()[tri]
+    closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
+    sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
+    if not len(sel):
+        return
+    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
+    w = closed[b, e][:, None]
+    colour = closed_colour(scene.lid_color.float()[e])
+    old_w = weight[b, 0, y, x][:, None]
+    new_w = old_w + (1 - old_w) * w
+    overlay[b, :, y, x] = (old_w * (1 - w) * overlay[b, :, y, x] + w * colour) / new_w.clamp(
+        min=1e-6)
+    weight[b, 0, y, x] = new_w[:, 0]
 
 
 def _with_driver_mouth(colour: torch.Tensor, uv: torch.Tensor, b: torch.Tensor,
@@ -384,6 +405,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
+    _closed_eyes(model, scene, coeffs, (b, y, x), tri, overlay, weight)
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there

@@ -14,6 +14,7 @@ from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.geometry.triangles import signed_area
 from reenact.motion.completion import FaceTexture, build_face_texture
+from reenact.motion.eyes import lid_colours
 from reenact.render import rasterize
 
 RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
@@ -49,6 +50,7 @@ class SourceScene:
     plate: torch.Tensor  # (1, 3, S, S) background with the person removed
     mouth_uv: torch.Tensor  # (V, 2) mouth-interior coordinates (u across, v down) per vertex
     lip_color: torch.Tensor  # (3,) mean lip colour of the source
+    lid_color: torch.Tensor  # (2, 3) the skin colour above each eye's upper lid
     src_tri_area: torch.Tensor  # (T,) projected triangle areas in the source, px^2
 
     @property
@@ -154,6 +156,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         person_mask=torch.from_numpy(mask)[None, None], plate=plate,
         carried=torch.from_numpy(carried)[None, None],
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
+        lid_color=lid_colours(image, verts, model, float(coeffs.scale[0])),
         src_tri_area=area)
 
 

@@ -11,10 +11,10 @@ from tests.scripts import load_script
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20 is open: the check rejects 3 of 444 outputs of the "
-                   "set (a hand at the face and a pursed mouth read as a second eye, a profile "
-                   "turned towards the camera tears at its edge; docs/turned-faces.md); strict, "
-                   "so a pass is noticed and this mark removed")
+@pytest.mark.xfail(strict=True, reason="issue 20 is open: the check rejects 4 of 444 outputs of the "
+                   "set (a hand at the face and a glasses rim read as a second eye, a squeezed "
+                   "pursed face, a profile's torn brow; docs/turned-faces.md); strict, so a pass "
+                   "is noticed and this mark removed")
 def test_no_turned_face_output_is_rejected():
     pytest.importorskip("dlib", reason="dlib is not installed (pip install .[test])")
     data = data_path("corpus").parent

@@ -1,5 +1,6 @@
-"""The driver's own mouth interior (issue 21): laid out between its inner lips, matched to the
-photo's light, drawn only inside the re-enacted mouth."""
+"""What a moving face shows that the photo does not (issue 21): the driver's own mouth interior,
+laid out between its inner lips, matched to the photo's light, drawn only inside the re-enacted
+mouth; and lid skin, not a squashed eyeball, in an eye the driver closes."""
 
 import numpy as np
 import torch
@@ -77,3 +78,37 @@ def test_driver_mouth_is_drawn_inside_the_mouth_only():
     spread = {m: out[m][inside].mean(-1).std() for m in out}
     assert spread["driver"] > 0.5 * spread["synthetic"]
     assert out["driver"][inside].mean() > out["synthetic"][inside].mean()
+
+
+def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
+    """Closing the right eye's lids (its upper contour moved onto the lower) draws that eye's
+    opening in the photo's lid colour; the open left eye and an unmoved face are untouched."""
+    from reenact.motion.analytic import analytic_warp
+    from reenact.motion.eyes import LASH, closed_weight, eye_of_triangle
+
+    r = Reenactor()
+    src = r.prepare_source(samples["astronaut"])
+    model, c = r.model, src.coeffs
+    assert closed_weight(model, c, c).abs().max() == 0
+    head = model.head_vertices(c.identity, c.expression)[0].clone()
+    upper = [246, 161, 160, 159, 158, 157, 173]  # the right eye's upper lid, corners left out
+    # almost down onto the lower lid (shut, its opening would have no pixels left)
+    head[upper, 1] += 0.85 * (head[145, 1] - head[159, 1])
+    head[159, 0], head[159, 2] = head[145, 0], head[145, 2]
+    closed = c.replace(expression=(head.reshape(1, -1) - c.identity))
+    w = closed_weight(model, c, closed)[0]
+    assert w[0] > 0.99 and w[1] == 0
+    warp = analytic_warp(src.scene, model, closed, turn_limit=False)
+    tri = warp.fragments.pix_to_face[0]
+    which = torch.where(tri >= 0, eye_of_triangle()[tri.clamp(min=0)], torch.tensor(-1))
+    eye = which == 0
+    assert eye.sum() > 0
+    lid = src.scene.lid_color.float()[0] * LASH  # the right eye's
+    got = warp.image[0][:, eye].T  # (n, 3)
+    assert (got - lid).abs().max() < 0.02
+    # unmoved, both eyes show the photo's own eyes
+    still = analytic_warp(src.scene, model, c, turn_limit=False)
+    tri = still.fragments.pix_to_face[0]
+    eyes = torch.where(tri >= 0, eye_of_triangle()[tri.clamp(min=0)], torch.tensor(-1)) >= 0
+    photo = torch.from_numpy(src.crop).permute(2, 0, 1).float() / 255
+    assert (still.image[0][:, eyes] - photo[:, eyes]).abs().max() < 0.02
