@@ -40,7 +40,7 @@ from reenact.motion.completion import (
     limit_turn,
     smoothstep,
 )
-from reenact.motion.eyes import closed_colour, closed_weight, eye_of_triangle
+from reenact.motion.eyes import closed_colour, closed_weight, eye_of_triangle, rigid_iris
 from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -352,6 +352,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     rb, ry, rx = torch.nonzero(frags.mask & (rim < 1), as_tuple=True)
     rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
     coords[b, y, x] = vals[:, 0:2]
+    # the iris moves as a whole with the driver's gaze, not stretched along its fans
+    which = eye_of_triangle()[tri]
+    eye = torch.nonzero(which >= 0)[:, 0]
+    if len(eye):
+        at = (b[eye], y[eye], x[eye])
+        coords[at] = rigid_iris(vals[eye, 0:2], at, which[eye], scene.src_points[:, :V],
+                                points[:, :V, :2])
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
     tex = scene.texture

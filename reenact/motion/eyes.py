@@ -13,7 +13,15 @@ import numpy as np
 import torch
 
 from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.face.topology import LEFT_IRIS_CENTER, RIGHT_IRIS_CENTER, landmark_topology
+from reenact.face.topology import (
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
+    LEFT_IRIS_CENTER,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
+    RIGHT_IRIS_CENTER,
+    landmark_topology,
+)
 from reenact.motion.completion import smoothstep
 
 # (upper lid, lower lid) middle vertices of the right and left eye (mediapipe's 478 points)
@@ -23,6 +31,10 @@ LID_PAIRS = ((159, 145), (386, 374))
 CLOSED = (0.2, 0.45)
 PHOTO_OPEN = (0.02, 0.04)
 LID_ABOVE = 0.05  # head units above the upper lid where its skin colour is taken
+# (iris centre, its ring, outer and inner eye corner) of the right and left eye
+IRISES = ((RIGHT_IRIS_CENTER, (469, 470, 471, 472), RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
+          (LEFT_IRIS_CENTER, (474, 475, 476, 477), LEFT_EYE_OUTER, LEFT_EYE_INNER))
+IRIS_RIGID = (1.3, 2.0)  # iris radii from its centre: moved rigidly inside, by the fans outside
 LASH = 0.7  # the closed eye's brightness relative to the lid skin (the lashes' shadow)
 
 
@@ -73,3 +85,37 @@ def closed_colour(lid: torch.Tensor) -> torch.Tensor:
     Uniform over the band: the fans from the iris centre interleave across a squashed eye, so a
     shade that varied from lid to lid drew it as a dashed line."""
     return lid * LASH
+
+
+def rigid_iris(coords: torch.Tensor, at: tuple[torch.Tensor, ...], which: torch.Tensor,
+               src: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Source coordinates (N, 2) of N eye pixels at (b, y, x) of eye ``which`` (N,), with the
+    iris moved as a whole: the fans from the eye's contour to the iris centre stretch the iris
+    towards the side it moves away from and squeeze it on the other, so its dark disc moved
+    about a quarter as far as the driver's (an independent iris locator on the outputs). Within
+    IRIS_RIGID[0] iris radii of the re-enacted centre the pixel takes the photo's iris by the
+    similarity of the eye's corners; the fans' map from IRIS_RIGID[1] out.
+
+    Args:
+        src: (1, V, 2) the photo's vertices, out: (B, V, 2) the re-enacted ones (crop pixels).
+    """
+    b, y, x = at
+    p = torch.stack([x, y], -1).to(coords.dtype) + 0.5
+    result = coords.clone()
+    for e, (centre, ring, outer, inner) in enumerate(IRISES):
+        sel = torch.nonzero(which == e)[:, 0]
+        if not len(sel):
+            continue
+        bs = b[sel]
+        c_out, c_src = out[bs, centre], src[0, centre].expand(len(sel), 2)
+        radius = (out[bs][:, list(ring)] - c_out[:, None]).norm(dim=-1).mean(1).clamp(min=1e-3)
+        # similarity from the output eye to the photo's, by the corners (scale and roll)
+        v_out = out[bs, inner] - out[bs, outer]
+        v_src = (src[0, inner] - src[0, outer]).expand(len(sel), 2)
+        z_out, z_src = torch.complex(v_out[:, 0], v_out[:, 1]), torch.complex(v_src[:, 0],
+                                                                            v_src[:, 1])
+        d = p[sel] - c_out
+        moved = torch.view_as_real(torch.complex(d[:, 0], d[:, 1]) * (z_src / z_out)) + c_src
+        w = 1 - smoothstep(d.norm(dim=-1) / radius, *IRIS_RIGID)
+        result[sel] = torch.lerp(coords[sel], moved.to(coords.dtype), w[:, None].to(coords.dtype))
+    return result

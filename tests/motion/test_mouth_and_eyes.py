@@ -112,3 +112,31 @@ def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     eyes = torch.where(tri >= 0, eye_of_triangle()[tri.clamp(min=0)], torch.tensor(-1)) >= 0
     photo = torch.from_numpy(src.crop).permute(2, 0, 1).float() / 255
     assert (still.image[0][:, eyes] - photo[:, eyes]).abs().max() < 0.02
+
+
+def test_iris_moves_as_a_whole_with_the_gaze():
+    """An output iris (centre and ring) moved by d: pixels near its centre take the photo's iris
+    from d back (not the fans' stretched map); far from it, the fans' map stands; unmoved, the
+    map is the identity."""
+    from reenact.motion.eyes import IRISES, rigid_iris
+
+    V = 478
+    src = torch.zeros(1, V, 2, dtype=torch.float64)
+    centre, ring, outer, inner = IRISES[0]
+    src[0, outer], src[0, inner], src[0, centre] = torch.tensor([80.0, 100]), \
+        torch.tensor([120.0, 100]), torch.tensor([100.0, 100])
+    for k, (dx, dy) in zip(ring, ((6, 0), (0, -6), (-6, 0), (0, 6))):
+        src[0, k] = src[0, centre] + torch.tensor([dx, dy], dtype=torch.float64)
+    out = src.clone()
+    xs = torch.arange(85, 116)
+    at = (torch.zeros(len(xs), dtype=torch.long), torch.full((len(xs),), 100), xs)
+    p = torch.stack([xs.double() + 0.5, torch.full((len(xs),), 100.5)], -1)
+    which = torch.zeros(len(xs), dtype=torch.long)
+    assert torch.allclose(rigid_iris(p, at, which, src, out), p)
+    out[0, [centre, *ring]] += torch.tensor([5.0, 0.0], dtype=torch.float64)
+    fans = p.clone()  # stand-in for the fans' map: wherever it is, the iris core overrides it
+    got = rigid_iris(fans, at, which, src, out)
+    near = (p[:, 0] - 105.0).abs() < 4
+    assert torch.allclose(got[near], p[near] - torch.tensor([5.0, 0.0], dtype=torch.float64))
+    far = (p[:, 0] - 105.0).abs() > 13
+    assert far.any() and torch.allclose(got[far], fans[far])
