@@ -35,7 +35,7 @@ class DlibIdentity:
 
     def embed(self, image: np.ndarray) -> np.ndarray | None:
         """(H, W, 3) uint8 RGB -> (128,) embedding of the largest face, or None without a face."""
-
+        image = np.ascontiguousarray(image)  # dlib refuses a strided view (a slice, a crop)
         boxes = self._detect(image, 1)
         if not boxes:
             return None

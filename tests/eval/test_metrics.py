@@ -207,3 +207,19 @@ def test_dlib_measures_see_an_open_mouth_and_a_shift():
     assert row["exp_mse_dlib"] > 0 and "akd_dlib" not in row  # no ground truth: no AKD
     assert "exp_mse_dlib" not in frame_scores(obs(None), obs(face), obs(face),
                                               np.zeros((8, 8, 3), np.uint8), None, False)
+
+
+def test_dlib_identity_takes_a_strided_view():
+    """A crop or flipped view of an image (not C-contiguous) is embedded like a copy of it:
+    dlib's bindings refuse strided arrays."""
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install .[test])")
+    from reenact.eval.identity import DlibIdentity
+    from reenact.io import read_image
+    from tests.conftest import data_path
+
+    image = read_image(data_path("faces", "s42.jpg"))
+    view = image[10:-10, 10:-10]  # a crop: a strided view of the same pixels
+    assert not view.flags["C_CONTIGUOUS"]
+    identity = DlibIdentity()
+    a, b = identity.embed(view), identity.embed(view.copy())
+    assert a is not None and np.allclose(a, b)
