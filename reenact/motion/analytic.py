@@ -47,6 +47,9 @@ from reenact.render.shaders import interpolate_pixels, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
+# The photo's own mouth interior is shown up to 1.5x its area and the synthetic fill from 4x;
+# with the driver's interior, from DRIVER_STRETCH[0] to all of it at DRIVER_STRETCH[1].
+DRIVER_STRETCH = (1.2, 2.0)
 
 
 @dataclass(frozen=True)
@@ -409,6 +412,10 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
                                  teeth[bm])
         if driver_mouth is not None:
             colour = _with_driver_mouth(colour, vals[mouth][:, 5:7], bm, *driver_mouth)
+            # teeth do not stretch: with the driver's real interior at hand, a mouth opened
+            # past the photo's takes it sooner (DRIVER_STRETCH) than the synthetic one
+            soon = ((stretch - DRIVER_STRETCH[0]) / (DRIVER_STRETCH[1] - DRIVER_STRETCH[0]))
+            w_m = torch.lerp(w_m, soon.clamp(0, 1), driver_mouth[1].float()[bm])
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
