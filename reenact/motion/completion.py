@@ -156,7 +156,12 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     unoccluded = (at[..., 2] <= zbuf + SEEN_DEPTH * scale) | (here == frags.pix_to_face[0])
     cos = at[..., 3].numpy()
     seen = unoccluded.numpy() * smoothstep(cos, *FACING) * covered
-    seen = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), 1.0)
+    # blurred within the layout only: with the zeros beyond it, the layout's own edge read as
+    # half seen and drew the completed texture's dark rim (hair at the forehead) as a thin
+    # line along the face's outline
+    inside = covered.astype(np.float32)
+    seen = cv2.GaussianBlur(seen.astype(np.float32) * inside, (0, 0), 1.0) / np.maximum(
+        cv2.GaussianBlur(inside, (0, 0), 1.0), 1e-4) * inside
     # photo pixels per layout texel, relative (1 for a frontal photo, whatever the surface)
     squeeze = (cos + 0.05) / (np.maximum(at[..., 4].numpy(), 0) + 0.05)
     outline = fragments.mask[0].numpy().astype(np.uint8)
