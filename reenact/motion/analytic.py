@@ -38,6 +38,7 @@ from reenact.motion.completion import (
     coming_round,
     largest_stretch,
     limit_turn,
+    side_looks,
     smoothstep,
 )
 from reenact.motion.eyes import closed_colour, closed_weight, eye_of_triangle, rigid_iris
@@ -100,11 +101,10 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
-                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, overlay: torch.Tensor,
+                 at: tuple[torch.Tensor, ...], which: torch.Tensor, overlay: torch.Tensor,
                  weight: torch.Tensor) -> None:
     """Draw lid skin over the eye openings the pose closes (``reenact.motion.eyes``), in place
-    on the overlay and its weight."""
-    which = eye_of_triangle()[tri]
+    on the overlay and its weight. ``which``: (N,) the eye (0, 1) of each face pixel, or -1."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
     sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
     if not len(sel):
@@ -199,9 +199,7 @@ def _outline_sources(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoeffi
         inside, OUTLINE_SKIP))[None]) * scene.coeffs.scale.to(verts.dtype)
     # the head's forward direction (-z) in the image, its part along the head's own left-right
     # axis: a face looking up or down hides no cheek behind its nose
-    R = scene.coeffs.rotation[0].to(verts.dtype)
-    across = R[:2, 0] / R[:2, 0].norm().clamp(min=1e-9)
-    looks = -(R[:2, 2] @ across) * across
+    looks = side_looks(scene.coeffs.rotation)[0].to(verts.dtype)
     push = push * smoothstep(normal @ looks, *FAR_SIDE)[None]
     src = scene.src_points.expand(B, -1, -1).clone()
     # The rings move out ahead of the oval's copy where it would pass them (on a turned photo's
@@ -419,7 +417,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    _closed_eyes(model, scene, coeffs, (b, y, x), tri, overlay, weight)
+    _closed_eyes(model, scene, coeffs, (b, y, x), which, overlay, weight)
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there

@@ -160,8 +160,7 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     # half seen and drew the completed texture's dark rim (hair at the forehead) as a thin
     # line along the face's outline
     inside = covered.astype(np.float32)
-    seen = cv2.GaussianBlur(seen.astype(np.float32) * inside, (0, 0), 1.0) / np.maximum(
-        cv2.GaussianBlur(inside, (0, 0), 1.0), 1e-4) * inside
+    seen = local_mean(seen.astype(np.float32)[..., None], inside, 1.0)[0][..., 0] * inside
     # photo pixels per layout texel, relative (1 for a frontal photo, whatever the surface)
     squeeze = (cos + 0.05) / (np.maximum(at[..., 4].numpy(), 0) + 0.05)
     outline = fragments.mask[0].numpy().astype(np.uint8)
@@ -263,8 +262,8 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     m_tex, m_ok = tex[:, ::-1], (mirror_ok[:, ::-1] * skin)  # the texture's mirror image
     # Shading: the ratio of the own and the mirrored local means, each over its well-seen texels,
     # spread into the holes by normalised convolution (a wide Gaussian).
-    own_mean, own_den = _local_mean(tex, sharp, T / 10)
-    mir_mean, _ = _local_mean(m_tex, m_ok, T / 10)
+    own_mean, own_den = local_mean(tex, sharp, T / 10)
+    mir_mean, _ = local_mean(m_tex, m_ok, T / 10)
     gain = np.clip(own_mean / np.maximum(mir_mean, 1e-3), 0.6, 1.6)
     gain = np.where(own_den > 1e-3, gain, 1.0)
     mirrored = np.clip(m_tex * gain, 0, 1)
@@ -274,11 +273,12 @@ def _complete(tex: np.ndarray, sharp: np.ndarray, mirror_ok: np.ndarray, region:
     return (s * tex + (1 - s) * fill).astype(np.float32)
 
 
-def _local_mean(tex: np.ndarray, weight: np.ndarray, sigma: float
+def local_mean(tex: np.ndarray, weight: np.ndarray, sigma: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(T, T, 3) texture, (T, T) weights -> the weighted Gaussian mean of the texture (normalised
     convolution: texels of weight 0 do not bleed in) and the (T, T, 1) blurred weight."""
-    num = cv2.GaussianBlur(tex * weight[..., None], (0, 0), sigma)
+    num = cv2.GaussianBlur(tex * weight[..., None], (0, 0), sigma).reshape(tex.shape)  # OpenCV
+    # drops a single channel
     den = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), sigma)[..., None]
     return num / np.maximum(den, 1e-4), den
 
@@ -286,7 +286,7 @@ def _local_mean(tex: np.ndarray, weight: np.ndarray, sigma: float
 def _smooth(tex: np.ndarray, covered: np.ndarray, sigma: float) -> np.ndarray:
     """The texture blurred over the face only (the background beyond the layout's outline does
     not bleed in)."""
-    mean, den = _local_mean(tex, covered.astype(np.float32), sigma)
+    mean, den = local_mean(tex, covered.astype(np.float32), sigma)
     return np.where(den > 1e-3, mean, tex).astype(np.float32)
 
 

@@ -107,15 +107,14 @@ def rigid_iris(coords: torch.Tensor, at: tuple[torch.Tensor, ...], which: torch.
         if not len(sel):
             continue
         bs = b[sel]
-        c_out, c_src = out[bs, centre], src[0, centre].expand(len(sel), 2)
-        radius = (out[bs][:, list(ring)] - c_out[:, None]).norm(dim=-1).mean(1).clamp(min=1e-3)
-        # similarity from the output eye to the photo's, by the corners (scale and roll)
-        v_out = out[bs, inner] - out[bs, outer]
-        v_src = (src[0, inner] - src[0, outer]).expand(len(sel), 2)
-        z_out, z_src = torch.complex(v_out[:, 0], v_out[:, 1]), torch.complex(v_src[:, 0],
-                                                                            v_src[:, 1])
-        d = p[sel] - c_out
-        moved = torch.view_as_real(torch.complex(d[:, 0], d[:, 1]) * (z_src / z_out)) + c_src
-        w = 1 - smoothstep(d.norm(dim=-1) / radius, *IRIS_RIGID)
+        # per frame: the iris centre and radius, and the similarity from the output eye to the
+        # photo's by the corners (scale and roll), as a complex factor
+        c_out = out[:, centre]  # (B, 2)
+        radius = (out[:, list(ring)] - c_out[:, None]).norm(dim=-1).mean(1).clamp(min=1e-3)
+        v_out, v_src = out[:, inner] - out[:, outer], src[0, inner] - src[0, outer]
+        factor = torch.complex(v_src[0], v_src[1]) / torch.complex(v_out[:, 0], v_out[:, 1])
+        d = p[sel] - c_out[bs]
+        moved = torch.view_as_real(torch.complex(d[:, 0], d[:, 1]) * factor[bs]) + src[0, centre]
+        w = 1 - smoothstep(d.norm(dim=-1) / radius[bs], *IRIS_RIGID)
         result[sel] = torch.lerp(coords[sel], moved.to(coords.dtype), w[:, None].to(coords.dtype))
     return result

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from reenact.face.topology import LOWER_LIP_INNER, REGION, UPPER_LIP_INNER, landmark_topology
-from reenact.motion.completion import smoothstep
+from reenact.motion.completion import local_mean, smoothstep
 from reenact.render import rasterize
 
 MOUTH_TEXELS = (32, 64)  # (height, width) of the laid-out mouth gap
@@ -125,10 +125,7 @@ class DriverMouth:
                         borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 255
         # texels outside the gap's triangles take their neighbours' colour (normalised
         # convolution), so that bilinear sampling at the gap's edge does not bring in black
-        m = self.covered[..., None]
-        spread = cv2.GaussianBlur(tex * m, (0, 0), 2.0) / np.maximum(
-            cv2.GaussianBlur(self.covered, (0, 0), 2.0)[..., None], 1e-4)
-        tex = np.where(m > 0, tex, spread)
+        tex = np.where(self.covered[..., None] > 0, tex, local_mean(tex, self.covered, 2.0)[0])
         tex = match_colour(tex, photo.skin, driver.skin)
         if driver.sharpness > photo.sharpness > 0:  # a soft photo gets a soft mouth
             # a rough rule, not a fit: 1.5 texels of blur per unit of excess sharpness ratio
