@@ -22,7 +22,12 @@ import torch
 from reenact.config import AnimateConfig
 from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
 from reenact.face.backends import BackendSource
-from reenact.face.expression import absolute_expression, expression_trust, relative_expression
+from reenact.face.expression import (
+    absolute_expression,
+    carry_forehead,
+    expression_trust,
+    relative_expression,
+)
 from reenact.face.reference import reference_cost
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
@@ -302,6 +307,7 @@ class Reenactor:
             expression = relative_expression(self._head(drv), self._head(ref))
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
+        expression = carry_forehead(expression)
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
         return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options), None
 

@@ -48,6 +48,46 @@ def expression_trust(rotation: torch.Tensor) -> torch.Tensor:
     return 1 - t * t * (3 - 2 * t)  # smoothstep: no kink where the scaling starts
 
 
+# mediapipe's brow points often sit below a raised brow's hair (its prior pulls them towards a
+# resting brow), so the hair lies in the forehead triangles above them; with the forehead held
+# still, a brow that came down stretched that hair into a tall dark smudge. The skin above the
+# brows moves with them, fading upwards: fully within FOREHEAD_CARRY[0] head units of the brow's
+# points, not at all beyond FOREHEAD_CARRY[1] (the hairline lies about 0.3 above the brows).
+FOREHEAD_CARRY = (0.1, 0.3)
+CARRY_NEIGHBOURS = 3  # brow points whose motion a forehead point takes (inverse-distance weighted)
+
+
+@functools.lru_cache(maxsize=1)
+def _forehead() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Forehead vertices above the brows (F,), the brow vertices (Nb,), (F, Nb) weights that
+    interpolate the brows' motion at each, and (F,) how much of it each takes."""
+    mean = mean_shape()
+    r = landmark_topology().regions
+    brows = np.concatenate([r["right_brow"], r["left_brow"]])
+    movers = np.concatenate([brows, r["right_eye"], r["left_eye"], r["iris"]])
+    d = np.linalg.norm(mean[:, None, :2] - mean[None, brows, :2], axis=-1)  # (V, Nb)
+    t = np.clip((d.min(1) - FOREHEAD_CARRY[0]) / (FOREHEAD_CARRY[1] - FOREHEAD_CARRY[0]), 0, 1)
+    share = 1 - t * t * (3 - 2 * t)
+    above = mean[:, 1] < mean[brows[d.argmin(1)], 1]  # y points down the face
+    forehead = np.flatnonzero(above & (share > 0) & ~np.isin(np.arange(len(mean)), movers))
+    near = np.argsort(d[forehead], 1)[:, :CARRY_NEIGHBOURS]
+    weights = np.zeros((len(forehead), len(brows)))
+    inv = 1 / np.maximum(np.take_along_axis(d[forehead], near, 1), 1e-6)
+    np.put_along_axis(weights, near, inv / inv.sum(1, keepdims=True), 1)
+    return forehead, brows, weights, share[forehead]
+
+
+def carry_forehead(offsets: torch.Tensor) -> torch.Tensor:
+    """Expression offsets (B, V, 3) with the forehead above the brows moved with them
+    (FOREHEAD_CARRY)."""
+    forehead, brows, weights, share = _forehead()
+    w = torch.from_numpy(weights).to(offsets)
+    s = torch.from_numpy(share).to(offsets)[None, :, None]
+    out = offsets.clone()
+    out[:, forehead] = (1 - s) * offsets[:, forehead] + s * (w @ offsets[:, brows])
+    return out
+
+
 def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:
     """Offsets (B, V, 3) = head_drv (B, V, 3) - head_drv_ref (1 or B, V, 3)."""
     return head_drv - head_drv_ref

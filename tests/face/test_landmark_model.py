@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -96,3 +97,24 @@ def test_expression_of_a_face_turned_far_is_not_trusted():
     ramp = [trust(0, float(a)) for a in torch.linspace(*EXPRESSION_TRUST, 6)]
     assert ramp == sorted(ramp, reverse=True) and len(set(ramp)) == len(ramp)  # falling
     assert trust(0, 47.5) == pytest.approx(0.5, abs=0.01) == trust(0, -47.5)
+
+
+def test_the_forehead_moves_with_the_brows():
+    """A brow that comes down takes the skin just above it along (mediapipe's points can sit below
+    a raised brow's hair), fading out towards the hairline; nothing else moves."""
+    from reenact.face.expression import FOREHEAD_CARRY, carry_forehead
+
+    mean = torch.from_numpy(mean_shape()).double()
+    brows = torch.from_numpy(np.concatenate([LandmarkFaceModel().topology.regions[k]
+                                             for k in ("right_brow", "left_brow")]))
+    offsets = torch.zeros(1, 478, 3, dtype=torch.float64)
+    offsets[0, brows, 1] = 0.1  # both brows down by 0.1 head units
+    out = carry_forehead(offsets)
+    assert torch.equal(out[0, brows], offsets[0, brows])
+    dist = torch.cdist(mean[:, :2], mean[brows, :2]).min(1).values
+    above = mean[:, 1] < mean[brows, 1].min()
+    nearest = int(torch.where(above, dist, torch.inf).argmin())  # the forehead point nearest the brows
+    assert out[0, nearest, 1] > 0.05 and offsets[0, nearest, 1] == 0
+    far = dist > FOREHEAD_CARRY[1]
+    assert (out[0, far] == 0).all() and (out[0, :, 1] >= 0).all() and (out[0, :, 1] <= 0.1 + 1e-12).all()
+    assert torch.equal(carry_forehead(torch.zeros_like(offsets)), torch.zeros_like(offsets))

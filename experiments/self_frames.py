@@ -1,0 +1,59 @@
+"""Self-reenactment over whole stretches of corpus clips, scored by what the pipeline does not use
+(docs/expressions.md): the photo is a video's frame 0, which is also the reference of relative
+motion, and the clip's first 150 frames drive it; every 5th output is compared with its driving
+frame (the ground truth) by face PSNR (in the frame's face region) and by the distance of dlib's
+68 points over the outer eye corners' distance.
+
+    python experiments/self_frames.py dreamtalk/W009_front_surprised_level3_001.mp4,styletalk/Obama_clip1.mp4
+"""
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from reenact.config import AnimateConfig
+from reenact.eval.expression_error import dlib_landmark_error
+from reenact.eval.face_layout import FaceLayoutCheck
+from reenact.eval.psnr import psnr
+from reenact.eval.self_reenactment import face_mask
+from reenact.io import iter_video_frames
+from reenact.pipeline import Reenactor
+from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
+
+VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "videos"
+FRAMES, EVERY = 150, 5
+
+
+def main(videos: list[str]) -> None:
+    check = FaceLayoutCheck()  # dlib's detector and 68-point predictor
+    totals = {"psnr": [], "dlib": []}
+    with FaceTracker(static=True) as tracker:
+        for v in videos:
+            clip = list(itertools.islice(iter_video_frames(VIDEOS / v), FRAMES))
+            r = Reenactor(AnimateConfig(motion="relative", reference_frame=0))
+            src = r.prepare_source(clip[0], v)
+            ps, ld = [], []
+            for i, warp in enumerate(r.drive(src, clip, 25.0, True, clip[0], v)):
+                if i % EVERY or i == 0:
+                    continue
+                gt = clip[i]
+                face, truth = pick_face(tracker.detect(gt), 0), check.landmarks(gt)
+                if face is None or truth is None:
+                    continue
+                out = np.ascontiguousarray(r.compose(src, warp))
+                ps.append(psnr(out, gt, face_mask(face.points, gt.shape[:2])))
+                got = check.landmarks(out)
+                if got is not None:
+                    ld.append(dlib_landmark_error(got, truth))
+            print(f"{v}: face PSNR {np.mean(ps):.2f} dB, dlib landmark distance {np.mean(ld):.4f}",
+                  flush=True)
+            totals["psnr"].append(np.mean(ps))
+            totals["dlib"].append(np.mean(ld))
+    print(f"mean over {len(videos)} videos: face PSNR {np.mean(totals['psnr']):.2f} dB, dlib "
+          f"landmark distance {np.mean(totals['dlib']):.4f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].split(","))
