@@ -49,7 +49,8 @@ from reenact.render.shaders import interpolate_pixels, sample_image
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
 # The photo's own mouth interior is shown up to 1.5x its area and the synthetic fill from 4x;
-# with the driver's interior, from DRIVER_STRETCH[0] to all of it at DRIVER_STRETCH[1].
+# with the driver's interior, from DRIVER_STRETCH[0] to all of it at DRIVER_STRETCH[1], or at
+# any size where the photo's open mouth shows no teeth (scene.own_teeth).
 DRIVER_STRETCH = (1.2, 2.0)
 
 
@@ -413,7 +414,9 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             # teeth do not stretch: with the driver's real interior at hand, a mouth opened
             # past the photo's takes it sooner (DRIVER_STRETCH) than the synthetic one
             soon = ((stretch - DRIVER_STRETCH[0]) / (DRIVER_STRETCH[1] - DRIVER_STRETCH[0]))
-            w_m = torch.lerp(w_m, soon.clamp(0, 1), driver_mouth[1].float()[bm])
+            # and a photo whose open mouth shows no teeth (a dark inside) takes it at any size
+            soon = torch.lerp(soon.clamp(0, 1), torch.ones_like(soon), 1 - scene.own_teeth)
+            w_m = torch.lerp(w_m, soon, driver_mouth[1].float()[bm])
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])

@@ -24,6 +24,7 @@ MOUTH_TEXELS = (32, 64)  # (height, width) of the laid-out mouth gap
 # where the two faces' colours are compared.
 SKIN_POINTS = (50, 280, 205, 425, 199, 151, 187, 411, 36, 266, 117, 346)
 SKIN_PATCH = 0.04  # side of the square averaged around each skin point, head units
+CHROMA_SHARE = 0.5  # of the skins' chroma difference taken as a difference in light
 GAIN_RANGE = (0.5, 2.0)  # a luma gain outside this is a tracking or lighting failure
 # The driver's lip gap, head units: closed below DRIVER_OPEN[0] (its gap shows only lip), fully
 # used from DRIVER_OPEN[1]; between, blended with the synthetic interior.
@@ -63,14 +64,16 @@ _RGB = np.linalg.inv(_YCC)
 
 def match_colour(texture: np.ndarray, photo: np.ndarray, driver: np.ndarray) -> np.ndarray:
     """(h, w, 3) driver-lit texture in [0, 1], (3,) skin colours -> the texture in the photo's
-    light: the chroma moved by the two skins' difference and scaled by the ratio of their
-    saturations (a black-and-white photo gets a grey mouth, not the blue one a per-channel gain
-    gave), the luma by half the ratio of theirs (in log; skins differ in lightness between people
+    light: the chroma scaled by the ratio of the two skins' saturations (a black-and-white photo
+    gets a grey mouth, not the blue one a per-channel gain gave) and moved by CHROMA_SHARE of
+    their difference, the luma by half the ratio of theirs (in log; skins differ in lightness between people
     as well as exposures: a pale photo's mouth is not lit as brightly as its skin)."""
     yp, yd = _YCC @ np.asarray(photo, float), _YCC @ np.asarray(driver, float)
     ycc = texture.astype(np.float64) @ _YCC.T
     sat = float(np.clip((np.linalg.norm(yp[1:]) + 0.01) / (np.linalg.norm(yd[1:]) + 0.01), 0, 1.2))
-    ycc[..., 1:] = yp[1:] + (ycc[..., 1:] - yd[1:]) * sat
+    # half the skins' chroma difference, as for the luma: the rest is the two people's skin tones
+    # (all of it tinted the driver's white teeth the colour of a warmer photo's skin)
+    ycc[..., 1:] = ycc[..., 1:] * sat + CHROMA_SHARE * (yp[1:] - yd[1:] * sat)
     ycc[..., 0] *= float(np.clip(np.sqrt(max(yp[0], 1e-3) / max(yd[0], 1e-3)), *GAIN_RANGE))
     return np.clip(ycc @ _RGB.T, 0, 1).astype(np.float32)
 

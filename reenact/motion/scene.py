@@ -12,6 +12,7 @@ from scipy.spatial import Delaunay
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
+from reenact.face.topology import REGION
 from reenact.geometry.triangles import signed_area
 from reenact.motion.completion import FaceTexture, build_face_texture
 from reenact.motion.eyes import lid_colours
@@ -52,6 +53,7 @@ class SourceScene:
     lip_color: torch.Tensor  # (3,) mean lip colour of the source
     lid_color: torch.Tensor  # (2, 3) the skin colour above each eye's upper lid
     src_tri_area: torch.Tensor  # (T,) projected triangle areas in the source, px^2
+    own_teeth: float = 1.0  # how much of the photo's open mouth shows teeth (own_teeth)
 
     @property
     def size(self) -> int:
@@ -142,6 +144,8 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
+    gap = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == REGION["mouth"])],
+                    (S, S)).mask[0]
     area = signed_area(verts[0][faces]).abs()
     normal = _outward_normals(verts[0, oval, :2])
     return SourceScene(
@@ -157,7 +161,28 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         carried=torch.from_numpy(carried)[None, None],
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         lid_color=lid_colours(image, verts, model, float(coeffs.scale[0])),
-        src_tri_area=area)
+        src_tri_area=area, own_teeth=own_teeth(img_hw3, gap, lips, float(coeffs.scale[0])))
+
+
+# Teeth are brighter than the lips around them; a mouth's dark inside, and mostly its tongue, are
+# not. The share of the lip gap brighter than TEETH_BRIGHT times the lips' mean luma, from
+# OWN_TEETH[0] (none: a dark open mouth) to OWN_TEETH[1] (a smile that shows its teeth). Set on
+# 9 photos: smiles with teeth 0.53-0.59, screams showing some teeth and a tongue 0.11-0.20.
+TEETH_BRIGHT = 1.3
+OWN_TEETH = (0.25, 0.45)
+OPEN_GAP = 0.005  # head units^2: a lip gap smaller than this shows nothing to judge
+
+
+def own_teeth(image: torch.Tensor, gap: torch.Tensor, lips: torch.Tensor, scale: float) -> float:
+    """(S, S, 3) image in [0, 1], (S, S) bool masks of the lip gap and the lips, the face's scale
+    (px per head unit) -> in [0, 1], how much the photo's own open mouth shows teeth; 1 for a
+    mouth too closed to tell (its inside is never shown as it is)."""
+    if not lips.any() or gap.sum() < OPEN_GAP * scale * scale:
+        return 1.0
+    luma = image @ torch.tensor([0.299, 0.587, 0.114], dtype=image.dtype)
+    bright = (luma[gap] > TEETH_BRIGHT * luma[lips].mean()).double().mean()
+    t = float(((bright - OWN_TEETH[0]) / (OWN_TEETH[1] - OWN_TEETH[0])).clamp(0, 1))
+    return t * t * (3 - 2 * t)
 
 
 def _inside_along(mask: np.ndarray, points: np.ndarray, normals: np.ndarray,

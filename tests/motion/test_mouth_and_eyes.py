@@ -52,6 +52,12 @@ def test_mouth_takes_the_photos_light_and_a_grey_photo_gives_a_grey_mouth():
     assert colourfulness(grey) < 0.15 * colourfulness(tex)  # nearly grey: no blue teeth
     darker = match_colour(tex, skin * 0.5, skin)
     assert darker.mean() < same.mean() - 0.05
+    # a warmer photo warms the driver's white teeth, by about half the skins' difference: the
+    # rest is the two people's skin tones (all of it gave salmon teeth)
+    warm, pale = np.array([0.8, 0.55, 0.4]), np.array([0.8, 0.7, 0.65])
+    tooth = match_colour(np.full((1, 1, 3), 0.9, np.float32), warm, pale)[0, 0]
+    shift = (warm - warm.mean()) - (pale - pale.mean())
+    assert 0.25 * shift @ shift < (tooth - tooth.mean()) @ shift < 0.6 * shift @ shift
 
 
 def test_driver_mouth_is_drawn_inside_the_mouth_only():
