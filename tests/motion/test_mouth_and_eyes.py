@@ -146,3 +146,23 @@ def test_iris_moves_as_a_whole_with_the_gaze():
     assert torch.allclose(got[near], p[near] - torch.tensor([5.0, 0.0], dtype=torch.float64))
     far = (p[:, 0] - 105.0).abs() > 13
     assert far.any() and torch.allclose(got[far], fans[far])
+
+
+def test_a_photo_shows_its_teeth_when_its_lip_gap_is_brighter_than_its_lips():
+    from reenact.motion.scene import own_teeth
+
+    S = 64
+    image = torch.full((S, S, 3), 0.5, dtype=torch.float64)
+    lips = torch.zeros(S, S, dtype=torch.bool)
+    lips[20:24, 10:50] = lips[36:40, 10:50] = True
+    gap = torch.zeros(S, S, dtype=torch.bool)
+    gap[24:36, 10:50] = True
+    image[lips] = torch.tensor([0.6, 0.3, 0.3], dtype=torch.float64)
+    image[gap] = 0.05  # a dark open mouth
+    assert own_teeth(image, gap, lips, scale=40.0) == 0.0
+    image[gap] = 0.9  # teeth
+    assert own_teeth(image, gap, lips, scale=40.0) == 1.0
+    image[gap] = 0.05
+    slit = torch.zeros_like(gap)
+    slit[24, 10:15] = True  # 5 px: under OPEN_GAP (0.005 head units^2 = 8 px at 40 px a unit)
+    assert own_teeth(image, slit, lips, scale=40.0) == 1.0  # too closed to tell: as before
