@@ -7,7 +7,9 @@ frames. Compared: relative motion from the clip's first frame, from the frame
 the ground truth's face region, and the distance of dlib's 68 points (not the tracker the pipeline
 uses) between output and ground truth over the outer eye corners' distance.
 
-    python experiments/reference_frame.py out.json styletalk/Obama_clip1.mp4,IP_LAP/129.mp4
+    python experiments/reference_frame.py out.json styletalk/Obama_clip1.mp4,IP_LAP/129.mp4 [auto,absolute]
+
+The optional third argument names the methods to run (default: all).
 """
 
 import json
@@ -46,7 +48,7 @@ def scores(outputs, clip, tracker, dlib_check) -> tuple[float, float]:
     return float(np.mean(ps)), float(np.mean(ld))
 
 
-def main(out: str, videos: list[str]) -> None:
+def main(out: str, videos: list[str], methods: list[str]) -> None:
     check = FaceLayoutCheck()  # dlib's detector and 68-point predictor
     rows = []
     with FaceTracker(static=True) as tracker:
@@ -54,7 +56,8 @@ def main(out: str, videos: list[str]) -> None:
             frames = list(iter_video_frames(VIDEOS / v))
             photo, clip = frames[0], frames[CLIP]
             row = {"video": v, "photo": scores([photo] * len(clip), clip, tracker, check)}
-            for name, config in METHODS.items():
+            for name in methods:
+                config = METHODS[name]
                 r = Reenactor(config)
                 src = r.prepare_source(photo, v)
                 reference = r.open_driving(src, clip)[3]
@@ -65,10 +68,11 @@ def main(out: str, videos: list[str]) -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
     Path(out).write_text(json.dumps(rows, indent=1))
-    for m in ("photo", *METHODS):
+    for m in ("photo", *methods):
         print(f"{m:9s} face PSNR {np.mean([r[m][0] for r in rows]):.2f} dB, dlib landmark "
               f"distance {np.mean([r[m][1] for r in rows]):.4f}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2].split(","))
+    main(sys.argv[1], sys.argv[2].split(","),
+         sys.argv[3].split(",") if len(sys.argv) > 3 else list(METHODS))

@@ -26,6 +26,10 @@ class AnimateConfig:
     # driving frame relative motion starts from: "auto" (the one nearest the photo in pose and
     # expression, reenact.face.reference) or its index
     reference_frame: int | str = "auto"
+    # relative motion: how much of the reference frame's own expression (against the photo's) the
+    # photo also takes: 0, only the driver's changes since the reference; 1, as far as absolute
+    # motion (an angry clip that is angry from its first frame makes the photo angry too)
+    reference_expression: float = 0.5
     alpha: float = 1.0  # 0 = the source's pose and expression, 1 = the driver's
     pose_only: bool = False
     expression_only: bool = False
@@ -51,6 +55,9 @@ class AnimateConfig:
                              f"got {self.on_missing_face!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if not 0.0 <= self.reference_expression <= 1.0:
+            raise ValueError(f"reference_expression must lie in [0, 1], got "
+                             f"{self.reference_expression}")
         if self.pose_only and self.expression_only:
             raise ValueError("pose_only and expression_only exclude each other")
         if self.face_index < 0:

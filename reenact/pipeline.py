@@ -93,6 +93,7 @@ class Reenactor:
             from reenact.face.backends import cached_transfer
 
             self.transfer = cached_transfer(self.config.face_model, self.config.face_model_path)
+        self._level = None  # (key, source, reference, offsets) of _reference_level
         # the last two fits (this frame's driver, the reference), by the coefficients' identity
         self._backend_fits: OrderedDict[int, tuple[FaceCoefficients, FaceCoefficients]] = \
             OrderedDict()
@@ -305,11 +306,24 @@ class Reenactor:
                                     MixOptions(alpha=0.0)), None
         if motion == "relative":
             expression = relative_expression(self._head(drv), self._head(ref))
+            if self.config.reference_expression > 0:
+                expression = expression + self.config.reference_expression * \
+                    self._reference_level(source, ref)
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         expression = carry_forehead(expression)
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
         return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options), None
+
+    def _reference_level(self, source: Source, ref: FaceCoefficients) -> torch.Tensor:
+        """Offsets (1, V, 3) that give the photo the reference frame's expression (absolute
+        transfer), once per photo and reference: relative motion from a reference that is
+        already angry or smiling adds ``reference_expression`` of them."""
+        key = (id(source), id(ref))
+        if self._level is None or self._level[0] != key:
+            level = absolute_expression(self._head(source.coeffs), self._head(ref))
+            self._level = (key, source, ref, level)  # holds both, so their ids stay unique
+        return self._level[3]
 
     def _backend_fit(self, c: FaceCoefficients) -> FaceCoefficients:
         """The FLAME / BFM fit of a (tracked, smoothed) landmark-mesh face; the reference frame's

@@ -100,10 +100,11 @@ def test_grayscale_source_works(samples, tmp_path):
 
 def test_reference_frame_changes_the_neutral(samples):
     """With the reference at a frame whose expression differs from frame 0, re-enacting frame 0
-    moves the face; with reference 0 it does not."""
+    moves the face; with reference 0 it does not (only the driver's changes since the reference:
+    reference_expression 0)."""
     frames = [f for i, f in enumerate(iter_video_frames(data_path("driving", "d3.mp4"))) if i < 60]
     source = samples["astronaut"]
-    base = Reenactor(AnimateConfig(crop_only=True, expression_only=True))
+    base = Reenactor(AnimateConfig(crop_only=True, expression_only=True, reference_expression=0.0))
     src = base.prepare_source(source)
     out0 = next(iter(base.drive(src, frames[:1], 30.0, True)))
     ref_cfg = dataclasses.replace(base.config, reference_frame=59)
@@ -112,6 +113,30 @@ def test_reference_frame_changes_the_neutral(samples):
     moved = (out0.verts - out59.verts)[0, :, :2].norm(dim=-1).mean()
     assert (out0.verts - src.scene.verts)[0, :, :2].norm(dim=-1).mean() < 0.5
     assert moved > 0.5
+
+
+def test_reference_expression_takes_part_of_the_references_own_expression(pair):
+    """Relative motion re-enacting its own reference frame (d9, mouth wide open): with
+    reference_expression 0 the photo (s42, lips closed) keeps its mouth; with 1 it takes the
+    reference's, as absolute motion does; 0.5 lies halfway."""
+    source, driver = pair
+
+    def lip_gap(warp):
+        head = MODEL.head_vertices(warp.coeffs.identity, warp.coeffs.expression)[0]
+        return float((head[14] - head[13]).norm())
+
+    gaps = {}
+    for level in (0.0, 0.5, 1.0):
+        r = Reenactor(AnimateConfig(crop_only=True, motion="relative", reference_expression=level))
+        src = r.prepare_source(source)
+        gaps[level] = lip_gap(next(iter(r.drive(src, [driver], 25.0, True, reference=driver))))
+    r = Reenactor(AnimateConfig(crop_only=True, motion="absolute"))
+    absolute = lip_gap(next(iter(r.drive(r.prepare_source(source), [driver], is_video=False))))
+    assert gaps[0.0] < 0.2 * absolute
+    assert gaps[1.0] == pytest.approx(absolute, rel=0.05)
+    assert gaps[0.5] == pytest.approx((gaps[0.0] + gaps[1.0]) / 2, rel=0.05)
+    with pytest.raises(ValueError, match="reference_expression"):
+        AnimateConfig(reference_expression=1.5)
 
 
 def test_auto_reference_is_the_frame_most_like_the_photo():
