@@ -277,8 +277,8 @@ def local_mean(tex: np.ndarray, weight: np.ndarray, sigma: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(T, T, 3) texture, (T, T) weights -> the weighted Gaussian mean of the texture (normalised
     convolution: texels of weight 0 do not bleed in) and the (T, T, 1) blurred weight."""
-    num = cv2.GaussianBlur(tex * weight[..., None], (0, 0), sigma).reshape(tex.shape)  # OpenCV
-    # drops a single channel
+    # reshaped: OpenCV drops the channel axis of a single-channel image
+    num = cv2.GaussianBlur(tex * weight[..., None], (0, 0), sigma).reshape(tex.shape)
     den = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), sigma)[..., None]
     return num / np.maximum(den, 1e-4), den
 

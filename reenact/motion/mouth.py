@@ -66,8 +66,9 @@ def match_colour(texture: np.ndarray, photo: np.ndarray, driver: np.ndarray) -> 
     """(h, w, 3) driver-lit texture in [0, 1], (3,) skin colours -> the texture in the photo's
     light: the chroma scaled by the ratio of the two skins' saturations (a black-and-white photo
     gets a grey mouth, not the blue one a per-channel gain gave) and moved by CHROMA_SHARE of
-    their difference, the luma by half the ratio of theirs (in log; skins differ in lightness between people
-    as well as exposures: a pale photo's mouth is not lit as brightly as its skin)."""
+    their difference, the luma by half the ratio of theirs (in log; skins differ in lightness
+    between people as well as exposures: a pale photo's mouth is not lit as brightly as its
+    skin)."""
     yp, yd = _YCC @ np.asarray(photo, float), _YCC @ np.asarray(driver, float)
     ycc = texture.astype(np.float64) @ _YCC.T
     sat = float(np.clip((np.linalg.norm(yp[1:]) + 0.01) / (np.linalg.norm(yd[1:]) + 0.01), 0, 1.2))
