@@ -5,7 +5,8 @@ error of dlib's 7-number expression descriptor (mouth opening, width, smile, eye
 between output and driving frame, the unmoved photo's, their ratio, and identity (dlib cosine
 similarity of output and photo).
 
-    python experiments/cross_expression.py out.json PHOTOS VIDEOS [--motion absolute]
+    python experiments/cross_expression.py out.json PHOTOS VIDEOS [--motion absolute] \
+        [--reference-expression R]
 
 PHOTOS and VIDEOS: comma-separated, relative to ../shared/data (photos) and its corpus/videos.
 """
@@ -32,14 +33,17 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def main(out: str, photos: list[str], videos: list[str], motion: str | None) -> None:
+def main(out: str, photos: list[str], videos: list[str], motion: str | None,
+         level: float | None = None) -> None:
+    # given only when set: code before the option (59e59fa) has no such field
+    options = {} if level is None else {"reference_expression": level}
     check, identity = FaceLayoutCheck(), DlibIdentity()
     rows = []
     for v in videos:
         clip = list(itertools.islice(iter_video_frames(DATA / "corpus" / "videos" / v), FRAMES))
         truth = {i: check.landmarks(clip[i]) for i in range(0, len(clip), EVERY)}
         for p in photos:
-            r = Reenactor(AnimateConfig(crop_only=True, motion=motion))
+            r = Reenactor(AnimateConfig(crop_only=True, motion=motion, **options))
             src = r.prepare_source(read_image(DATA / p), p)
             still_points, still_id = check.landmarks(src.crop), identity.embed(src.crop)
             if hasattr(r, "open_driving"):
@@ -78,5 +82,6 @@ if __name__ == "__main__":
     parser.add_argument("photos")
     parser.add_argument("videos")
     parser.add_argument("--motion", choices=["relative", "absolute"])
+    parser.add_argument("--reference-expression", type=float)
     a = parser.parse_args()
-    main(a.out, a.photos.split(","), a.videos.split(","), a.motion)
+    main(a.out, a.photos.split(","), a.videos.split(","), a.motion, a.reference_expression)

@@ -3,7 +3,8 @@
 Self-reenactment with the photo outside the clip, as users meet it: the photo is frame 0 of a
 corpus video, the clip is frames 50 to 128 (every second one), the ground truth is the clip's own
 frames. Compared: relative motion from the clip's first frame, from the frame
-``--reference-frame auto`` chooses, absolute motion, and the unmoved photo. Scores: face PSNR in
+``--reference-frame auto`` chooses (with the default ``--reference-expression``, and with 0 as
+``auto-r0``), absolute motion, and the unmoved photo. Scores: face PSNR in
 the ground truth's face region, and the distance of dlib's 68 points (not the tracker the pipeline
 uses) between output and ground truth over the outer eye corners' distance.
 
@@ -31,6 +32,7 @@ VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpu
 CLIP = slice(50, 130, 2)
 METHODS = {"first": AnimateConfig(motion="relative", reference_frame=0),
            "auto": AnimateConfig(motion="relative", reference_frame="auto"),
+           "auto-r0": AnimateConfig(motion="relative", reference_expression=0.0),
            "absolute": AnimateConfig(motion="absolute")}
 
 

@@ -27,9 +27,9 @@ def _animate_parser(sub) -> None:
                         "or a frame index")
     p.add_argument("--reference-expression", type=float, metavar="0..1",
                    help="relative motion: how much of the reference frame's own expression the "
-                        "photo also takes (default 0: only the driver's changes since it; 0.5 "
-                        "carries an emotion the clip holds throughout; 1: as much as absolute "
-                        "motion)")
+                        "photo also takes, mouth and eyes (default 0.5: half of an emotion the "
+                        "clip holds throughout; 0: only the driver's changes since it; 1: as "
+                        "much as absolute motion)")
     p.add_argument("--alpha", type=float, help="0 = source pose/expression, 1 = driver's (default)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--pose-only", action="store_true", default=None, help="transfer pose only")

@@ -318,10 +318,12 @@ class Reenactor:
     def _reference_level(self, source: Source, ref: FaceCoefficients) -> torch.Tensor:
         """Offsets (1, V, 3) that give the photo the reference frame's expression (absolute
         transfer), once per photo and reference: relative motion from a reference that is
-        already angry or smiling adds ``reference_expression`` of them."""
+        already angry or smiling adds ``reference_expression`` of them. Mouth and eyes only: the
+        brows' absolute transfer carries the driver's brow height, a trait of the face (s42
+        driven by d3 took on d3's forehead with it)."""
         key = (id(source), id(ref))
         if self._level is None or self._level[0] != key:
-            level = absolute_expression(self._head(source.coeffs), self._head(ref))
+            level = absolute_expression(self._head(source.coeffs), self._head(ref), brows=False)
             self._level = (key, source, ref, level)  # holds both, so their ids stay unique
         return self._level[3]
 

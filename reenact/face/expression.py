@@ -93,9 +93,12 @@ def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> t
     return head_drv - head_drv_ref
 
 
+BROWS = 3  # _regions()'s brows come from this index on
+
+
 @functools.lru_cache(maxsize=1)
 def _regions() -> list[tuple[np.ndarray, np.ndarray]]:
-    """(region vertices, anchor vertices) for the expressive regions."""
+    """(region vertices, anchor vertices) for the expressive regions: mouth, eyes, brows."""
     topo = landmark_topology()
     r = topo.regions
     mean = mean_shape()
@@ -138,22 +141,25 @@ def _jaw() -> tuple[np.ndarray, np.ndarray]:
     return lower, share
 
 
-def absolute_expression(head_src: torch.Tensor, head_drv: torch.Tensor) -> torch.Tensor:
+def absolute_expression(head_src: torch.Tensor, head_drv: torch.Tensor, brows: bool = True
+                        ) -> torch.Tensor:
     """Offsets (B, V, 3) that give the source shapes (B, V, 3) the drivers' (B, V, 3) expressions.
 
     Besides the regions, the jaw: when the driver's lips are further apart than the source's, the
     lower face outline drops by ``JAW_SHARE`` of the difference (fully at the chin), so an open
-    mouth opens the face rather than squeezing between a fixed chin and nose.
+    mouth opens the face rather than squeezing between a fixed chin and nose. ``brows=False``
+    holds the brows where the source has them: how high a brow sits above the eye differs more
+    between two people than raising it moves it, so the brows' transfer is mostly identity.
     """
     out = []
     jaw, share = _jaw()
     for src, drv in zip(head_src.detach().cpu().double().numpy(),
                         head_drv.detach().cpu().double().numpy(), strict=True):
         handles, targets = [stable_vertices()], [src[stable_vertices()]]
-        for region, anchor in _regions():
+        for k, (region, anchor) in enumerate(_regions()):
             moved = src[anchor].mean(0) + (drv[region] - drv[anchor].mean(0))
             handles.append(region)
-            targets.append(moved)
+            targets.append(moved if brows or k < BROWS else src[region])
         gap = np.linalg.norm(drv[LOWER_LIP_INNER] - drv[UPPER_LIP_INNER]) - np.linalg.norm(
             src[LOWER_LIP_INNER] - src[UPPER_LIP_INNER])
         drop = JAW_SHARE * max(gap, 0.0)
