@@ -41,7 +41,13 @@ from reenact.motion.completion import (
     side_looks,
     smoothstep,
 )
-from reenact.motion.eyes import closed_colour, closed_weight, eye_of_triangle, rigid_iris
+from reenact.motion.eyes import (
+    closed_colour,
+    closed_weight,
+    eye_of_triangle,
+    lash_lines,
+    rigid_iris,
+)
 from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
@@ -103,21 +109,38 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
                  at: tuple[torch.Tensor, ...], which: torch.Tensor, overlay: torch.Tensor,
-                 weight: torch.Tensor) -> None:
-    """Draw lid skin over the eye openings the pose closes (``reenact.motion.eyes``), in place
-    on the overlay and its weight. ``which``: (N,) the eye (0, 1) of each face pixel, or -1."""
+                 weight: torch.Tensor, points: torch.Tensor) -> None:
+    """Draw lid skin over the eye openings the pose closes, and the lashes where the lids meet
+    (``reenact.motion.eyes``), in place on the overlay and its weight. ``which``: (N,) the eye
+    (0, 1) of each face pixel, or -1; ``points``: (B, V, 2) the re-enacted vertices."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
     sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
     if not len(sel):
         return
-    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
-    w = closed[b, e][:, None]
-    colour = closed_colour(scene.lid_color.float()[e])
+    _fill_closed(scene, closed, at, which, sel, overlay, weight)
+    for b, y, x, w, e in lash_lines(points, closed, overlay.shape[-1]):
+        _blend(overlay, weight, torch.full_like(y, b), y, x, w[:, None],
+               scene.lash_color.float()[e])
+
+
+def _blend(overlay: torch.Tensor, weight: torch.Tensor, b, y, x, w: torch.Tensor,
+           colour: torch.Tensor) -> None:
+    """Lay ``colour`` over the overlay at (b, y, x) with opacity ``w`` (N, 1), in place: it
+    covers both what the overlay showed there and the warped photo below it."""
     old_w = weight[b, 0, y, x][:, None]
     new_w = old_w + (1 - old_w) * w
     overlay[b, :, y, x] = (old_w * (1 - w) * overlay[b, :, y, x] + w * colour) / new_w.clamp(
         min=1e-6)
     weight[b, 0, y, x] = new_w[:, 0]
+
+
+def _fill_closed(scene: SourceScene, closed: torch.Tensor, at: tuple[torch.Tensor, ...],
+                 which: torch.Tensor, sel: torch.Tensor, overlay: torch.Tensor,
+                 weight: torch.Tensor) -> None:
+    """The closing eyes' openings (face pixels ``sel``) in the lid skin's colour."""
+    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
+    _blend(overlay, weight, b, y, x, closed[b, e][:, None],
+           closed_colour(scene.lid_color.float()[e]))
 
 
 def _with_driver_mouth(colour: torch.Tensor, uv: torch.Tensor, b: torch.Tensor,
@@ -360,7 +383,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     if len(eye):
         at = (b[eye], y[eye], x[eye])
         coords[at] = rigid_iris(vals[eye, 0:2], at, which[eye], scene.src_points[:, :V],
-                                points[:, :V, :2])
+                                points[:, :V, :2], scene.eye_openings)
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
     tex = scene.texture
@@ -420,7 +443,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    _closed_eyes(model, scene, coeffs, (b, y, x), which, overlay, weight)
+    _closed_eyes(model, scene, coeffs, (b, y, x), which, overlay, weight, points[:, :V, :2])
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there

@@ -3,6 +3,7 @@ laid out between its inner lips, matched to the photo's light, drawn only inside
 mouth; and lid skin, not a squashed eyeball, in an eye the driver closes."""
 
 import numpy as np
+import pytest
 import torch
 
 from reenact.config import AnimateConfig
@@ -88,9 +89,10 @@ def test_driver_mouth_is_drawn_inside_the_mouth_only():
 
 def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     """Closing the right eye's lids (its upper contour moved onto the lower) draws that eye's
-    opening in the photo's lid colour; the open left eye and an unmoved face are untouched."""
+    opening in the photo's lid colour, with its lash line where the lids meet; the open left eye
+    and an unmoved face are untouched."""
     from reenact.motion.analytic import analytic_warp
-    from reenact.motion.eyes import LASH, closed_weight, eye_of_triangle
+    from reenact.motion.eyes import LASH, LASH_OPACITY, closed_weight, eye_of_triangle
 
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"])
@@ -110,8 +112,14 @@ def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     eye = which == 0
     assert eye.sum() > 0
     lid = src.scene.lid_color.float()[0] * LASH  # the right eye's
+    lash = src.scene.lash_color.float()[0]
     got = warp.image[0][:, eye].T  # (n, 3)
-    assert (got - lid).abs().max() < 0.02
+    # each pixel lid skin in the lashes' shadow, darkened towards the photo's lash colour where
+    # the lids meet: got = lid + t (lash - lid) with one t in [0, LASH_OPACITY] for all channels
+    t = ((got - lid) @ (lash - lid)) / (lash - lid).dot(lash - lid)
+    assert t.min() > -0.02 and t.max() < LASH_OPACITY + 0.02 and t.max() > 0.5
+    assert (got - (lid + t[:, None] * (lash - lid))).abs().max() < 0.02
+    assert lash.sum() < lid.sum()  # the astronaut's lashes are darker than her lids
     # unmoved, both eyes show the photo's own eyes
     still = analytic_warp(src.scene, model, c, turn_limit=False)
     tri = still.fragments.pix_to_face[0]
@@ -120,10 +128,33 @@ def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     assert (still.image[0][:, eyes] - photo[:, eyes]).abs().max() < 0.02
 
 
+def test_lash_line_is_drawn_where_shut_lids_meet():
+    """A shut eye's lash line: opaque (LASH_OPACITY) on the line where its lids meet, gone a
+    half width (LASH_WIDTH eye widths) off it, thinner at the corners; none on an open eye."""
+    from reenact.motion.eyes import LASH_OPACITY, LASH_WIDTH, LIDS, lash_lines
+
+    points = torch.zeros(1, 478, 2, dtype=torch.float64)
+    for upper, lower in LIDS:  # both eyes shut along y = 50, 100 px wide
+        xs = torch.linspace(0, 100, len(upper), dtype=torch.float64)
+        for lid in (upper, lower):
+            points[0, list(lid), 0], points[0, list(lid), 1] = xs + 50, 50.0
+    lines = lash_lines(points, torch.tensor([[1.0, 0.0]]), 256)
+    assert len(lines) == 1  # the open (left) eye has none
+    b, y, x, opacity, eye = lines[0]
+    assert b == 0 and eye == 0
+    at = dict(zip(zip(y.tolist(), x.tolist()), opacity.tolist(), strict=True))
+    half = LASH_WIDTH * 100
+    assert at[(50, 100)] == pytest.approx(LASH_OPACITY, abs=0.02)  # on the line, the middle
+    assert (int(50 + half + 1), 100) not in at  # a half width off it: nothing
+    assert at.get((int(50 + 0.6 * half), 55), 0) < 0.5 * at[(int(50 + 0.6 * half), 100)]
+    half_shut = lash_lines(points, torch.tensor([[0.5, 0.0]]), 256)[0][3]
+    assert half_shut.max() == pytest.approx(LASH_OPACITY / 4, abs=0.01)
+
+
 def test_iris_moves_as_a_whole_with_the_gaze():
     """An output iris (centre and ring) moved by d: pixels near its centre take the photo's iris
-    from d back (not the fans' stretched map); far from it, the fans' map stands; unmoved, the
-    map is the identity."""
+    from d back (not the fans' stretched map), but only from inside the photo's eye opening; far
+    from it, the fans' map stands; unmoved, the map is the identity."""
     from reenact.motion.eyes import IRISES, rigid_iris
 
     V = 478
@@ -146,6 +177,16 @@ def test_iris_moves_as_a_whole_with_the_gaze():
     assert torch.allclose(got[near], p[near] - torch.tensor([5.0, 0.0], dtype=torch.float64))
     far = (p[:, 0] - 105.0).abs() > 13
     assert far.any() and torch.allclose(got[far], fans[far])
+    # where the photo's eye opening ends (its lid from x = 102 on), the fans' map stands: a
+    # widened eye does not take the photo's lid from beside the iris into its opening
+    openings = torch.zeros(256, 256)
+    openings[:, :102] = 1.0
+    got = rigid_iris(fans, at, which, src, out, openings)
+    lands = p[:, 0] - 5.0  # where the rigid map would take each pixel from
+    inside, outside = near & (lands < 101), near & (lands > 103)
+    assert inside.any() and outside.any()
+    assert torch.allclose(got[inside], p[inside] - torch.tensor([5.0, 0.0], dtype=torch.float64))
+    assert torch.allclose(got[outside], fans[outside])
 
 
 def test_a_photo_shows_its_teeth_when_its_lip_gap_is_brighter_than_its_lips():
