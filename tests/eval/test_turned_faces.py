@@ -11,10 +11,10 @@ from tests.scripts import load_script
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20 is open: the check rejects 5 of 444 outputs of the "
-                   "set (a hand at the face and a smooth cheek edge read as a second eye, a "
-                   "squeezed pursed face, a profile's torn brow, a grin read as two faces; "
-                   "docs/turned-faces.md); strict, so a pass "
+@pytest.mark.xfail(strict=True, reason="issue 20 is open: the check rejects 6 of 444 outputs of the "
+                   "set (a hand at the face, a smooth cheek edge and a crop's mirrored border "
+                   "read as a second eye, a hair strand smeared over a turned cheek, unstable "
+                   "points on a turned face; docs/turned-faces.md); strict, so a pass "
                    "is noticed and this mark removed")
 def test_no_turned_face_output_is_rejected():
     pytest.importorskip("dlib", reason="dlib is not installed (pip install .[test])")
