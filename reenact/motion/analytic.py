@@ -48,7 +48,13 @@ from reenact.motion.eyes import (
     lash_lines,
     rigid_iris,
 )
-from reenact.motion.scene import EXTENSION_DEPTH, RING_RADII, SourceScene
+from reenact.motion.scene import (
+    EXTENSION_DEPTH,
+    OWN_TEETH,
+    RING_RADII,
+    TEETH_BRIGHT,
+    SourceScene,
+)
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
 
@@ -58,6 +64,12 @@ TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
 # with the driver's interior, from DRIVER_STRETCH[0] to all of it at DRIVER_STRETCH[1], or at
 # any size where the photo's open mouth shows no teeth (scene.own_teeth).
 DRIVER_STRETCH = (1.2, 2.0)
+# A photo's own teeth squeezed into a much narrower mouth (a grin driven into a pursed "o") read
+# as a block of teeth: where the driver's mouth shows no teeth, its dark interior takes over as
+# the re-enacted mouth's width falls from DRIVER_NARROW[1] to DRIVER_NARROW[0] of the photo's
+# (corner to corner, head units). Where the driver shows teeth, the photo keeps its own (the
+# driver's, matched to the photo's light, came out grey beside them).
+DRIVER_NARROW = (0.6, 0.7)
 
 
 @dataclass(frozen=True)
@@ -301,6 +313,26 @@ def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: Face
     return opening.float(), teeth.float()
 
 
+def _narrowed(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
+              ) -> torch.Tensor:
+    """(B,) 1 where the re-enacted mouth is much narrower than the photo's (DRIVER_NARROW)."""
+    head = model.head_vertices(coeffs.identity, coeffs.expression)
+    head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
+    width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
+    width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
+    return (1 - smoothstep(width / width_src, *DRIVER_NARROW)).float()
+
+
+def _driver_teeth(scene: SourceScene, texture: torch.Tensor) -> torch.Tensor:
+    """(B,) how much the driver's mouth interior (B, 3, h, w), matched to the photo's light,
+    shows teeth: its share brighter than TEETH_BRIGHT times the photo's lips, as ``own_teeth``."""
+    weights = texture.new_tensor([0.299, 0.587, 0.114])
+    luma = (texture.float() * weights[None, :, None, None].float()).sum(1)  # (B, h, w)
+    lips = float(scene.lip_color.float() @ weights.float())
+    bright = (luma > TEETH_BRIGHT * lips).float().mean((1, 2))
+    return smoothstep(bright, *OWN_TEETH)
+
+
 @functools.lru_cache(maxsize=1)
 def _vertex_mean() -> torch.Tensor:
     """(T, V) the landmark mesh's triangle -> vertex averaging matrix over the triangles around
@@ -437,8 +469,11 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             # teeth do not stretch: with the driver's real interior at hand, a mouth opened
             # past the photo's takes it sooner (DRIVER_STRETCH) than the synthetic one
             soon = ((stretch - DRIVER_STRETCH[0]) / (DRIVER_STRETCH[1] - DRIVER_STRETCH[0]))
+            narrowed = _narrowed(model, scene, coeffs) * (1 - _driver_teeth(scene,
+                                                                             driver_mouth[0]))
+            soon = torch.maximum(soon.clamp(0, 1), narrowed[bm])
             # and a photo whose open mouth shows no teeth (a dark inside) takes it at any size
-            soon = torch.lerp(soon.clamp(0, 1), torch.ones_like(soon), 1 - scene.own_teeth)
+            soon = torch.lerp(soon, torch.ones_like(soon), 1 - scene.own_teeth)
             w_m = torch.lerp(w_m, soon, driver_mouth[1].float()[bm])
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
