@@ -48,13 +48,7 @@ from reenact.motion.eyes import (
     lash_lines,
     rigid_iris,
 )
-from reenact.motion.scene import (
-    EXTENSION_DEPTH,
-    OWN_TEETH,
-    RING_RADII,
-    TEETH_BRIGHT,
-    SourceScene,
-)
+from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import interpolate_pixels, sample_image
 
@@ -129,7 +123,9 @@ def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoeff
     sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
     if not len(sel):
         return
-    _fill_closed(scene, closed, at, which, sel, overlay, weight)
+    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
+    _blend(overlay, weight, b, y, x, closed[b, e][:, None],
+           closed_colour(scene.lid_color.float()[e]))
     for b, y, x, w, e in lash_lines(points, closed, overlay.shape[-1]):
         _blend(overlay, weight, torch.full_like(y, b), y, x, w[:, None],
                scene.lash_color.float()[e])
@@ -144,15 +140,6 @@ def _blend(overlay: torch.Tensor, weight: torch.Tensor, b, y, x, w: torch.Tensor
     overlay[b, :, y, x] = (old_w * (1 - w) * overlay[b, :, y, x] + w * colour) / new_w.clamp(
         min=1e-6)
     weight[b, 0, y, x] = new_w[:, 0]
-
-
-def _fill_closed(scene: SourceScene, closed: torch.Tensor, at: tuple[torch.Tensor, ...],
-                 which: torch.Tensor, sel: torch.Tensor, overlay: torch.Tensor,
-                 weight: torch.Tensor) -> None:
-    """The closing eyes' openings (face pixels ``sel``) in the lid skin's colour."""
-    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
-    _blend(overlay, weight, b, y, x, closed[b, e][:, None],
-           closed_colour(scene.lid_color.float()[e]))
 
 
 def _with_driver_mouth(colour: torch.Tensor, uv: torch.Tensor, b: torch.Tensor,
@@ -301,36 +288,30 @@ def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per face: the lip gap (head units) and how much teeth show (lips stretched vs pursed)."""
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per face: the lip gap (head units), how much teeth show (lips stretched vs pursed) and
+    the mouth's width over the photo's (corner to corner)."""
     head = model.head_vertices(coeffs.identity, coeffs.expression)
     head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
     opening = (head[:, LOWER_LIP_INNER] - head[:, UPPER_LIP_INNER]).norm(dim=-1)
     width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
     width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
+    ratio = width / width_src
     # Lips pulled narrower than the source's relaxed width (minus a little slack) cover teeth.
-    teeth = ((width / width_src - 0.92) / 0.1).clamp(0, 1)
-    return opening.float(), teeth.float()
+    teeth = ((ratio - 0.92) / 0.1).clamp(0, 1)
+    return opening.float(), teeth.float(), ratio.float()
 
 
-def _narrowed(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
-              ) -> torch.Tensor:
-    """(B,) 1 where the re-enacted mouth is much narrower than the photo's (DRIVER_NARROW)."""
-    head = model.head_vertices(coeffs.identity, coeffs.expression)
-    head_src = model.head_vertices(scene.coeffs.identity, scene.coeffs.expression)
-    width = (head[:, MOUTH_LEFT] - head[:, MOUTH_RIGHT]).norm(dim=-1)
-    width_src = (head_src[:, MOUTH_LEFT] - head_src[:, MOUTH_RIGHT]).norm(dim=-1)
-    return (1 - smoothstep(width / width_src, *DRIVER_NARROW)).float()
+def _narrowed(width_ratio: torch.Tensor) -> torch.Tensor:
+    """(B,) mouth widths over the photo's -> 1 where much narrower (DRIVER_NARROW)."""
+    return 1 - smoothstep(width_ratio, *DRIVER_NARROW)
 
 
 def _driver_teeth(scene: SourceScene, texture: torch.Tensor) -> torch.Tensor:
     """(B,) how much the driver's mouth interior (B, 3, h, w), matched to the photo's light,
-    shows teeth: its share brighter than TEETH_BRIGHT times the photo's lips, as ``own_teeth``."""
-    weights = texture.new_tensor([0.299, 0.587, 0.114])
-    luma = (texture.float() * weights[None, :, None, None].float()).sum(1)  # (B, h, w)
-    lips = float(scene.lip_color.float() @ weights.float())
-    bright = (luma > TEETH_BRIGHT * lips).float().mean((1, 2))
-    return smoothstep(bright, *OWN_TEETH)
+    shows teeth against the photo's lips, by the rule of the photo's own (``teeth_shown``)."""
+    luma = torch.einsum("bchw,c->bhw", texture.float(), LUMA)
+    return teeth_shown(luma.flatten(1), float(scene.lip_color.float() @ LUMA))
 
 
 @functools.lru_cache(maxsize=1)
@@ -461,7 +442,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         area_r = signed_area(points[bm[:, None], scene.faces[tm]]).abs()  # (Nm,)
         stretch = area_r / scene.src_tri_area[tm].float().clamp(min=0.5)
         w_m = ((stretch - 1.5) / 2.5).clamp(0, 1)  # the source shows too little of this mouth
-        opening, teeth = _teeth_visibility(model, scene, coeffs)
+        opening, teeth, width_ratio = _teeth_visibility(model, scene, coeffs)
         colour = _mouth_interior(vals[mouth][:, 5:7], scene.lip_color.float(), opening[bm],
                                  teeth[bm])
         if driver_mouth is not None:
@@ -469,8 +450,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             # teeth do not stretch: with the driver's real interior at hand, a mouth opened
             # past the photo's takes it sooner (DRIVER_STRETCH) than the synthetic one
             soon = ((stretch - DRIVER_STRETCH[0]) / (DRIVER_STRETCH[1] - DRIVER_STRETCH[0]))
-            narrowed = _narrowed(model, scene, coeffs) * (1 - _driver_teeth(scene,
-                                                                             driver_mouth[0]))
+            narrowed = _narrowed(width_ratio) * (1 - _driver_teeth(scene, driver_mouth[0]))
             soon = torch.maximum(soon.clamp(0, 1), narrowed[bm])
             # and a photo whose open mouth shows no teeth (a dark inside) takes it at any size
             soon = torch.lerp(soon, torch.ones_like(soon), 1 - scene.own_teeth)

@@ -14,7 +14,7 @@ from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import REGION
 from reenact.geometry.triangles import signed_area
-from reenact.motion.completion import FaceTexture, build_face_texture
+from reenact.motion.completion import FaceTexture, build_face_texture, smoothstep
 from reenact.motion.eyes import eye_openings, lash_colours, lid_colours
 from reenact.render import rasterize
 
@@ -175,6 +175,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
 TEETH_BRIGHT = 1.3
 OWN_TEETH = (0.25, 0.45)
 OPEN_GAP = 0.005  # head units^2: a lip gap smaller than this shows nothing to judge
+LUMA = torch.tensor([0.299, 0.587, 0.114])  # Rec. 601 luma weights
 
 
 def own_teeth(image: torch.Tensor, gap: torch.Tensor, lips: torch.Tensor, scale: float) -> float:
@@ -183,10 +184,15 @@ def own_teeth(image: torch.Tensor, gap: torch.Tensor, lips: torch.Tensor, scale:
     mouth too closed to tell (its inside is never shown as it is)."""
     if not lips.any() or gap.sum() < OPEN_GAP * scale * scale:
         return 1.0
-    luma = image @ torch.tensor([0.299, 0.587, 0.114], dtype=image.dtype)
-    bright = (luma[gap] > TEETH_BRIGHT * luma[lips].mean()).double().mean()
-    t = float(((bright - OWN_TEETH[0]) / (OWN_TEETH[1] - OWN_TEETH[0])).clamp(0, 1))
-    return t * t * (3 - 2 * t)
+    luma = image @ LUMA.to(image.dtype)
+    return float(teeth_shown(luma[gap].double(), luma[lips].mean()))
+
+
+def teeth_shown(luma: torch.Tensor, lips: torch.Tensor | float) -> torch.Tensor:
+    """(..., N) lumas of a mouth's inside, the lips' luma -> (...) in [0, 1], how much of it is
+    teeth (TEETH_BRIGHT, OWN_TEETH): for the photo's own mouth and for the driver's."""
+    bright = (luma > TEETH_BRIGHT * lips).to(luma.dtype).mean(-1)
+    return smoothstep(bright, *OWN_TEETH)
 
 
 def _inside_along(mask: np.ndarray, points: np.ndarray, normals: np.ndarray,

@@ -213,18 +213,18 @@ def test_a_grin_pursed_into_an_o_takes_the_drivers_dark_inside(samples):
     """A photo's own teeth squeezed into a mouth much narrower than its own give way to the
     driver's interior when that shows no teeth, and only then (DRIVER_NARROW)."""
     from reenact.face.topology import MOUTH_LEFT, MOUTH_RIGHT
-    from reenact.motion.analytic import _driver_teeth, _narrowed
+    from reenact.motion.analytic import _driver_teeth, _narrowed, _teeth_visibility
 
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"])
     model, c = r.model, src.coeffs
-    assert _narrowed(model, src.scene, c).item() == 0
+    assert _narrowed(_teeth_visibility(model, src.scene, c)[2]).item() == 0
     head = model.head_vertices(c.identity, c.expression)[0].clone()
     middle = (head[MOUTH_LEFT] + head[MOUTH_RIGHT]) / 2
     for k, share in ((MOUTH_LEFT, 0.5), (MOUTH_RIGHT, 0.5)):  # corners half way in
         head[k] = middle + share * (head[k] - middle)
     pursed = c.replace(expression=(head.reshape(1, -1) - c.identity))
-    assert _narrowed(model, src.scene, pursed).item() == 1
+    assert _narrowed(_teeth_visibility(model, src.scene, pursed)[2]).item() == 1
     lips = src.scene.lip_color.float()
     dark = (0.3 * lips)[None, :, None, None].expand(1, 3, 32, 64)
     teeth = torch.ones(1, 3, 32, 64)
