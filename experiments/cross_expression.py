@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.config import AnimateConfig
-from reenact.eval.expression_error import dlib_expression_descriptor
+from reenact.eval.expression_error import DLIB_NAMES, dlib_expression_descriptor
 from reenact.eval.face_layout import FaceLayoutCheck
 from reenact.eval.identity import DlibIdentity
 from reenact.io import iter_video_frames, read_image
@@ -50,7 +50,8 @@ def main(out: str, photos: list[str], videos: list[str], motion: str | None,
                 frames, is_video, fps, reference, name = r.open_driving(src, clip)
             else:  # before the auto reference (59e59fa): the first frame
                 frames, is_video, fps, reference, name = open_driving(clip, r.config)
-            row = {"photo": p, "video": v, "out": [], "still": [], "csim": []}
+            row = {"photo": p, "video": v, "out": [], "still": [], "csim": [], "out_parts": [],
+                   "still_parts": []}
             for i, warp in enumerate(r.drive(src, frames, fps, is_video, reference, name)):
                 if truth.get(i) is None or still_points is None:
                     continue
@@ -59,9 +60,12 @@ def main(out: str, photos: list[str], videos: list[str], motion: str | None,
                 got = check.landmarks(out_image)
                 if got is None:
                     continue
-                row["out"].append(float(((dlib_expression_descriptor(got) - target) ** 2).mean()))
-                row["still"].append(float(((dlib_expression_descriptor(still_points) - target)
-                                           ** 2).mean()))
+                out_parts = (dlib_expression_descriptor(got) - target) ** 2
+                still_parts = (dlib_expression_descriptor(still_points) - target) ** 2
+                row["out"].append(float(out_parts.mean()))
+                row["still"].append(float(still_parts.mean()))
+                row["out_parts"].append(out_parts.tolist())
+                row["still_parts"].append(still_parts.tolist())
                 emb = identity.embed(out_image)
                 if emb is not None and still_id is not None:
                     row["csim"].append(cosine(emb, still_id))
@@ -74,6 +78,9 @@ def main(out: str, photos: list[str], videos: list[str], motion: str | None,
     c = np.mean([x for r in rows for x in r["csim"]])
     print(f"ExpMSE (dlib) {o:.5f}, unmoved photo {s:.5f}, ratio {o / s:.3f}; CSIM (dlib) {c:.4f}; "
           f"{sum(len(r['out']) for r in rows)} frames")
+    parts = {k: np.array([x for r in rows for x in r[k]]).mean(0) for k in ("out_parts", "still_parts")}
+    for name, o, s in zip(DLIB_NAMES, parts["out_parts"], parts["still_parts"], strict=True):
+        print(f"  {name:15s} output {o:.5f}, unmoved photo {s:.5f}")
 
 
 if __name__ == "__main__":
