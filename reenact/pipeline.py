@@ -28,7 +28,7 @@ from reenact.face.expression import (
     expression_trust,
     relative_expression,
 )
-from reenact.face.reference import reference_cost
+from reenact.face.reference import placement_cost, reference_cost
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
@@ -250,6 +250,8 @@ class Reenactor:
         n = min(n, count) if count else n
         step = max(1, n // AUTO_REFERENCE_FRAMES)
         photo = self._head(source.coeffs)
+        box, S = source.box, self.config.size
+        photo_points = source.landmarks[:, :2] * (box.side / S) + np.array([box.x0, box.y0])
         best = None  # (cost, index, frame)
         with FaceTracker(static=True) as t:
             for i, frame in enumerate(itertools.islice(frames, n)):
@@ -260,7 +262,8 @@ class Reenactor:
                     continue
                 c = self._fit(face)
                 cost = float(reference_cost(photo, source.coeffs.rotation, self._head(c),
-                                            c.rotation)[0])
+                                            c.rotation)[0]) + placement_cost(
+                    photo_points, source.frame.shape[1], face.points, frame.shape[1])
                 if best is None or cost < best[0]:
                     best = (cost, i, frame)
         return None if best is None else best[1:]

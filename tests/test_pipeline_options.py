@@ -164,6 +164,23 @@ def test_auto_reference_is_the_frame_most_like_the_photo():
     assert r.open_driving(src, frames[0])[3] is None
 
 
+def test_auto_reference_prefers_the_head_where_the_photo_has_it(pair):
+    """The user's own photo and video, framed alike: of two frames with the photo's expression,
+    the one turned 4 degrees in place beats the one moved across the picture, which relative
+    motion would keep moved for the whole clip (pose and expression alone choose the latter)."""
+    import cv2
+
+    photo = pair[0]
+    h, w = photo.shape[:2]
+    moved = cv2.warpAffine(photo, np.float32([[1, 0, 0.2 * w], [0, 1, 0]]), (w, h),
+                           borderMode=cv2.BORDER_REFLECT_101)
+    turned = cv2.warpAffine(photo, cv2.getRotationMatrix2D((w / 2, h / 2), 4.0, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REFLECT_101)
+    r = Reenactor(AnimateConfig(crop_only=True))
+    src = r.prepare_source(photo)
+    assert r.choose_reference(src, [moved, turned], 25.0, count=2)[0] == 1
+
+
 def test_reference_frame_option_takes_auto_or_an_index():
     from reenact.cli import build_parser
 

@@ -7,8 +7,16 @@ or a turned head, driving a photo that does neither, pulls the photo's expressio
 head pose and in a few expression measures (how open the mouth and eyes are, how wide the mouth,
 how high the brows), all in the face's own frame and relative to its eye distance, so they compare
 across people, is the better start.
+
+When the clip is framed like the photo (the same person before the same camera, the user's own
+photo and video), where the head sits in the picture counts too: relative motion keeps the offset
+between the photo's head and the reference's for the whole clip, so among frames of similar pose
+and expression the one whose landmarks lie over the photo's is the better start. That term is
+capped, so a clip framed otherwise (another person, another camera) is chosen on pose and
+expression alone.
 """
 
+import numpy as np
 import torch
 
 from reenact.face.topology import (
@@ -30,6 +38,10 @@ BROWS = (105, 334)
 # half-closed one, resting and raised brows, and a small nod.
 FEATURE_SCALE = (0.05, 0.05, 0.025, 0.025, 0.04)
 POSE_SCALE = 10.0
+# Placement: one unit is PLACE_SCALE eye distances of mean landmark offset in the picture (both
+# pictures in units of their width), counted up to PLACE_CAP units; beyond 0.15 eye distances
+# the clip is taken to be framed otherwise and the term is the same for every frame.
+PLACE_SCALE, PLACE_CAP = 0.05, 9.0
 
 
 def expression_features(head: torch.Tensor) -> torch.Tensor:
@@ -56,3 +68,15 @@ def reference_cost(photo_head: torch.Tensor, photo_rotation: torch.Tensor,
     angle = torch.rad2deg(rotation_angle_between(photo_rotation.to(rotations.dtype)
                                                  .expand_as(rotations), rotations))
     return (feat ** 2).sum(-1) + (angle / POSE_SCALE) ** 2
+
+
+def placement_cost(photo_points: np.ndarray, photo_width: int, points: np.ndarray,
+                   width: int) -> float:
+    """How far a driving face's landmarks (N, >=2 pixels, in a picture ``width`` wide) lie from the
+    photo's (the same N points in its own picture), in units of PLACE_SCALE, squared and capped at
+    PLACE_CAP (see the module's docstring)."""
+    a = np.asarray(photo_points, dtype=np.float64)[:, :2] / photo_width
+    b = np.asarray(points, dtype=np.float64)[:, :2] / width
+    eyes = np.linalg.norm(a[LEFT_EYE_OUTER] - a[RIGHT_EYE_OUTER])
+    d = float(np.linalg.norm(a - b, axis=-1).mean() / max(eyes, 1e-9))
+    return min((d / PLACE_SCALE) ** 2, PLACE_CAP)

@@ -1,11 +1,26 @@
-"""Choosing the reference frame of relative motion: the driving face nearest the photo in pose and
-in expression measures that compare across people (reenact.face.reference)."""
+"""Choosing the reference frame of relative motion: the driving face nearest the photo in pose, in
+expression measures that compare across people and, for a clip framed like the photo, in where the
+head sits in the picture (reenact.face.reference)."""
 
+import numpy as np
+import pytest
 import torch
 
 from reenact.face.mean_shape import mean_shape
-from reenact.face.reference import UPPER_LIDS, expression_features, reference_cost
-from reenact.face.topology import LOWER_LIP_INNER, MOUTH_LEFT, MOUTH_RIGHT
+from reenact.face.reference import (
+    PLACE_CAP,
+    UPPER_LIDS,
+    expression_features,
+    placement_cost,
+    reference_cost,
+)
+from reenact.face.topology import (
+    LEFT_EYE_OUTER,
+    LOWER_LIP_INNER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    RIGHT_EYE_OUTER,
+)
 from reenact.geometry import euler_to_matrix
 
 
@@ -38,3 +53,14 @@ def test_the_frame_most_like_the_photo_costs_least():
     assert int(torch.argmin(cost)) == 4  # the same face, a little turned
     assert float(cost[4]) < 0.2 and (cost[:4] > 1.0).all()
     assert float(reference_cost(photo, _rot(0), photo, _rot(0))[0]) == 0.0
+
+
+def test_placement_counts_only_for_a_clip_framed_like_the_photo():
+    photo = np.array(mean_shape(), dtype=np.float64)[:, :2] * 100.0 + 300.0  # pixels, 600 wide
+    eyes = np.linalg.norm(photo[LEFT_EYE_OUTER] - photo[RIGHT_EYE_OUTER])
+    assert placement_cost(photo, 600, photo, 600) == 0.0
+    assert placement_cost(photo, 600, photo * 0.5, 300) == pytest.approx(0.0, abs=1e-12)
+    near = placement_cost(photo, 600, photo + [0.05 * eyes, 0.0], 600)
+    assert near == pytest.approx(1.0)  # one unit: PLACE_SCALE eye distances
+    far, farther = (placement_cost(photo, 600, photo + [k * eyes, 0.0], 600) for k in (0.5, 2.0))
+    assert far == farther == PLACE_CAP  # framed otherwise: the same for every frame
