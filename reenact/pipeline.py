@@ -28,7 +28,7 @@ from reenact.face.expression import (
     expression_trust,
     relative_expression,
 )
-from reenact.face.reference import placement_cost, reference_cost
+from reenact.face.reference import placement_cost, placement_weight, reference_cost
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
@@ -101,6 +101,8 @@ class Reenactor:
         self.driving_box: CropBox | None = None  # steady crop of the current driving frame
         self.driving_frame: np.ndarray | None = None  # the current driving frame
         self.reference_index: int | str | None = None  # the reference open_driving found
+        # (source, weight, scale, translation): the photo's place in the chosen reference's picture
+        self._placement: tuple | None = None
 
     # -- source -------------------------------------------------------------------------------
     def prepare_source(self, image: np.ndarray | str | Path, name: str | None = None) -> Source:
@@ -245,14 +247,15 @@ class Reenactor:
         """``--reference-frame auto``: the driving frame (index, image) whose face is nearest the
         photo's in head pose and expression (``reenact.face.reference``), among at most
         AUTO_REFERENCE_FRAMES frames of the first AUTO_REFERENCE_SECONDS (``count``: how many
-        frames ``frames`` has, if known). None when none of them shows a face."""
+        frames ``frames`` has, if known). None when none of them shows a face. When the chosen frame is
+        framed like the photo (``placement_weight``), relative motion takes the photo's place in it."""
         n = max(1, round(AUTO_REFERENCE_SECONDS * fps))
         n = min(n, count) if count else n
         step = max(1, n // AUTO_REFERENCE_FRAMES)
         photo = self._head(source.coeffs)
         box, S = source.box, self.config.size
         photo_points = source.landmarks[:, :2] * (box.side / S) + np.array([box.x0, box.y0])
-        best = None  # (cost, index, frame)
+        best = None  # (cost, index, frame, placement cost)
         with FaceTracker(static=True) as t:
             for i, frame in enumerate(itertools.islice(frames, n)):
                 if i % step:
@@ -261,12 +264,20 @@ class Reenactor:
                 if face is None:
                     continue
                 c = self._fit(face)
+                place = placement_cost(photo_points, source.frame.shape[1], face.points,
+                                       frame.shape[1])
                 cost = float(reference_cost(photo, source.coeffs.rotation, self._head(c),
-                                            c.rotation)[0]) + placement_cost(
-                    photo_points, source.frame.shape[1], face.points, frame.shape[1])
+                                            c.rotation)[0]) + place
                 if best is None or cost < best[0]:
-                    best = (cost, i, frame)
-        return None if best is None else best[1:]
+                    best = (cost, i, frame, place)
+        self._placement = None
+        if best is not None and (w := placement_weight(best[3])) > 0:
+            # the photo's crop-frame scale and translation in the chosen frame's pixels
+            k = best[2].shape[1] / source.frame.shape[1]
+            t = source.coeffs.translation * (box.side / S)
+            t = t + t.new_tensor([box.x0, box.y0, 0.0])
+            self._placement = (source, w, source.coeffs.scale * (box.side / S) * k, t * k)
+        return None if best is None else best[1:3]
 
     def open_driving(self, source: Source, driving: np.ndarray | str | Path | list[np.ndarray]):
         """``open_driving`` for ``source``: with ``reference_frame="auto"`` (the default) a video
@@ -275,6 +286,7 @@ class Reenactor:
         frames, is_video, fps, reference, name = open_driving(driving, self.config)
         motion = self.config.motion or ("relative" if is_video else "absolute")
         self.reference_index = self.config.reference_frame if is_video else None
+        self._placement = None
         if self.config.reference_frame == "auto" and is_video and motion == "relative":
             if isinstance(driving, list):
                 again, count = driving, len(driving)
@@ -307,6 +319,12 @@ class Reenactor:
             zero = torch.zeros_like(source.coeffs.expression)
             return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
                                     MixOptions(alpha=0.0)), None
+        placed = ref
+        if motion == "relative" and self._placement is not None \
+                and self._placement[0] is source:
+            _, w, scale, translation = self._placement  # framed like the photo: its place
+            placed = ref.replace(scale=ref.scale * (scale / ref.scale) ** w,
+                                 translation=ref.translation + w * (translation - ref.translation))
         if motion == "relative":
             expression = relative_expression(self._head(drv), self._head(ref))
             if self.config.reference_expression > 0:
@@ -316,7 +334,7 @@ class Reenactor:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         expression = carry_forehead(expression)
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
-        return mix_coefficients(source.coeffs, drv, ref, expression.reshape(1, -1), options), None
+        return mix_coefficients(source.coeffs, drv, placed, expression.reshape(1, -1), options), None
 
     def _reference_level(self, source: Source, ref: FaceCoefficients) -> torch.Tensor:
         """Offsets (1, V, 3) that give the photo the reference frame's expression (absolute

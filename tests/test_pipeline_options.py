@@ -181,6 +181,31 @@ def test_auto_reference_prefers_the_head_where_the_photo_has_it(pair):
     assert r.choose_reference(src, [moved, turned], 25.0, count=2)[0] == 1
 
 
+def test_a_clip_framed_like_the_photo_keeps_the_head_where_the_clip_has_it(pair):
+    """The photo's own clip, the head a little to the right (2 % of the width, as a person shifts
+    on a chair): relative motion from that frame keeps the head where the photo had it; with the
+    clip framed like the photo it is drawn where the clip has it (a numbered reference never
+    takes the place)."""
+    import cv2
+
+    photo = pair[0]
+    h, w = photo.shape[:2]
+    shifted = cv2.warpAffine(photo, np.float32([[1, 0, 0.02 * w], [0, 1, 0]]), (w, h),
+                             borderMode=cv2.BORDER_REFLECT_101)
+
+    def moved(reference_frame, clip):
+        r = Reenactor(AnimateConfig(crop_only=True, reference_frame=reference_frame))
+        src = r.prepare_source(photo)
+        _, _, _, reference, _ = r.open_driving(src, clip)
+        warp = next(iter(r.drive(src, clip, 25.0, True, reference)))
+        return float((warp.verts - src.scene.verts)[0, :, 0].mean()), src
+
+    shift, src = moved("auto", [shifted])
+    expected = 0.02 * w * src.crop.shape[0] / src.box.side
+    assert shift == pytest.approx(expected, rel=0.15)
+    assert abs(moved(0, [shifted])[0]) < 0.1 * expected
+
+
 def test_reference_frame_option_takes_auto_or_an_index():
     from reenact.cli import build_parser
 

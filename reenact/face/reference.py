@@ -13,7 +13,11 @@ photo and video), where the head sits in the picture counts too: relative motion
 between the photo's head and the reference's for the whole clip, so among frames of similar pose
 and expression the one whose landmarks lie over the photo's is the better start. That term is
 capped, so a clip framed otherwise (another person, another camera) is chosen on pose and
-expression alone.
+expression alone. And when the chosen frame's landmarks lie within PLACE_FULL eye distances of the
+photo's, the pictures are taken to share their frame: the reference then takes the photo's place
+and size in it (``placement_weight``), so the output's head sits where the driver's does, not
+off by what little the reference differed. A stranger framed that closely moves by at most about
+that much.
 """
 
 import numpy as np
@@ -42,6 +46,9 @@ POSE_SCALE = 10.0
 # pictures in units of their width), counted up to PLACE_CAP units; beyond 0.15 eye distances
 # the clip is taken to be framed otherwise and the term is the same for every frame.
 PLACE_SCALE, PLACE_CAP = 0.05, 9.0
+# Within PLACE_FULL eye distances the reference takes the photo's placement whole; less and less
+# of it up to PLACE_SCALE * sqrt(PLACE_CAP) (0.15), none beyond.
+PLACE_FULL = 0.10
 
 
 def expression_features(head: torch.Tensor) -> torch.Tensor:
@@ -80,3 +87,12 @@ def placement_cost(photo_points: np.ndarray, photo_width: int, points: np.ndarra
     eyes = np.linalg.norm(a[LEFT_EYE_OUTER] - a[RIGHT_EYE_OUTER])
     d = float(np.linalg.norm(a - b, axis=-1).mean() / max(eyes, 1e-9))
     return min((d / PLACE_SCALE) ** 2, PLACE_CAP)
+
+
+def placement_weight(cost: float) -> float:
+    """How much of the photo's place and size the reference takes, from its ``placement_cost``: 1
+    within PLACE_FULL eye distances, falling to 0 at the cap."""
+    if cost >= PLACE_CAP:
+        return 0.0
+    d, far = PLACE_SCALE * float(np.sqrt(cost)), PLACE_SCALE * float(np.sqrt(PLACE_CAP))
+    return float(np.clip((far - d) / (far - PLACE_FULL), 0.0, 1.0))

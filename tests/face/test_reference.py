@@ -9,9 +9,11 @@ import torch
 from reenact.face.mean_shape import mean_shape
 from reenact.face.reference import (
     PLACE_CAP,
+    PLACE_SCALE,
     UPPER_LIDS,
     expression_features,
     placement_cost,
+    placement_weight,
     reference_cost,
 )
 from reenact.face.topology import (
@@ -64,3 +66,12 @@ def test_placement_counts_only_for_a_clip_framed_like_the_photo():
     assert near == pytest.approx(1.0)  # one unit: PLACE_SCALE eye distances
     far, farther = (placement_cost(photo, 600, photo + [k * eyes, 0.0], 600) for k in (0.5, 2.0))
     assert far == farther == PLACE_CAP  # framed otherwise: the same for every frame
+
+
+def test_a_clip_framed_like_the_photo_takes_its_place_whole():
+    def weight(d):  # d eye distances of mean landmark offset
+        return placement_weight(min((d / PLACE_SCALE) ** 2, PLACE_CAP))
+
+    assert weight(0.0) == weight(0.1) == 1.0
+    assert 0.0 < weight(0.125) < 1.0
+    assert weight(0.15) == pytest.approx(0.0, abs=1e-9) and weight(0.5) == 0.0
