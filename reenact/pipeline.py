@@ -247,14 +247,15 @@ class Reenactor:
         """``--reference-frame auto``: the driving frame (index, image) whose face is nearest the
         photo's in head pose and expression (``reenact.face.reference``), among at most
         AUTO_REFERENCE_FRAMES frames of the first AUTO_REFERENCE_SECONDS (``count``: how many
-        frames ``frames`` has, if known). None when none of them shows a face. When the chosen frame is
-        framed like the photo (``placement_weight``), relative motion takes the photo's place in it."""
+        frames ``frames`` has, if known). None when none of them shows a face. When the chosen
+        frame is framed like the photo (``placement_weight``), relative motion takes the photo's
+        place in it."""
         n = max(1, round(AUTO_REFERENCE_SECONDS * fps))
         n = min(n, count) if count else n
         step = max(1, n // AUTO_REFERENCE_FRAMES)
         photo = self._head(source.coeffs)
         box, S = source.box, self.config.size
-        photo_points = source.landmarks[:, :2] * (box.side / S) + np.array([box.x0, box.y0])
+        photo_points = box.to_image(source.landmarks, S)
         best = None  # (cost, index, frame, placement cost)
         with FaceTracker(static=True) as t:
             for i, frame in enumerate(itertools.islice(frames, n)):
@@ -274,9 +275,9 @@ class Reenactor:
         if best is not None and (w := placement_weight(best[3])) > 0:
             # the photo's crop-frame scale and translation in the chosen frame's pixels
             k = best[2].shape[1] / source.frame.shape[1]
-            t = source.coeffs.translation * (box.side / S)
-            t = t + t.new_tensor([box.x0, box.y0, 0.0])
-            self._placement = (source, w, source.coeffs.scale * (box.side / S) * k, t * k)
+            c = source.coeffs
+            t = torch.from_numpy(box.to_image(c.translation.numpy(), S) * k).to(c.translation)
+            self._placement = (source, w, c.scale * (box.side / S) * k, t)
         return None if best is None else best[1:3]
 
     def open_driving(self, source: Source, driving: np.ndarray | str | Path | list[np.ndarray]):

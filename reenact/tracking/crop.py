@@ -34,6 +34,16 @@ class CropBox:
             out[..., 2:] *= k
         return out
 
+    def to_image(self, points: np.ndarray, size: int) -> np.ndarray:
+        """Crop pixels (..., 2 or 3) -> full-image points: the inverse of ``to_crop``."""
+        out = np.array(points, dtype=np.float64, copy=True)
+        k = self.side / size
+        out[..., 0] = out[..., 0] * k + self.x0
+        out[..., 1] = out[..., 1] * k + self.y0
+        if out.shape[-1] > 2:
+            out[..., 2:] *= k
+        return out
+
     def affine(self, size: int) -> np.ndarray:
         """(2, 3) matrix mapping full-image pixels to crop pixels."""
         k = size / self.side

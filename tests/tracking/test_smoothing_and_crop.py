@@ -77,3 +77,9 @@ def test_video_crop_is_steady_and_keeps_the_face_inside():
     j_raw, j_steady = jitter(np.array(raw)), jitter(np.array(steady))
     print(f"crop box jitter raw {j_raw:.3f} px, steady {j_steady:.3f} px")
     assert j_steady < 0.2 * j_raw
+
+
+def test_to_image_inverts_to_crop():
+    box = CropBox(cx=210.5, cy=140.0, side=333.0)
+    points = np.random.default_rng(0).uniform(0, 400, (50, 3))
+    assert np.allclose(box.to_image(box.to_crop(points, 256), 256), points)
