@@ -121,7 +121,7 @@ class Reenactor:
             raise InputError(f"{name}: no face found in the source image")
         S = self.config.size
         box = face_crop_box(face.points, self.config.margin)
-        crop = crop_image(image, box, S)
+        crop = crop_image(image, box, S, border="smooth")
         lm = box.to_crop(face.points, S)
         coeffs = self.model.fit(torch.from_numpy(lm)[None])
         with PersonSegmenter() as seg:
@@ -384,7 +384,7 @@ class Reenactor:
             raise RuntimeError("driving_crop() is for use while iterating drive()")
         if self.driving_box is None:
             return cv2.resize(frame, (S, S), interpolation=cv2.INTER_AREA)
-        return crop_image(frame, self.driving_box, S)
+        return crop_image(frame, self.driving_box, S, border="smooth")
 
     def animate(self, source: np.ndarray | str | Path,
                 driving: np.ndarray | str | Path | list[np.ndarray]) -> list[np.ndarray]:

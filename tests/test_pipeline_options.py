@@ -218,3 +218,29 @@ def test_reference_frame_option_takes_auto_or_an_index():
             parse([*base, "--reference-frame", bad])
     with pytest.raises(ValueError, match="reference_frame"):
         AnimateConfig(reference_frame="first")
+
+
+def test_a_face_at_the_photos_edge_is_not_mirrored_into_its_crop(pair):
+    """A photo cut just below the mouth: the crop reaches below its edge, where a mirrored border
+    drew a second, upside-down mouth; the source crop spreads the nearby colours there instead."""
+    import cv2
+
+    from reenact.tracking.crop import crop_image
+
+    photo = pair[0]
+    r = Reenactor(AnimateConfig(crop_only=True))
+    full = r.prepare_source(photo)
+    chin = full.box.to_image(full.landmarks, 256)[:, 1]
+    mouth_y = full.box.to_image(full.landmarks[[14]], 256)[0, 1]  # lower lip
+    cut = photo[: int(mouth_y + 0.3 * (chin.max() - mouth_y))]
+    src = r.prepare_source(cut)
+    edge = int(src.box.to_crop(np.array([[0.0, cut.shape[0]]]), 256)[0, 1])
+    assert edge < 240, "the crop must reach below the photo's edge for this test"
+    below = slice(edge + 4, 256)
+
+    def detail(crop):
+        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[below].mean())
+
+    mirrored = crop_image(cut, src.box, 256)
+    assert detail(mirrored) > 3 * detail(src.crop)

@@ -59,12 +59,46 @@ def face_crop_box(points: np.ndarray, margin: float = 2.0) -> CropBox:
     return CropBox(cx=float((x0 + x1) / 2), cy=float((y0 + y1) / 2 - 0.06 * side), side=float(side))
 
 
-def crop_image(image: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """Cut the crop out of (H, W, 3) and resize it to (size, size, 3); where the box leaves the
-    image, the image is mirrored at its edge (less conspicuous than repeated edge pixels)."""
+def crop_image(image: np.ndarray, box: CropBox, size: int, border: str = "mirror") -> np.ndarray:
+    """Cut the crop out of (H, W, 3) and resize it to (size, size, 3). Where the box leaves the
+    image, ``border`` fills it: ``"mirror"`` reflects the image at its edge (training data: it
+    keeps the texture statistics), ``"smooth"`` spreads the nearby colours smoothly
+    (``fill_smooth``): a face at the photo's edge mirrored there shows a second chin, eye or
+    head, which the warp then carries into view."""
     interp = cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR
-    return cv2.warpAffine(image, box.affine(size), (size, size), flags=interp,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    M = box.affine(size)
+    if border == "mirror":
+        return cv2.warpAffine(image, M, (size, size), flags=interp,
+                              borderMode=cv2.BORDER_REFLECT_101)
+    if border != "smooth":
+        raise ValueError(f"border must be 'mirror' or 'smooth', got {border!r}")
+    crop = cv2.warpAffine(image, M, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), M, (size, size),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if inside.min() >= 0.999:
+        return crop
+    inside = (inside > 0.999).astype(np.float32)  # interpolated edge pixels mix in the replicate
+    # softened: the coarse levels' bilinear patches would show as faint blocks
+    fill = cv2.GaussianBlur(fill_smooth(crop.astype(np.float32), inside), (0, 0), size / 64)
+    out = inside[..., None] * crop + (1 - inside[..., None]) * fill
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def fill_smooth(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, C) float image, (H, W) weights in [0, 1] -> the image with every pixel set to a
+    smooth blend of the known colours around it, wider the further they are (push-pull, as in
+    Gortler et al., "The Lumigraph", 1996). Written here because OpenCV's inpainting is slow on
+    large holes and draws its fill as streaks along the hole's edge."""
+    if image.shape[0] <= 1 or image.shape[1] <= 1 or known.min() >= 1:
+        return image
+    w = known.astype(np.float32)[..., None]
+    h, wd = image.shape[:2]
+    small = (max(1, (wd + 1) // 2), max(1, (h + 1) // 2))
+    num = cv2.resize(image * w, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], -1)
+    den = cv2.resize(w, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], 1)
+    coarse = fill_smooth(num / np.maximum(den, 1e-6), np.minimum(den[..., 0] * 4, 1))
+    up = cv2.resize(coarse, (wd, h), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
+    return w * image + (1 - w) * up
 
 
 def smooth_boxes(boxes: list[CropBox], window: int = 31) -> list[CropBox]:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from reenact.face import LandmarkFaceModel
@@ -83,3 +84,37 @@ def test_to_image_inverts_to_crop():
     box = CropBox(cx=210.5, cy=140.0, side=333.0)
     points = np.random.default_rng(0).uniform(0, 400, (50, 3))
     assert np.allclose(box.to_image(box.to_crop(points, 256), 256), points)
+
+
+def test_smooth_border_fills_outside_the_photo_without_copying_it():
+    """A bright square at the photo's top edge: a mirrored border copies it above the edge, the
+    smooth border spreads only a faint blend of it; inside the photo the two crops agree."""
+    from reenact.tracking.crop import crop_image
+
+    image = np.full((200, 200, 3), 40, np.uint8)
+    image[:30, 80:120] = 250  # a "feature" touching the top edge
+    box = CropBox(cx=100, cy=60, side=200)  # 40 px above the photo
+    mirror = crop_image(image, box, 200)
+    smooth = crop_image(image, box, 200, border="smooth")
+    np.testing.assert_array_equal(mirror[41:], smooth[41:])  # the photo's own pixels
+    assert mirror[12:40, 80:120].min() == 250  # the mirror draws a second square above the edge
+    above = smooth[:38].astype(float)
+    assert above[:20].max() < 200  # the smooth border a blend, not a copy
+    assert np.abs(np.diff(above[:20], axis=1)).max() < 8  # and smooth
+    assert above[:20, 100].mean() > above[:20, 10].mean() + 30  # carrying the nearby colour up
+    with pytest.raises(ValueError, match="border"):
+        crop_image(image, box, 200, border="wrap")
+
+
+def test_fill_smooth_keeps_known_pixels_and_stays_in_their_range():
+    from reenact.tracking.crop import fill_smooth
+
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0.2, 0.8, (64, 48, 3)).astype(np.float32)
+    known = np.zeros((64, 48), np.float32)
+    known[20:40, 10:30] = 1
+    out = fill_smooth(image, known)
+    np.testing.assert_allclose(out[20:40, 10:30], image[20:40, 10:30])
+    inside = image[20:40, 10:30]
+    assert out.min() >= inside.min() - 1e-5 and out.max() <= inside.max() + 1e-5
+    assert np.isfinite(out).all()
