@@ -299,13 +299,19 @@ def _inpaint(tex: np.ndarray, skin: np.ndarray, covered: np.ndarray) -> np.ndarr
     rgb = cv2.resize((tex * 255 + 0.5).clip(0, 255).astype(np.uint8), (h, h),
                      interpolation=cv2.INTER_AREA)
     known = cv2.resize(skin.astype(np.float32), (h, h), interpolation=cv2.INTER_AREA) > 0.99
-    need = cv2.resize(covered.astype(np.uint8), (h, h), interpolation=cv2.INTER_NEAREST)
-    need = cv2.dilate(need, np.ones((3, 3), np.uint8))
-    hole = (need.astype(bool) & ~known).astype(np.uint8)
-    if not known.any() or not hole.any():
+    # everything but well-seen skin is a hole, beyond the layout too: Telea takes whatever is
+    # not a hole as known, and the texels beyond the layout hold the crop's corner pixel (black
+    # on a photo with a black border), which it spread into the face's rim as a dark line
+    hole = (~known).astype(np.uint8)
+    if not known.any() or not (hole & covered_small(covered, h)).any():
         return tex
     filled = cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)
     return cv2.resize(filled, (T, T), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+
+
+def covered_small(covered: np.ndarray, h: int) -> np.ndarray:
+    """The layout's coverage at the inpainting's (h, h) resolution, uint8."""
+    return cv2.resize(covered.astype(np.uint8), (h, h), interpolation=cv2.INTER_NEAREST)
 
 
 FEATURES = ("eyes", "brows", "lips")  # the mouth's inside has its own fill (analytic)

@@ -56,6 +56,22 @@ def test_hidden_skin_comes_from_its_mirror_and_hidden_features_are_not_mirrored(
     assert out[eye].mean() > 0.4
 
 
+def test_the_rim_is_not_filled_from_beyond_the_layout():
+    """The texels beyond the face's layout hold the crop's corner pixel (black for a photo with a
+    black border); filling the unsharp rim inside the layout from them drew a dark line along
+    the face's outline (DECA/image02246's forehead)."""
+    T = 64
+    yy, xx = np.mgrid[0:T, 0:T]
+    r = np.hypot(yy - T / 2 + 0.5, xx - T / 2 + 0.5)
+    covered = r < 28
+    sharp = (r < 22).astype(np.float32)  # the rim, 22-28 texels out, is not sharp
+    tex = np.where(covered[..., None], SKIN, 0.0).astype(np.float32)
+    region = np.where(covered, REGION["skin"], REGION["background"])
+    out = _complete(tex, sharp, sharp * 0, region, covered)
+    rim = covered & (r >= 22)
+    assert np.abs(out[rim] - SKIN).max() < 0.05
+
+
 def test_unmoved_pose_keeps_the_photos_pixels_and_stretch_drops_them(samples):
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
