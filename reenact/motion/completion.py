@@ -32,6 +32,7 @@ from reenact.geometry import rotation_interpolate
 from reenact.geometry.triangles import signed_area
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.shaders import sample_image
+from reenact.tracking.crop import fill_smooth
 
 SEEN_DEPTH = 0.04  # head units: a texel nearer than the photo's depth there plus this is seen
 FACING = (0.02, 0.2)  # |cos| of the surface to the view: turned away below, fully seen above
@@ -197,15 +198,26 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
     feature = np.minimum(2 * cv2.GaussianBlur(feature, (0, 0), 1.5), 1)[..., None]  # soft outside
     smooth = np.concatenate([feature * completed + (1 - feature)
                              * _smooth(completed, covered, b * T / 128) for b in BLUR_TEXELS], -1)
-    return FaceTexture(texture=torch.from_numpy(completed).permute(2, 0, 1)[None],
+    return FaceTexture(texture=torch.from_numpy(_padded(completed, covered)).permute(2, 0, 1)[None],
                        smooth=torch.from_numpy(smooth).permute(2, 0, 1)[None],
-                       seen=torch.from_numpy(seen.astype(np.float32))[None, None],
+                       seen=torch.from_numpy(_padded(seen, covered))[None, None],
                        verts_uv=layout[:, :2].float(),
                        fully_seen=_fully_seen(frags, seen, len(faces)),
-                       rim=torch.from_numpy(np.stack([doubt, to_edge / scale]).astype(np.float32))[
-                           None],
+                       rim=torch.from_numpy(np.stack([_padded(doubt, covered),
+                                                      _padded(to_edge / scale, covered)]))[None],
                        sure=_fully_seen(frags, doubt <= 1e-3, len(faces), empty=True),
                        hidden_feature=hidden, src_area=area)
+
+
+def _padded(values: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """(T, T) or (T, T, C) per-texel values -> float32, continued past the layout's edge by the
+    values near it (push-pull), as texture atlases are padded: the warp samples bilinearly, and
+    where an output triangle runs along the layout's staircase edge, the values beyond it (zeros,
+    the crop's corner pixel) came in and out of the samples and drew the edge as dashes (a
+    turned photo's far cheek)."""
+    v = values.astype(np.float32).reshape(*covered.shape, -1)
+    out = np.where(covered[..., None], v, fill_smooth(v, covered.astype(np.float32)))
+    return out.reshape(values.shape)
 
 
 def side_looks(rotation: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,31 @@ def test_the_rim_is_not_filled_from_beyond_the_layout():
     assert np.abs(out[rim] - SKIN).max() < 0.05
 
 
+def test_the_texture_is_padded_past_the_layouts_edge(samples):
+    """The warp samples the texture bilinearly; where an output triangle runs along the layout's
+    staircase edge, zeros beyond it came in and out of the samples and drew a turned photo's far
+    cheek as dashes (DECA/image02246, image03786). Every map continues past the edge with the
+    values beside it."""
+    import cv2
+
+    from reenact.motion.completion import _layout
+
+    src = Reenactor().prepare_source(samples["astronaut"], "astronaut")
+    tex = src.scene.texture
+    layout = _layout(tex.seen.shape[-1])[1].mask[0].numpy()
+    ring = cv2.dilate(layout.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~layout
+    assert ring.sum() > 100
+    box = np.ones((15, 15), np.uint8)
+    for name, maps in (("seen", tex.seen[0]), ("texture", tex.texture[0]), ("rim", tex.rim[0])):
+        for m in maps.numpy():
+            lo = cv2.erode(np.where(layout, m, np.inf).astype(np.float32), box)
+            hi = cv2.dilate(np.where(layout, m, -np.inf).astype(np.float32), box)
+            assert ((m[ring] >= lo[ring] - 0.03) & (m[ring] <= hi[ring] + 0.03)).all(), name
+    seen = tex.seen[0, 0].numpy()
+    well = ring & (cv2.erode(np.where(layout, seen, np.inf).astype(np.float32), box) > 0.9)
+    assert well.sum() > 20 and seen[well].min() > 0.9  # not the zeros beyond the layout
+
+
 def test_unmoved_pose_keeps_the_photos_pixels_and_stretch_drops_them(samples):
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"], "astronaut")
