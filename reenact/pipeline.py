@@ -312,8 +312,18 @@ class Reenactor:
                 raise ValueError(f"{source.name}: prepared without --face-model "
                                  f"{self.config.face_model}; prepare it with this Reenactor")
             b = source.backend
-            mixed = b.coeffs if drv is None or ref is None else self.transfer.mix(
-                b, self._backend_fit(drv), self._backend_fit(ref), motion == "relative", options)
+            if drv is None or ref is None:
+                mixed = b.coeffs
+            else:
+                b_ref = self._backend_fit(ref)
+                placement = self._placed(source, ref, motion)
+                if placement is not None:  # the same move of the reference as the mesh's
+                    scale, translation = placement
+                    b_ref = b_ref.replace(scale=b_ref.scale * scale / ref.scale,
+                                          translation=b_ref.translation + translation
+                                          - ref.translation)
+                mixed = self.transfer.mix(b, self._backend_fit(drv), b_ref, motion == "relative",
+                                          options, self.config.reference_expression)
             return (self.model.fit(self.transfer.landmarks(b, mixed)),
                     self.transfer.meshes(b, mixed))
         if drv is None or ref is None:
@@ -321,11 +331,8 @@ class Reenactor:
             return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
                                     MixOptions(alpha=0.0)), None
         placed = ref
-        if motion == "relative" and self._placement is not None \
-                and self._placement[0] is source:
-            _, w, scale, translation = self._placement  # framed like the photo: its place
-            placed = ref.replace(scale=ref.scale * (scale / ref.scale) ** w,
-                                 translation=ref.translation + w * (translation - ref.translation))
+        if (placement := self._placed(source, ref, motion)) is not None:
+            placed = ref.replace(scale=placement[0], translation=placement[1])
         if motion == "relative":
             expression = relative_expression(self._head(drv), self._head(ref))
             if self.config.reference_expression > 0:
@@ -336,6 +343,16 @@ class Reenactor:
         expression = carry_forehead(expression)
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
         return mix_coefficients(source.coeffs, drv, placed, expression.reshape(1, -1), options), None
+
+    def _placed(self, source: Source, ref: FaceCoefficients, motion: str
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The reference's scale and translation moved towards the photo's place in its picture
+        (``choose_reference``), or None when relative motion keeps the reference where it is."""
+        if motion != "relative" or self._placement is None or self._placement[0] is not source:
+            return None
+        _, w, scale, translation = self._placement  # framed like the photo: its place
+        return (ref.scale * (scale / ref.scale) ** w,
+                ref.translation + w * (translation - ref.translation))
 
     def _reference_level(self, source: Source, ref: FaceCoefficients) -> torch.Tensor:
         """Offsets (1, V, 3) that give the photo the reference frame's expression (absolute

@@ -178,11 +178,17 @@ class CoefficientTransfer:
         return self.model.name
 
     def mix(self, source: BackendSource, drv: FaceCoefficients, ref: FaceCoefficients,
-            relative: bool, options: MixOptions) -> FaceCoefficients:
+            relative: bool, options: MixOptions, reference_expression: float = 0.0
+            ) -> FaceCoefficients:
         """The re-enacted coefficients: the source's shape with the driver's expression
-        (relative to ``ref``, or absolute) and pose."""
+        (relative to ``ref``, or absolute) and pose. Relative motion also takes
+        ``reference_expression`` of the reference's own expression against the source's (as
+        ``--reference-expression`` does on the landmark mesh; here in the model's expression
+        coefficients, which have no regions, so the brows come with it)."""
         src = source.coeffs
         delta = drv.expression - (ref.expression if relative else src.expression)
+        if relative and reference_expression:
+            delta = delta + reference_expression * (ref.expression - src.expression)
         return mix_coefficients(src, drv, ref, delta, options)
 
     def landmarks(self, source: BackendSource, mixed: FaceCoefficients) -> torch.Tensor:

@@ -89,6 +89,27 @@ def test_motion_is_transferred_in_coefficients(bfm2009, tmp_path, relative):  # 
     assert float((out[:, :N] - other).abs().max()) > 1.0
 
 
+def test_relative_motion_takes_part_of_the_references_own_expression(bfm2009, tmp_path):  # noqa: F811
+    """``--reference-expression R`` in the model's coefficients: driven by its reference frame
+    itself, the source's expression moves R of the way to the reference's (absolute motion and
+    R = 0 keep the old rules)."""
+    model, transfer = _bfm_transfer(bfm2009, tmp_path)
+    g = torch.Generator().manual_seed(2)
+    e_s, e_ref = torch.randn(KE, generator=g, dtype=D), torch.randn(KE, generator=g, dtype=D)
+    ident = torch.randn(K, generator=g, dtype=D)
+    src_pts, _ = _points(model, ident, e_s, [0.1, 0.0, 0.0], 2.0, [128.0, 120.0, 0.0],
+                         torch.zeros(478 - N, 3, dtype=D))
+    ref_pts, _ = _points(model, ident * 0.5, e_ref, [0.0, 0.1, 0.0], 2.2, [120.0, 110.0, 0.0],
+                         torch.zeros(478 - N, 3, dtype=D))
+    source, ref = transfer.prepare(src_pts), transfer.fit(ref_pts)
+    for r in (0.0, 0.5, 1.0):
+        mixed = transfer.mix(source, ref, ref, True, MixOptions(), reference_expression=r)
+        want = source.coeffs.expression + r * (ref.expression - source.coeffs.expression)
+        torch.testing.assert_close(mixed.expression, want)
+    absolute = transfer.mix(source, ref, ref, False, MixOptions(), reference_expression=0.5)
+    torch.testing.assert_close(absolute.expression, ref.expression)
+
+
 def test_flame_transfer_keeps_the_source_shape_and_takes_the_jaw(tmp_path):
     from reenact.face.flame import MediapipeEmbedding
     from reenact.face.flame_face_model import FlameFaceModel
@@ -227,6 +248,24 @@ def test_the_pipeline_with_bfm_motion(samples, bfm_folder):
     assert np.abs(same.astype(int) - default.astype(int)).max() <= 2
     moved = reenactor.animate(src, samples["grace_hopper"])[0]
     assert np.abs(moved.astype(int) - src.astype(int)).mean() > 1.0
+
+
+def test_the_pipeline_with_bfm_takes_the_reference_expression(samples, bfm_folder):
+    """Relative motion driven by its own reference frame: with ``reference_expression`` 0 the
+    photo is unmoved in expression, with 1 it takes the reference's (the landmark path's rule,
+    which the BFM path ignored)."""
+    from reenact.config import AnimateConfig
+    from reenact.pipeline import Reenactor
+
+    src, other = samples["astronaut"], samples["grace_hopper"]
+    outs = []
+    for r in (0.0, 1.0):
+        reenactor = Reenactor(AnimateConfig(face_model="bfm", face_model_path=str(bfm_folder),
+                                            motion="relative", reference_expression=r))
+        source = reenactor.prepare_source(src)
+        warp = next(iter(reenactor.drive(source, [other], 25.0, False, reference=other)))
+        outs.append(warp.verts)
+    assert float((outs[1] - outs[0]).norm(dim=-1).max()) > 0.1  # pixels (a small synthetic BFM)
 
 
 def test_animate_flags(samples, bfm_folder, tmp_path, capsys):
