@@ -315,15 +315,11 @@ def _inpaint(tex: np.ndarray, skin: np.ndarray, covered: np.ndarray) -> np.ndarr
     # not a hole as known, and the texels beyond the layout hold the crop's corner pixel (black
     # on a photo with a black border), which it spread into the face's rim as a dark line
     hole = (~known).astype(np.uint8)
-    if not known.any() or not (hole & covered_small(covered, h)).any():
+    if not known.any() or not (hole & cv2.resize(covered.astype(np.uint8), (h, h),
+                                                  interpolation=cv2.INTER_NEAREST)).any():
         return tex
     filled = cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA)
     return cv2.resize(filled, (T, T), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
-
-
-def covered_small(covered: np.ndarray, h: int) -> np.ndarray:
-    """The layout's coverage at the inpainting's (h, h) resolution, uint8."""
-    return cv2.resize(covered.astype(np.uint8), (h, h), interpolation=cv2.INTER_NEAREST)
 
 
 FEATURES = ("eyes", "brows", "lips")  # the mouth's inside has its own fill (analytic)
