@@ -26,6 +26,7 @@ from reenact.face.expression import (
     absolute_expression,
     carry_forehead,
     expression_trust,
+    limit_opening,
     relative_expression,
 )
 from reenact.face.reference import placement_cost, placement_weight, reference_cost
@@ -340,7 +341,7 @@ class Reenactor:
                     self._reference_level(source, ref)
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
-        expression = carry_forehead(expression)
+        expression = carry_forehead(limit_opening(self._head(source.coeffs), expression))
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
         return mix_coefficients(source.coeffs, drv, placed, expression.reshape(1, -1), options), None
 

@@ -22,6 +22,7 @@ from reenact.face.topology import (
     CHIN,
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
+    LID_PAIRS,
     LOWER_LIP_INNER,
     MOUTH_LEFT,
     MOUTH_RIGHT,
@@ -86,6 +87,47 @@ def carry_forehead(offsets: torch.Tensor) -> torch.Tensor:
     out = offsets.clone()
     out[:, forehead] = (1 - s) * offsets[:, forehead] + s * (w @ offsets[:, brows])
     return out
+
+
+# An eye opened much wider than the photo's shows eyeball the photo does not have: the warp
+# stretched its closed lid, lashes or make-up into a dark smudge (a photo with shut, downcast or
+# laughing eyes driven by open ones). Each re-enacted eye's lid gap is held to at most
+# OPEN_AT_MOST times the photo's by scaling the offsets round that eye: fully within
+# EYE_FALLOFF[0] head units of its contour, fading out by EYE_FALLOFF[1]; the brows keep theirs.
+OPEN_AT_MOST = 1.3
+EYE_FALLOFF = (0.02, 0.08)
+
+
+@functools.lru_cache(maxsize=1)
+def _eye_surroundings() -> np.ndarray:
+    """(2, V) how much of each eye's opening limit a vertex takes (OPEN_AT_MOST, EYE_FALLOFF)."""
+    mean = mean_shape()
+    r = landmark_topology().regions
+    out = []
+    for name, iris in (("right_eye", r["iris"][:5]), ("left_eye", r["iris"][5:])):
+        contour = np.union1d(r[name], iris)
+        d = np.linalg.norm(mean[:, None, :2] - mean[None, contour, :2], axis=-1).min(1)
+        t = np.clip((d - EYE_FALLOFF[0]) / (EYE_FALLOFF[1] - EYE_FALLOFF[0]), 0, 1)
+        w = 1 - t * t * (3 - 2 * t)
+        w[np.concatenate([r["right_brow"], r["left_brow"]])] = 0
+        out.append(w)
+    return np.stack(out)
+
+
+def limit_opening(head_src: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Expression offsets (B, V, 3) for the source shape (1, V, 3) with each eye opened at most
+    OPEN_AT_MOST times the source's lid gap; closing is not limited."""
+    head = head_src + offsets
+    around = torch.from_numpy(_eye_surroundings()).to(offsets)
+    keep = torch.ones(offsets.shape[:2], dtype=offsets.dtype, device=offsets.device)
+    for e, (up, lo) in enumerate(LID_PAIRS):
+        photo = (head_src[:, lo] - head_src[:, up]).norm(dim=-1)  # (1,)
+        shown = (head[:, lo] - head[:, up]).norm(dim=-1)  # (B,)
+        most = OPEN_AT_MOST * photo
+        share = ((most - photo) / (shown - photo).clamp(min=1e-9)).clamp(0, 1)
+        share = torch.where(shown > most, share, torch.ones_like(share))
+        keep = keep * (1 - (1 - share)[:, None] * around[e][None])
+    return offsets * keep[..., None]
 
 
 def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:

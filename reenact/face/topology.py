@@ -30,6 +30,8 @@ RIGHT_EYE_INNER, LEFT_EYE_INNER = 133, 362
 RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
+# (upper lid, lower lid) middle vertices of the right and left eye
+LID_PAIRS = ((159, 145), (386, 374))
 
 
 @dataclass(frozen=True)

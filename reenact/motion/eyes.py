@@ -20,6 +20,7 @@ from reenact.face.topology import (
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
     LEFT_IRIS_CENTER,
+    LID_PAIRS,
     RIGHT_EYE_INNER,
     RIGHT_EYE_OUTER,
     RIGHT_IRIS_CENTER,
@@ -28,8 +29,6 @@ from reenact.face.topology import (
 from reenact.motion.completion import smoothstep
 from reenact.render import rasterize
 
-# (upper lid, lower lid) middle vertices of the right and left eye (mediapipe's 478 points)
-LID_PAIRS = ((159, 145), (386, 374))
 # The re-enacted lid gap over the photo's: the eyeball shows above CLOSED[1], lid skin below
 # CLOSED[0]; photos whose own eyes are shut (a gap under PHOTO_OPEN head units) keep theirs.
 CLOSED = (0.2, 0.45)
