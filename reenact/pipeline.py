@@ -23,6 +23,7 @@ from reenact.config import AnimateConfig
 from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
 from reenact.face.backends import BackendSource
 from reenact.face.expression import (
+    PHOTO_TRUST,
     absolute_expression,
     carry_forehead,
     expression_trust,
@@ -30,6 +31,7 @@ from reenact.face.expression import (
     relative_expression,
 )
 from reenact.face.reference import placement_cost, placement_weight, reference_cost
+from reenact.geometry import rotation_interpolate
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
@@ -343,7 +345,14 @@ class Reenactor:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         expression = carry_forehead(limit_opening(self._head(source.coeffs), expression))
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
-        return mix_coefficients(source.coeffs, drv, placed, expression.reshape(1, -1), options), None
+        held = expression_trust(source.coeffs.rotation, PHOTO_TRUST).to(expression.dtype)  # (1,)
+        mixed = mix_coefficients(source.coeffs, drv, placed, held * expression.reshape(1, -1),
+                                 options)
+        if float(held) < 1:  # a photo near profile: its turn held back as its expression
+            B = mixed.rotation.shape[0]
+            mixed = mixed.replace(rotation=rotation_interpolate(
+                source.coeffs.rotation.expand(B, 3, 3), mixed.rotation, held.expand(B)))
+        return mixed, None
 
     def _placed(self, source: Source, ref: FaceCoefficients, motion: str
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -91,3 +91,28 @@ def test_cross_identity_follows_driver_pose_and_keeps_source_shape():
     assert pose_err.mean() < 3.0 and pose_err.max() < 10.0
     assert max(id_src) < SAME_PERSON_DISTANCE and np.mean(id_src) < 0.5 * np.mean(id_drv)
     assert np.mean(d_src) < np.mean(d_drv)
+
+
+def test_a_photo_in_profile_keeps_its_pose_and_expression():
+    """mediapipe places a profile's far half by guesswork (DECA/image00181, a man in full profile,
+    fits at 58 degrees): a turn or an expression drawn from that mesh tore his brow and chin. Past
+    PHOTO_TRUST[1] degrees off axis the photo's head keeps its turn and expression; a photo a
+    little turned (DECA/0, 41 degrees) still takes most of the driver's."""
+    from reenact.face.expression import PHOTO_TRUST, off_axis_degrees
+    from reenact.geometry import rotation_angle_between
+
+    driver = read_image(data_path("faces", "s42.jpg"))  # frontal, eyes and mouth unlike theirs
+    turned = {}
+    for name in ("image00181.jpg", "0.jpg"):
+        r = Reenactor(AnimateConfig(crop_only=True))
+        src = r.prepare_source(read_image(data_path("corpus", "portraits", "DECA", name)))
+        frames, is_video, fps, reference, label = r.open_driving(src, driver)
+        warp = next(iter(r.drive(src, frames, fps, is_video, reference, label)))
+        turned[name] = (float(off_axis_degrees(src.coeffs.rotation)[0]),
+                        float(torch.rad2deg(rotation_angle_between(warp.coeffs.rotation,
+                                                                   src.coeffs.rotation))[0]),
+                        float((warp.coeffs.expression - src.coeffs.expression).abs().max()))
+    photo_angle, turn, expression = turned["image00181.jpg"]
+    assert photo_angle > PHOTO_TRUST[1] and turn < 0.1 and expression < 1e-9
+    photo_angle, turn, expression = turned["0.jpg"]
+    assert photo_angle < PHOTO_TRUST[0] + 5 and turn > 10 and expression > 0.01

@@ -73,6 +73,7 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
     """Load, track, warp and write; returns the pipeline's report (frames, missing faces)."""
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     from reenact.face.backends import cached_transfer
+    from reenact.face.expression import PHOTO_TRUST, expression_trust, off_axis_degrees
 
     transfer = cached_transfer(config.face_model, config.face_model_path)  # None: landmark
     refiner = None
@@ -86,6 +87,13 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
         refiner = MeshGCNRefiner(config.checkpoint, transfer=transfer)
     reenactor = Reenactor(config, refiner, transfer)
     src = reenactor.prepare_source(source)
+    held = float(expression_trust(src.coeffs.rotation, PHOTO_TRUST)[0])
+    if held < 0.9:  # a few per cent less turn does not show
+        print(f"reenact: {source}: the face is turned "
+              f"{float(off_axis_degrees(src.coeffs.rotation)[0]):.0f} degrees from the camera, "
+              f"too far round to track its hidden side; its head turns and expressions are "
+              f"{f'reduced to {held:.0%}' if held > 0.005 else 'held'} "
+              f"(held entirely from {PHOTO_TRUST[1]:.0f} degrees)", file=console)
     frames, _, fps, reference, name = reenactor.open_driving(src, driving)
     if is_video and config.reference_frame == "auto" and (config.motion or "relative") == "relative":
         print(f"reference frame: {reenactor.reference_index} (the driving frame nearest the "

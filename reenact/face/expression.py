@@ -41,11 +41,27 @@ from reenact.geometry.laplacian import laplacian_edit, uniform_laplacian
 EXPRESSION_TRUST = (35.0, 60.0)
 
 
-def expression_trust(rotation: torch.Tensor) -> torch.Tensor:
+# A photo tracked this far from the camera is near profile: mediapipe's fit seldom reports much
+# more (DECA/image00181, a man in full profile, fits at 58 degrees) and places the face's far half
+# by guesswork, beyond the silhouette; a turn or an expression drawn from that mesh tore the
+# profile's brow and chin and pulled background into them. The photo's head turn and expression
+# are scaled down from PHOTO_TRUST[0] degrees off the camera's axis to none at PHOTO_TRUST[1];
+# it still moves and scales with the driver.
+PHOTO_TRUST = (40.0, 55.0)
+
+
+def off_axis_degrees(rotation: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) image-from-head rotations -> (B,) degrees between the face's forward direction
+    and the camera's axis."""
+    return torch.rad2deg(torch.arccos(rotation[:, 2, 2].abs().clamp(max=1.0)))
+
+
+def expression_trust(rotation: torch.Tensor, limits: tuple[float, float] = EXPRESSION_TRUST
+                     ) -> torch.Tensor:
     """(B, 3, 3) image-from-head rotations -> (B,) in [0, 1]: how far an expression fitted to a face
-    in that pose is to be believed (EXPRESSION_TRUST)."""
-    off_axis = torch.rad2deg(torch.arccos(rotation[:, 2, 2].abs().clamp(max=1.0)))
-    t = ((off_axis - EXPRESSION_TRUST[0]) / (EXPRESSION_TRUST[1] - EXPRESSION_TRUST[0])).clamp(0, 1)
+    in that pose is to be believed, fully up to ``limits[0]`` degrees off axis, not at all from
+    ``limits[1]`` (EXPRESSION_TRUST for a driver, PHOTO_TRUST for the photo)."""
+    t = ((off_axis_degrees(rotation) - limits[0]) / (limits[1] - limits[0])).clamp(0, 1)
     return 1 - t * t * (3 - 2 * t)  # smoothstep: no kink where the scaling starts
 
 
