@@ -41,6 +41,10 @@ def _animate_parser(sub) -> None:
                    help="driving frames without a face: hold the last motion (default) or stop")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,
                    help="no temporal smoothing of the driving motion")
+    p.add_argument("--detail", action="store_true", default=None,
+                   help="also carry the folds the driver's expression makes (frown lines, "
+                        "nasolabial folds) onto the photo, as a ratio image; off by default: "
+                        "on smooth, young or drawn faces the folds read as marks")
     p.add_argument("--mouth", choices=("driver", "synthetic"),
                    help="inside an opened mouth: the driver's own teeth and tongue, colour-matched "
                         "(default), or synthetic teeth and shadow")

@@ -38,6 +38,7 @@ class AnimateConfig:
     crop_only: bool = False  # write the face crop instead of pasting it back into the frame
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
+    detail: bool = False  # the driver's expression folds as a ratio image (reenact.motion.detail)
     mouth_fill: bool = True  # fill the inside of a mouth the source does not show
     mouth: str = "driver"  # that fill: the driver's own open mouth, colour-matched (the
     #   synthetic one where the driver's is closed), or always the synthetic teeth and shadow

@@ -35,6 +35,7 @@ from reenact.geometry import rotation_interpolate
 from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
+from reenact.motion.detail import ExpressionDetail, shading
 from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.scene import SourceScene, build_scene
 from reenact.render.shaders import sample_image
@@ -199,13 +200,18 @@ class Reenactor:
                              expression_only=cfg.expression_only,
                              follow_translation=motion == "relative")
         smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
-        ref = None if reference is None else self._fit_reference(reference, name)
+        ref, detail = None, None
+        if reference is not None:
+            ref_face = self._track_reference(reference, name)
+            ref = self._fit(ref_face)
+            if cfg.detail:
+                detail = ExpressionDetail(reference, ref_face.points)
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None
         mouth = MouthFromDriver(source, self.model) if cfg.mouth_fill and cfg.mouth == "driver" \
             else None
-        driver_mouth = None
+        driver_mouth, folds = None, None
         for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
             t = time.perf_counter()
             self.driving_frame = frame  # the frame this iteration's warp re-enacts
@@ -222,6 +228,10 @@ class Reenactor:
                 last = fitted if smoother is None else smoother(fitted)
                 if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
                     driver_mouth = mouth(frame, face.points, fitted)
+                if cfg.detail:
+                    if detail is None:  # no reference given: the first frame with a face
+                        detail = ExpressionDetail(frame, face.points)
+                    folds = detail(frame, face.points)
             ref = ref if ref is not None else last
             # last: held when no face
             coeffs, meshes = self._mix(source, last, ref, motion, options)
@@ -231,19 +241,23 @@ class Reenactor:
                                  driver_mouth=driver_mouth)
             if meshes is not None:
                 warp = dataclasses.replace(warp, model_meshes=meshes)
+            if folds is not None:
+                shade = shading(folds, warp.fragments, source.scene.faces)
+                warp = dataclasses.replace(warp, image=(warp.image * shade).clamp(0, 1),
+                                           shading=shade)
             t = self.report.add("warp", t)
             if self.refiner is not None:
                 warp = refined(warp, self.refiner(source.scene, warp))
                 self.report.add("refine", t)
             yield warp
 
-    def _fit_reference(self, reference: np.ndarray, name: str) -> FaceCoefficients:
+    def _track_reference(self, reference: np.ndarray, name: str) -> TrackedFace:
         with FaceTracker(static=True) as t:
             face = pick_face(t.detect(reference), self.config.face_index)
         if face is None:
             raise InputError(f"{name}: frame {self.config.reference_frame} (the reference "
                              f"frame) has no face")
-        return self._fit(face)
+        return face
 
     def choose_reference(self, source: Source, frames: Iterable[np.ndarray], fps: float,
                          count: int | None = None) -> tuple[int, np.ndarray] | None:
@@ -428,7 +442,7 @@ def refined(warp: WarpResult, image: torch.Tensor) -> WarpResult:
     overlay with full weight, so paste-back places the refined crop instead of the warped photo."""
     image = image.to(warp.image.dtype).clamp(0, 1)
     return dataclasses.replace(warp, image=image, overlay=image,
-                               overlay_weight=torch.ones_like(image[:, :1]))
+                               overlay_weight=torch.ones_like(image[:, :1]), shading=None)
 
 
 def open_driving(driving, config: AnimateConfig):
@@ -509,10 +523,14 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     k = S / box.side
     layers = torch.cat([warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay,
                         warp.overlay_weight], 1)
-    up = sample_image(layers.float(), geo.at)  # (1, 6, h, w)
+    if warp.shading is not None:
+        layers = torch.cat([layers, warp.shading.to(layers.dtype)], 1)
+    up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
     warped = sample_image(geo.frame, coords_full)
     region = torch.lerp(warped, up[:, 2:5], up[:, 5:6])
+    if warp.shading is not None:
+        region = region * up[:, 6:7]
     out = frame.copy()
     mixed = torch.lerp(geo.frame[:, :, y0:y1, x0:x1], region, geo.feather)
     out[y0:y1, x0:x1] = _to_uint8(mixed[0])

@@ -91,6 +91,9 @@ class WarpResult:
     # with --face-model flame|bfm: that model's own meshes (the mesh GCN's input when trained on
     # them, and the textured proxies); None with the landmark mesh
     model_meshes: ModelMeshes | None = None
+    # (B, 1, S, S) a factor the output's face was shaded by (the driver's expression folds,
+    # ``reenact.motion.detail``), already in ``image``; paste-back applies it too. None: none.
+    shading: torch.Tensor | None = None
 
 
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
