@@ -56,6 +56,9 @@ def warp_crop(warp) -> np.ndarray:
 def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
+    if config.detail and not is_video:
+        print("reenact: --detail carries a driving video's folds against its reference frame; "
+              "an image driver has none, so it changes nothing here", file=sys.stderr)
     # mediapipe's native console lines would run through the progress bar (--debug keeps them)
     if getattr(args, "debug", False):
         report = _animate(args, config, is_video, sys.stderr)

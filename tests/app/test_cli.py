@@ -229,3 +229,24 @@ def test_the_console_shows_no_native_mediapipe_lines(files, tmp_path, capfd):
     err = capfd.readouterr().err
     assert code == 0 and "wrote" in err
     assert ".cc:" not in err and "TensorFlow Lite" not in err
+
+
+def test_detail_with_an_image_driver_says_it_changes_nothing(files, tmp_path, capsys):
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o",
+                     tmp_path / "o.png", "--detail", "--crop-only")
+    assert code == 0 and "--detail" in err and "image driver" in err
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o",
+                     tmp_path / "p.png", "--crop-only")
+    assert code == 0 and "--detail" not in err
+
+
+def test_a_photo_in_profile_is_held_and_animate_says_so(tmp_path, capfd):
+    import re
+
+    photo = data_path("corpus", "portraits", "DECA", "image00181.jpg")  # a man in profile
+    driver = data_path("faces", "s42.jpg")
+    code = main(["animate", "-s", str(photo), "-d", str(driver), "-o", str(tmp_path / "o.png"),
+                 "--crop-only"])
+    err = capfd.readouterr().err
+    assert code == 0, err
+    assert re.search(r"turned \d+ degrees from the camera", err) and "are held" in err
