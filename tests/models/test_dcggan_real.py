@@ -3,6 +3,7 @@ error on that pair (d3.mp4, source frame 0, driving frame 150, 64 px, tiny width
 
 import itertools
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -18,6 +19,7 @@ from reenact.train.dcggan import DCGGANTrainConfig, DCGGANTrainer
 from tests.conftest import data_path
 
 
+@pytest.mark.slow  # a training run of its own (make test-slow)
 def test_overfitting_a_real_pair_beats_the_analytic_warp():
     frames = list(itertools.islice(iter_video_frames(data_path("driving", "d3.mp4")), 151))
     r = Reenactor()

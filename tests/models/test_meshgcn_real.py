@@ -3,6 +3,7 @@ warp's error on that pair (d3.mp4, source frame 0, driving frame 150, 64 px, tin
 
 import itertools
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +21,7 @@ from reenact.train.meshgcn import MeshGCNTrainConfig, MeshGCNTrainer
 from tests.conftest import data_path
 
 
+@pytest.mark.slow  # a training run of its own (make test-slow)
 def test_overfitting_a_real_pair_beats_the_analytic_warp():
     frames = list(itertools.islice(iter_video_frames(data_path("driving", "d3.mp4")), 151))
     r = Reenactor()

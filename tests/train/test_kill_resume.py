@@ -39,6 +39,7 @@ def _logged_step(out: Path) -> int:
         return 0
 
 
+@pytest.mark.slow  # a training run of its own (make test-slow)
 def test_a_killed_run_resumes_exactly(tiny_cache, tmp_path):
     from reenact.train.checkpoint import load_checkpoint
 
