@@ -341,7 +341,7 @@ class Reenactor:
                                           - ref.translation)
                 mixed = self.transfer.mix(b, self._backend_fit(drv), b_ref, motion == "relative",
                                           options, self.config.reference_expression)
-            return (self.model.fit(self.transfer.landmarks(b, mixed)),
+            return (self._held(source, self.model.fit(self.transfer.landmarks(b, mixed))),
                     self.transfer.meshes(b, mixed))
         if drv is None or ref is None:
             zero = torch.zeros_like(source.coeffs.expression)
@@ -359,14 +359,22 @@ class Reenactor:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         expression = carry_forehead(limit_opening(self._head(source.coeffs), expression))
         expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
-        held = expression_trust(source.coeffs.rotation, PHOTO_TRUST).to(expression.dtype)  # (1,)
-        mixed = mix_coefficients(source.coeffs, drv, placed, held * expression.reshape(1, -1),
-                                 options)
-        if float(held) < 1:  # a photo near profile: its turn held back as its expression
-            B = mixed.rotation.shape[0]
-            mixed = mixed.replace(rotation=rotation_interpolate(
-                source.coeffs.rotation.expand(B, 3, 3), mixed.rotation, held.expand(B)))
-        return mixed, None
+        return self._held(source, mix_coefficients(source.coeffs, drv, placed,
+                                                   expression.reshape(1, -1), options)), None
+
+    @staticmethod
+    def _held(source: Source, mixed: FaceCoefficients) -> FaceCoefficients:
+        """The re-enacted coefficients with the head's turn and expression held back towards the
+        photo's as far as the photo is turned past PHOTO_TRUST (a profile's far half is guessed)."""
+        held = expression_trust(source.coeffs.rotation, PHOTO_TRUST).to(mixed.rotation.dtype)
+        if float(held) >= 1:
+            return mixed
+        B = mixed.rotation.shape[0]
+        src = source.coeffs
+        return mixed.replace(
+            rotation=rotation_interpolate(src.rotation.expand(B, 3, 3), mixed.rotation,
+                                          held.expand(B)),
+            expression=src.expression + held[:, None] * (mixed.expression - src.expression))
 
     def _placed(self, source: Source, ref: FaceCoefficients, motion: str
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:

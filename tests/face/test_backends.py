@@ -437,3 +437,24 @@ def test_every_command_takes_the_face_model_flags():
         assert args.face_model == "bfm" and args.face_model_path == "m"
     assert overrides_from_args(args) == ["run.steps=5", "data.face_model=bfm",
                                          "data.face_model_path=m"]
+
+
+def test_a_photo_in_profile_is_held_with_a_face_model_too(bfm_folder):
+    """The landmark path's rule for a photo tracked past PHOTO_TRUST[1] degrees (its far half is
+    guessed): with --face-model bfm as well, the warp keeps the photo's turn and expression."""
+    from reenact.config import AnimateConfig
+    from reenact.face.expression import PHOTO_TRUST, off_axis_degrees
+    from reenact.geometry import rotation_angle_between
+    from reenact.io import read_image
+    from reenact.pipeline import Reenactor
+    from tests.conftest import data_path
+
+    photo = read_image(data_path("corpus", "portraits", "DECA", "image00181.jpg"))
+    driver = read_image(data_path("faces", "s42.jpg"))
+    r = Reenactor(AnimateConfig(face_model="bfm", face_model_path=str(bfm_folder)))
+    src = r.prepare_source(photo)
+    assert float(off_axis_degrees(src.coeffs.rotation)[0]) > PHOTO_TRUST[1]
+    warp = next(iter(r.drive(src, [driver], 25.0, False)))
+    turn = float(torch.rad2deg(rotation_angle_between(warp.coeffs.rotation, src.coeffs.rotation))[0])
+    assert turn < 0.1
+    assert float((warp.coeffs.expression - src.coeffs.expression).abs().max()) < 1e-9
