@@ -371,9 +371,11 @@ class Reenactor:
             return mixed
         B = mixed.rotation.shape[0]
         src = source.coeffs
+        # the landmark path moves the expression; a FLAME / BFM fit carries it in the identity
         return mixed.replace(
             rotation=rotation_interpolate(src.rotation.expand(B, 3, 3), mixed.rotation,
                                           held.expand(B)),
+            identity=src.identity + held[:, None] * (mixed.identity - src.identity),
             expression=src.expression + held[:, None] * (mixed.expression - src.expression))
 
     def _placed(self, source: Source, ref: FaceCoefficients, motion: str
