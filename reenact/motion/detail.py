@@ -28,8 +28,8 @@ from reenact.render.shaders import interpolate_attributes, sample_image
 
 TEXELS = 256  # the detail texture's side
 SIGMA = 3.0  # texels: the blur that separates fine detail from shading
-NOISE = 0.04  # log-luminance changes this small are noise: soft-thresholded away
-LIMITS = (-0.4, 0.0)  # the log ratio's range: folds darken; a ridge brightened pale skin to white
+NOISE = 0.04  # log-luminance darkening this small is noise: soft-thresholded away
+DARKEST = -0.4  # the log ratio's floor; folds only darken (a brightened ridge turned pale skin white)
 MARGIN = {"eyes": 6, "iris": 6, "brows": 5, "lips": 6, "mouth": 6, "nose": 2}  # texels kept clear
 RIM = 8  # texels kept clear of the face's outline
 CARRY = 0.5  # of the last frame's ratio kept (tracking jitter would make folds flicker)
@@ -78,8 +78,8 @@ class ExpressionDetail:
     def __call__(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(T, T) float32 log ratio of the frame's fine detail to the reference's."""
         change = fine_detail(frame, points) - self.reference
-        change = np.sign(change) * np.maximum(np.abs(change) - NOISE, 0.0)
-        ratio = cv2.GaussianBlur(np.clip(change, *LIMITS), (0, 0), SOFTEN) * _layout()[2]
+        fold = np.clip(change + NOISE, DARKEST, 0.0)  # darkening past the noise, soft-thresholded
+        ratio = cv2.GaussianBlur(fold, (0, 0), SOFTEN) * _layout()[2]
         if self.last is not None:
             ratio = (1 - CARRY) * ratio + CARRY * self.last
         self.last = ratio
