@@ -5,7 +5,9 @@ barycentrics in the same triangle of the source mesh give the source pixel it sh
 Beyond the face the head-extension mesh carries hair and ears rigidly with the head while the crop
 frame stays still. What the source cannot show is filled rather than smeared:
 
-- background the head uncovers: pixels whose flow lands off the person take the background plate;
+- background: pixels off the moved person show the photo's background through a flow of its own,
+  still where the photo shows it, a stretch of it over a band the head uncovers
+  (``reenact.motion.background``), the background plate where that finds none;
 - face the photo does not show, or shows too small for the pose: the completed face texture
   (``reenact.motion.completion``), smoothed where the pose magnifies it far;
 - the inside of a mouth that opens (mouth triangles stretched far beyond their source size): a
@@ -30,6 +32,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry.triangles import signed_area
+from reenact.motion.background import background_layers
 from reenact.motion.completion import (
     BLUR_STRETCH,
     FAR_SIDE,
@@ -432,8 +435,9 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         fill[need] = 1 - own_seen
     person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
     person[b, 0, y, x] = 1.0
-    weight = 1 - person  # overlay weight: the plate where the flow lands off the person
-    overlay = scene.plate.float().expand(B, -1, -1, -1).clone()
+    # off the person: the background's own flow, the plate only where that finds none
+    coords, overlay, weight = background_layers(scene.image, scene.carried, scene.plate, coords,
+                                                person)
     if len(need):
         bn, yn, xn = b[need], y[need], x[need]
         overlay[bn, :, yn, xn] = fill_rgb[need]

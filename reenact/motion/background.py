@@ -1,0 +1,191 @@
+"""The background around a moving head: what the warp shows where its flow lands off the person.
+
+The person (the segmentation plus a halo of fly-away hair, ``SourceScene.carried``) moves with the
+head; the background stays where the photo has it. Where the head moves away it uncovers background
+the photo never showed. It used to be drawn from a Telea fill of the whole person region, a smear
+that over a wide uncovered area (long hair by a head turned far) read as a grey band through the
+picture or a ghost of the old outline, and the crop-resolution plate also stood in for the still
+background, which pasted into a large photo drew a soft square round the head.
+
+Now the background is the photo itself, seen through a flow of its own: still (the identity) where
+the photo shows background, and over an uncovered band a smooth stretch of the background beside
+it, as if on a rubber sheet pinned to the moved person's edge and, MARGIN times the person's move
+beyond the old outline, to the still background (a membrane: Laplace's equation on a 32 x 32
+grid). It shows the photo's own background, stretched near the head, with no copy of the hair's
+edge and no line where the old outline was. A move of a few pixels uncovers a sliver the Telea
+plate fills unseen; the sheet fades in from SHEET_FROM[0] to SHEET_FROM[1] pixels (at 256) of move,
+so it comes and goes smoothly. Where the stretch still lands on the person, the plate fills in.
+Written here: OpenCV and scipy have no warp of this kind; the membrane is scipy's sparse solve.
+"""
+
+import functools
+import weakref
+
+import cv2
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+import torch
+import torch.nn.functional as F
+
+from reenact.motion.completion import smoothstep
+from reenact.render.shaders import sample_image
+
+SOLVE_SIZE = 32  # the background flow is smooth: solved on a grid this size (or the crop's)
+MARGIN = 1.5  # the sheet reaches this many times the person's move past the old outline
+SHEET_FROM = (6.0, 16.0)  # px at 256 the person moves off the background: the sheet fades in
+UNCOVERED = 0.3  # uncovered: the photo's person cover there exceeds the moved one's by this
+PLATE_RAMP = (0.15, 0.5)  # carried where the background flow lands: the plate takes over
+EDGE_BAND = 2.0  # px at 256: round the moved person, colours come at crop resolution
+SAMPLE_SIZE = 128  # the sheet's colours are sampled at most this size across (then upsampled)
+
+
+def _laplace(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(h, w, C) values, (h, w) bool -> the values with the unknown pixels filled by the solution
+    of Laplace's equation (the membrane through the known ones), solved directly: one row per
+    unknown pixel of the grid's 4-neighbour Laplacian, scipy's SuperLU."""
+    h, w, C = values.shape
+    unknown = ~known
+    n = int(unknown.sum())
+    if n == 0:
+        return values
+    index = np.full((h, w), -1, dtype=np.int64)
+    index[unknown] = np.arange(n)
+    ys, xs = np.nonzero(unknown)
+    rows, cols, rhs = [np.arange(n)], [np.arange(n)], np.zeros((n, C))
+    degree = np.zeros(n)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)  # off the grid: no neighbour
+        degree += inside
+        r, qy, qx = np.flatnonzero(inside), ny[inside], nx[inside]
+        j = index[qy, qx]
+        free = j >= 0
+        rows.append(r[free])
+        cols.append(j[free])
+        np.add.at(rhs, r[~free], values[qy[~free], qx[~free]])
+    data = np.concatenate([degree] + [-np.ones(len(r)) for r in rows[1:]])
+    A = scipy.sparse.csc_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    out = values.copy()
+    out[ys, xs] = scipy.sparse.linalg.splu(A).solve(rhs)
+    return out
+
+
+@functools.cache
+def _pixel_grid(S: int) -> np.ndarray:
+    """(S, S, 2) float32 pixel-centre coordinates (x, y); read only."""
+    g = np.stack(np.meshgrid(np.arange(S) + 0.5, np.arange(S) + 0.5), -1).astype(np.float32)
+    g.setflags(write=False)
+    return g
+
+
+@functools.cache
+def _pixel_grid_chw(S: int, dtype: torch.dtype) -> torch.Tensor:
+    """(1, 2, S, S) pixel-centre coordinates (x, y); read only."""
+    return torch.from_numpy(_pixel_grid(S).copy()).permute(2, 0, 1)[None].to(dtype).contiguous()
+
+
+def background_flow(carried_low: np.ndarray, flow: np.ndarray, person: np.ndarray, S: int
+                    ) -> np.ndarray | None:
+    """``carried`` (what the photo carries with the head) on the solve grid (low, low), the
+    warp's backward flow at the grid's cell centres (low, low, 2) in source pixels, the moved
+    person's cover (S, S) and the crop size -> the background's displacement (source minus output
+    pixel, crop pixels) on the solve grid (low, low, 2): zero where the photo shows background,
+    the rubber sheet over a band the move uncovers (module docstring); None where there is
+    none."""
+    low = carried_low.shape[0]
+    step = S / low
+    at = ((np.arange(low) + 0.5) * step).astype(int)  # cell centres
+    cells = np.ix_(at, at)
+    cover = person[cells]
+    moved = cover > 0.5
+    uncovered = ((carried_low - cover > UNCOVERED) & ~moved).astype(np.uint8)
+    edge = moved & (cv2.dilate(uncovered, np.ones((3, 3), np.uint8)) > 0)
+    if not edge.any():
+        return None
+    shift = (flow - _pixel_grid(S)[cells]) / step  # in grid cells
+    # how far the person moved off it, in pixels at 256
+    reach = float(np.linalg.norm(shift[edge], axis=-1).max())
+    share = float(smoothstep(np.float64(reach * 256 / low), *SHEET_FROM))
+    if share == 0:
+        return None
+    away = cv2.distanceTransform(1 - uncovered, cv2.DIST_L2, 3)
+    known = moved | (away > MARGIN * max(reach, 1.0))
+    known[[0, -1], :] = known[:, [0, -1]] = True  # the crop's border stays put
+    values = np.where(moved[..., None], share * shift, 0.0)
+    values[[0, -1], :] = values[:, [0, -1]] = 0.0
+    return (_laplace(values, known) * step).astype(np.float32)
+
+
+# per photo: carried on the solve grid (low, low), the plate's weight where still (1, 1, S, S),
+# the background where still (the photo, the plate where it carries the person; (1, 3, S, S)), the
+# photo with carried as a fourth channel (1, 4, S, S), the plate (1, 3, S, S) and the plate at
+# SAMPLE_SIZE; keyed by the id of its ``carried`` tensor, held weakly (tensors compare
+# element-wise, so they cannot key a WeakKeyDictionary)
+_STILL: dict[int, tuple] = {}
+
+
+def _still(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor, dtype: torch.dtype
+           ) -> tuple:
+    got = _STILL.get(id(carried))
+    if got is None or got[0]() is not carried or got[2].dtype != dtype:
+        S = carried.shape[-1]
+        low, n = min(S, SOLVE_SIZE), min(S, SAMPLE_SIZE)
+        c, plate = carried.to(dtype), plate.to(dtype)
+        use = smoothstep(c, *PLATE_RAMP)
+        got = (weakref.ref(carried),
+               cv2.resize(c[0, 0].float().numpy(), (low, low), interpolation=cv2.INTER_AREA),
+               use, torch.lerp(image.to(dtype), plate, use), torch.cat([image.to(dtype), c], 1),
+               plate, plate if n == S else F.interpolate(plate, size=(n, n), mode="area"))
+        for key in [k for k, v in _STILL.items() if v[0]() is None]:
+            del _STILL[key]  # photos no longer in use
+        _STILL[id(carried)] = got
+    return got[1:]
+
+
+def background_layers(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor,
+                      coords: torch.Tensor, person: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The warp's (coords, overlay, overlay weight) off the face: (B, S, S, 2), (B, 3, S, S),
+    (B, 1, S, S), for ``image = lerp(sample(image, coords), overlay, weight)``, given the photo
+    (1, 3, S, S), what it carries with the head (1, 1, S, S), its plate (1, 3, S, S), the warp's
+    flow (B, S, S, 2) and the moved person's cover (B, 1, S, S).
+
+    Clear of the moved person the flow is the background's own (``background_flow``), so a pasted
+    result samples the full-resolution photo there; the overlay only holds the Telea plate where
+    that flow lands on the person. On the person's soft edge and EDGE_BAND pixels round it the
+    flow stays the person's and the background comes in the overlay at crop resolution: two flows
+    that part there would otherwise be blended by the paste-back's upsampling. (Masks blend by
+    ``torch.lerp``: ``torch.where`` over channels is ten times slower here.)"""
+    B, S = coords.shape[0], coords.shape[1]
+    dtype = coords.dtype
+    carried_low, use, behind, source, plate, plate_n = _still(image, carried, plate, dtype)
+    r = max(1, round(EDGE_BAND * S / 256))
+    square = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    covers = person[:, 0].detach().float().numpy()
+    near = torch.from_numpy(np.stack([cv2.dilate((c > 0.02).astype(np.uint8), square)
+                                      for c in covers]))[:, None].to(dtype)  # (B, 1, S, S)
+    low = carried_low.shape[0]
+    cells = ((torch.arange(low) + 0.5) * (S / low)).long()  # the flow is smooth: its cells
+    flows = coords.detach()[:, cells][:, :, cells].float().numpy()  # (B, low, low, 2)
+    sheets = [background_flow(carried_low, f, c, S) for f, c in zip(flows, covers, strict=True)]
+    at = _pixel_grid_chw(S, dtype).expand(B, -1, -1, -1)
+    if any(x is not None for x in sheets):
+        sheet = torch.from_numpy(np.stack([np.zeros((low, low, 2), np.float32) if x is None else x
+                                           for x in sheets])).permute(0, 3, 1, 2).to(dtype)
+        at = at + F.interpolate(sheet, size=(S, S), mode="bilinear", align_corners=False)
+        # the overlay's colours are crop resolution and smooth: sampled at most SAMPLE_SIZE
+        # across (the pinned border keeps the sheet inside the crop)
+        n = plate_n.shape[-1]
+        pts = at if n == S else _pixel_grid_chw(n, dtype) * (S / n) + F.interpolate(
+            sheet, size=(n, n), mode="bilinear", align_corners=False)
+        seen = sample_image(source.expand(B, -1, -1, -1), pts.permute(0, 2, 3, 1))  # (B, 4, n, n)
+        use = smoothstep(seen[:, 3:], *PLATE_RAMP)  # where it lands on the person: the plate
+        behind = torch.lerp(seen[:, :3], plate_n, use)
+        if n < S:
+            use = F.interpolate(use, size=(S, S), mode="bilinear", align_corners=False)
+            behind = F.interpolate(behind, size=(S, S), mode="bilinear", align_corners=False)
+    out = torch.lerp(at, coords.permute(0, 3, 1, 2), near).permute(0, 2, 3, 1).contiguous()
+    overlay = torch.lerp(plate.expand(B, -1, -1, -1), behind, near)
+    weight = torch.lerp(use.expand(B, -1, -1, -1), 1 - person.to(dtype), near)
+    return out, overlay, weight
