@@ -19,6 +19,10 @@ Conventions used everywhere in reenact (referred to from docstrings as "see reen
   absolute pixel coordinates (B, H, W, 2) in (x, y) order, named ``coords_src_from_out``.
 """
 
+import functools
+
+import torch
+
 from reenact.geometry.procrustes import umeyama
 from reenact.geometry.rotations import (
     euler_to_matrix,
@@ -38,3 +42,12 @@ __all__ = [
     "so3_log",
     "umeyama",
 ]
+
+
+@functools.cache
+def pixel_centres(S: int, dtype: torch.dtype) -> torch.Tensor:
+    """(1, S, S, 2) the (x, y) image-space coordinates of an S x S image's pixel centres. Cached
+    and shared: do not write to it."""
+    ys, xs = torch.meshgrid(torch.arange(S, dtype=dtype) + 0.5, torch.arange(S, dtype=dtype) + 0.5,
+                            indexing="ij")
+    return torch.stack([xs, ys], -1)[None]

@@ -31,6 +31,7 @@ from reenact.face.topology import (
     UPPER_LIP_INNER,
     landmark_topology,
 )
+from reenact.geometry import pixel_centres
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import background_layers
 from reenact.motion.completion import (
@@ -267,11 +268,11 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     pts[..., :2] *= k
     frags = rasterize(pts, faces_all, (low, low))
     coords = interpolate_attributes(frags, faces_all, src_points.to(points.dtype))
-    here = _pixel_grid(low, points.dtype) / k  # low-res pixel centres in crop pixels
+    here = pixel_centres(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
     up = torch.nn.functional.interpolate(shift.permute(0, 3, 1, 2), size=(S, S),
                                          mode="bilinear", align_corners=False)
-    return up.permute(0, 2, 3, 1) + _pixel_grid(S, points.dtype)
+    return up.permute(0, 2, 3, 1) + pixel_centres(S, points.dtype)
 
 
 RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (scaled with size)
@@ -284,13 +285,6 @@ def _rim_weight(mask: torch.Tensor) -> torch.Tensor:
     dist = np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
                      for m in mask.numpy()])
     return smoothstep(torch.from_numpy(dist), 0.0, px).float()
-
-
-def _pixel_grid(S: int, dtype: torch.dtype) -> torch.Tensor:
-    """(1, S, S, 2) pixel-centre coordinates (x, y)."""
-    ys, xs = torch.meshgrid(torch.arange(S, dtype=dtype) + 0.5, torch.arange(S, dtype=dtype) + 0.5,
-                            indexing="ij")
-    return torch.stack([xs, ys], -1)[None]
 
 
 def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
@@ -433,11 +427,10 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             own_seen[doubt] *= 1 - texels[doubt, 4] * torch.maximum(round_, _inward(
                 frags.mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
         fill[need] = 1 - own_seen
-    person = sample_image(scene.carried.float(), coords)  # (B, 1, S, S)
+    person = sample_image(scene.still.source[:, 3:], coords)  # (B, 1, S, S) carried
     person[b, 0, y, x] = 1.0
     # off the person: the background's own flow, the plate only where that finds none
-    coords, overlay, weight = background_layers(scene.image, scene.carried, scene.plate, coords,
-                                                person)
+    coords, overlay, weight = background_layers(scene.still, coords, person)
     if len(need):
         bn, yn, xn = b[need], y[need], x[need]
         overlay[bn, :, yn, xn] = fill_rgb[need]
@@ -471,8 +464,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     if len(rb):  # the rim fades into what the extension would show there
         at = rim_coords[None, None].float()  # (1, 1, n, 2)
         ext = sample_image(scene.image.float(), at)[0, :, 0].T  # (n, 3)
-        carried = sample_image(scene.carried.float(), at)[0, 0, 0]  # (n,)
-        ext = torch.lerp(scene.plate.float()[0, :, ry, rx].T, ext, carried[:, None])
+        carried = sample_image(scene.still.source[:, 3:], at)[0, 0, 0]  # (n,)
+        ext = torch.lerp(scene.still.plate[0, :, ry, rx].T, ext, carried[:, None])
         image[rb, :, ry, rx] = torch.lerp(ext, image[rb, :, ry, rx], rim[rb, ry, rx][:, None])
     return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
                       overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts,

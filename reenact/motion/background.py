@@ -18,8 +18,7 @@ so it comes and goes smoothly. Where the stretch still lands on the person, the 
 Written here: OpenCV and scipy have no warp of this kind; the membrane is scipy's sparse solve.
 """
 
-import functools
-import weakref
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -28,6 +27,7 @@ import scipy.sparse.linalg
 import torch
 import torch.nn.functional as F
 
+from reenact.geometry import pixel_centres
 from reenact.motion.completion import smoothstep
 from reenact.render.shaders import sample_image
 
@@ -43,7 +43,10 @@ SAMPLE_SIZE = 128  # the sheet's colours are sampled at most this size across (t
 def _laplace(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """(h, w, C) values, (h, w) bool -> the values with the unknown pixels filled by the solution
     of Laplace's equation (the membrane through the known ones), solved directly: one row per
-    unknown pixel of the grid's 4-neighbour Laplacian, scipy's SuperLU."""
+    unknown pixel of the grid's 4-neighbour Laplacian, scipy's SuperLU. The rows are built here
+    rather than sliced from ``reenact.geometry.laplacian.uniform_laplacian``'s: on this per-frame
+    path the slicing cost more than the solve; and ``laplacian_edit``'s soft handles solve
+    a different (biharmonic) problem."""
     h, w, C = values.shape
     unknown = ~known
     n = int(unknown.sum())
@@ -71,20 +74,6 @@ def _laplace(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.cache
-def _pixel_grid(S: int) -> np.ndarray:
-    """(S, S, 2) float32 pixel-centre coordinates (x, y); read only."""
-    g = np.stack(np.meshgrid(np.arange(S) + 0.5, np.arange(S) + 0.5), -1).astype(np.float32)
-    g.setflags(write=False)
-    return g
-
-
-@functools.cache
-def _pixel_grid_chw(S: int, dtype: torch.dtype) -> torch.Tensor:
-    """(1, 2, S, S) pixel-centre coordinates (x, y); read only."""
-    return torch.from_numpy(_pixel_grid(S).copy()).permute(2, 0, 1)[None].to(dtype).contiguous()
-
-
 def background_flow(carried_low: np.ndarray, flow: np.ndarray, person: np.ndarray, S: int
                     ) -> np.ndarray | None:
     """``carried`` (what the photo carries with the head) on the solve grid (low, low), the
@@ -103,7 +92,8 @@ def background_flow(carried_low: np.ndarray, flow: np.ndarray, person: np.ndarra
     edge = moved & (cv2.dilate(uncovered, np.ones((3, 3), np.uint8)) > 0)
     if not edge.any():
         return None
-    shift = (flow - _pixel_grid(S)[cells]) / step  # in grid cells
+    centres = pixel_centres(S, torch.float32)[0].numpy()
+    shift = (flow - centres[cells]) / step  # in grid cells
     # how far the person moved off it, in pixels at 256
     reach = float(np.linalg.norm(shift[edge], axis=-1).max())
     share = float(smoothstep(np.float64(reach * 256 / low), *SHEET_FROM))
@@ -117,39 +107,39 @@ def background_flow(carried_low: np.ndarray, flow: np.ndarray, person: np.ndarra
     return (_laplace(values, known) * step).astype(np.float32)
 
 
-# per photo: carried on the solve grid (low, low), the plate's weight where still (1, 1, S, S),
-# the background where still (the photo, the plate where it carries the person; (1, 3, S, S)), the
-# photo with carried as a fourth channel (1, 4, S, S), the plate (1, 3, S, S) and the plate at
-# SAMPLE_SIZE; keyed by the id of its ``carried`` tensor, held weakly (tensors compare
-# element-wise, so they cannot key a WeakKeyDictionary)
-_STILL: dict[int, tuple] = {}
+@dataclass(frozen=True)
+class StillBackground:
+    """What ``background_layers`` needs of one photo, float32 (``SourceScene.still``)."""
+
+    carried_low: np.ndarray  # (low, low) what the photo carries with the head, on the solve grid
+    use: torch.Tensor  # (1, 1, S, S) the plate's weight where the photo is still
+    behind: torch.Tensor  # (1, 3, S, S) the background there: the photo, the plate where it
+    #   carries the person
+    source: torch.Tensor  # (1, 4, S, S) the photo with what it carries as a fourth channel
+    plate: torch.Tensor  # (1, 3, S, S)
+    plate_small: torch.Tensor  # (1, 3, n, n) the plate at SAMPLE_SIZE
 
 
-def _still(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor, dtype: torch.dtype
-           ) -> tuple:
-    got = _STILL.get(id(carried))
-    if got is None or got[0]() is not carried or got[2].dtype != dtype:
-        S = carried.shape[-1]
-        low, n = min(S, SOLVE_SIZE), min(S, SAMPLE_SIZE)
-        c, plate = carried.to(dtype), plate.to(dtype)
-        use = smoothstep(c, *PLATE_RAMP)
-        got = (weakref.ref(carried),
-               cv2.resize(c[0, 0].float().numpy(), (low, low), interpolation=cv2.INTER_AREA),
-               use, torch.lerp(image.to(dtype), plate, use), torch.cat([image.to(dtype), c], 1),
-               plate, plate if n == S else F.interpolate(plate, size=(n, n), mode="area"))
-        for key in [k for k, v in _STILL.items() if v[0]() is None]:
-            del _STILL[key]  # photos no longer in use
-        _STILL[id(carried)] = got
-    return got[1:]
+def still_background(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor
+                     ) -> StillBackground:
+    """The photo (1, 3, S, S), what it carries with the head (1, 1, S, S) and its plate
+    (1, 3, S, S) -> what ``background_layers`` uses of them, once per photo."""
+    S = carried.shape[-1]
+    low, n = min(S, SOLVE_SIZE), min(S, SAMPLE_SIZE)
+    image, carried, plate = image.float(), carried.float(), plate.float()
+    use = smoothstep(carried, *PLATE_RAMP)
+    return StillBackground(
+        carried_low=cv2.resize(carried[0, 0].numpy(), (low, low), interpolation=cv2.INTER_AREA),
+        use=use, behind=torch.lerp(image, plate, use), source=torch.cat([image, carried], 1),
+        plate=plate, plate_small=plate if n == S else F.interpolate(plate, size=(n, n),
+                                                                     mode="area"))
 
 
-def background_layers(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor,
-                      coords: torch.Tensor, person: torch.Tensor
+def background_layers(still: StillBackground, coords: torch.Tensor, person: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The warp's (coords, overlay, overlay weight) off the face: (B, S, S, 2), (B, 3, S, S),
-    (B, 1, S, S), for ``image = lerp(sample(image, coords), overlay, weight)``, given the photo
-    (1, 3, S, S), what it carries with the head (1, 1, S, S), its plate (1, 3, S, S), the warp's
-    flow (B, S, S, 2) and the moved person's cover (B, 1, S, S).
+    (B, 1, S, S), for ``image = lerp(sample(image, coords), overlay, weight)``, given the photo's
+    ``still_background``, the warp's flow (B, S, S, 2) and the moved person's cover (B, 1, S, S).
 
     Clear of the moved person the flow is the background's own (``background_flow``), so a pasted
     result samples the full-resolution photo there; the overlay only holds the Telea plate where
@@ -159,29 +149,30 @@ def background_layers(image: torch.Tensor, carried: torch.Tensor, plate: torch.T
     ``torch.lerp``: ``torch.where`` over channels is ten times slower here.)"""
     B, S = coords.shape[0], coords.shape[1]
     dtype = coords.dtype
-    carried_low, use, behind, source, plate, plate_n = _still(image, carried, plate, dtype)
+    use, behind, plate = still.use.to(dtype), still.behind.to(dtype), still.plate.to(dtype)
     r = max(1, round(EDGE_BAND * S / 256))
     square = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
     covers = person[:, 0].detach().float().numpy()
     near = torch.from_numpy(np.stack([cv2.dilate((c > 0.02).astype(np.uint8), square)
                                       for c in covers]))[:, None].to(dtype)  # (B, 1, S, S)
-    low = carried_low.shape[0]
+    low = still.carried_low.shape[0]
     cells = ((torch.arange(low) + 0.5) * (S / low)).long()  # the flow is smooth: its cells
     flows = coords.detach()[:, cells][:, :, cells].float().numpy()  # (B, low, low, 2)
-    sheets = [background_flow(carried_low, f, c, S) for f, c in zip(flows, covers, strict=True)]
-    at = _pixel_grid_chw(S, dtype).expand(B, -1, -1, -1)
+    sheets = [background_flow(still.carried_low, f, c, S) for f, c in zip(flows, covers, strict=True)]
+    at = pixel_centres(S, dtype).permute(0, 3, 1, 2).expand(B, -1, -1, -1)  # (B, 2, S, S)
     if any(x is not None for x in sheets):
         sheet = torch.from_numpy(np.stack([np.zeros((low, low, 2), np.float32) if x is None else x
                                            for x in sheets])).permute(0, 3, 1, 2).to(dtype)
         at = at + F.interpolate(sheet, size=(S, S), mode="bilinear", align_corners=False)
         # the overlay's colours are crop resolution and smooth: sampled at most SAMPLE_SIZE
         # across (the pinned border keeps the sheet inside the crop)
-        n = plate_n.shape[-1]
-        pts = at if n == S else _pixel_grid_chw(n, dtype) * (S / n) + F.interpolate(
-            sheet, size=(n, n), mode="bilinear", align_corners=False)
-        seen = sample_image(source.expand(B, -1, -1, -1), pts.permute(0, 2, 3, 1))  # (B, 4, n, n)
+        n = still.plate_small.shape[-1]
+        pts = at if n == S else pixel_centres(n, dtype).permute(0, 3, 1, 2) * (S / n) + \
+            F.interpolate(sheet, size=(n, n), mode="bilinear", align_corners=False)
+        seen = sample_image(still.source.to(dtype).expand(B, -1, -1, -1),
+                            pts.permute(0, 2, 3, 1))  # (B, 4, n, n): colour, carried
         use = smoothstep(seen[:, 3:], *PLATE_RAMP)  # where it lands on the person: the plate
-        behind = torch.lerp(seen[:, :3], plate_n, use)
+        behind = torch.lerp(seen[:, :3], still.plate_small.to(dtype), use)
         if n < S:
             use = F.interpolate(use, size=(S, S), mode="bilinear", align_corners=False)
             behind = F.interpolate(behind, size=(S, S), mode="bilinear", align_corners=False)

@@ -14,6 +14,7 @@ from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import REGION
 from reenact.geometry.triangles import signed_area
+from reenact.motion.background import StillBackground, still_background
 from reenact.motion.completion import FaceTexture, build_face_texture, smoothstep
 from reenact.motion.eyes import eye_openings, lash_colours, lid_colours
 from reenact.render import rasterize
@@ -55,6 +56,7 @@ class SourceScene:
     lash_color: torch.Tensor  # (2, 3) the colour of each eye's upper lash line
     eye_openings: torch.Tensor  # (S, S) where the photo shows its eyeballs (eyes.eye_openings)
     src_tri_area: torch.Tensor  # (T,) projected triangle areas in the source, px^2
+    still: StillBackground  # what the background's own flow needs of the photo (motion.background)
     own_teeth: float = 1.0  # how much of the photo's open mouth shows teeth (own_teeth)
 
     @property
@@ -143,6 +145,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         raise ValueError(f"plate must be one of {', '.join(PLATES)}, got {plate!r}")
     carried = _halo(mask)
     plate = image.clone() if plate == "none" else _background_plate(image, carried, plate)
+    carried = torch.from_numpy(carried)[None, None]
     lips = rasterize(verts, faces[torch.from_numpy(topo.triangle_region == 6)], (S, S)).mask[0]
     img_hw3 = image[0].permute(1, 2, 0)
     lip_color = img_hw3[lips].mean(0) if lips.any() else torch.tensor([0.6, 0.3, 0.3])
@@ -159,13 +162,13 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         oval_inside=_inside_along(face_cov, verts[0, oval, :2].numpy(), normal.numpy()),
         texture=build_face_texture(image, verts, frags, float(coeffs.scale[0]), model,
                                    np.clip(person_mask, 0, 1), coeffs.rotation[0]),
-        person_mask=torch.from_numpy(mask)[None, None], plate=plate,
-        carried=torch.from_numpy(carried)[None, None],
+        person_mask=torch.from_numpy(mask)[None, None], plate=plate, carried=carried,
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         lid_color=lid_colours(image, verts, model, float(coeffs.scale[0])),
         lash_color=lash_colours(image, verts),
         eye_openings=eye_openings(S, verts, faces),
-        src_tri_area=area, own_teeth=own_teeth(img_hw3, gap, lips, float(coeffs.scale[0])))
+        src_tri_area=area, still=still_background(image, carried, plate),
+        own_teeth=own_teeth(img_hw3, gap, lips, float(coeffs.scale[0])))
 
 
 # Teeth are brighter than the lips around them; a mouth's dark inside, and mostly its tongue, are

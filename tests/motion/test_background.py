@@ -8,7 +8,12 @@ import torch
 
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
-from reenact.motion.background import _laplace, background_flow, background_layers
+from reenact.motion.background import (
+    _laplace,
+    background_flow,
+    background_layers,
+    still_background,
+)
 from reenact.pipeline import Reenactor, paste_back
 from reenact.render.shaders import sample_image
 
@@ -47,7 +52,8 @@ def _moved(dx: float):
 
 def _composite(image, carried, plate, coords):
     person = sample_image(carried, coords)
-    out, overlay, weight = background_layers(image, carried, plate, coords, person)
+    out, overlay, weight = background_layers(still_background(image, carried, plate), coords,
+                                             person)
     return torch.lerp(sample_image(image, out), overlay, weight), out, person
 
 
