@@ -54,7 +54,7 @@ from reenact.motion.eyes import (
 )
 from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
-from reenact.render.shaders import interpolate_pixels, sample_image
+from reenact.render.shaders import interpolate_pixels, resize_bilinear, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
@@ -270,8 +270,7 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     coords = interpolate_attributes(frags, faces_all, src_points.to(points.dtype))
     here = pixel_centres(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
-    up = torch.nn.functional.interpolate(shift.permute(0, 3, 1, 2), size=(S, S),
-                                         mode="bilinear", align_corners=False)
+    up = resize_bilinear(shift.permute(0, 3, 1, 2), S)
     return up.permute(0, 2, 3, 1) + pixel_centres(S, points.dtype)
 
 

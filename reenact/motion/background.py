@@ -25,11 +25,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 import torch
-import torch.nn.functional as F
 
 from reenact.geometry import pixel_centres
 from reenact.motion.completion import smoothstep
-from reenact.render.shaders import sample_image
+from reenact.render.shaders import resize_bilinear, sample_image
 
 SOLVE_SIZE = 32  # the background flow is smooth: solved on a grid this size (or the crop's)
 MARGIN = 1.5  # the sheet reaches this many times the person's move past the old outline
@@ -37,7 +36,7 @@ SHEET_FROM = (6.0, 16.0)  # px at 256 the person moves off the background: the s
 UNCOVERED = 0.3  # uncovered: the photo's person cover there exceeds the moved one's by this
 PLATE_RAMP = (0.15, 0.5)  # carried where the background flow lands: the plate takes over
 EDGE_BAND = 2.0  # px at 256: round the moved person, colours come at crop resolution
-SAMPLE_SIZE = 128  # the sheet's colours are sampled at most this size across (then upsampled)
+SAMPLE_SIZE = 128  # where the sheet lands on the person: looked up this size across, upsampled
 
 
 def _laplace(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -117,22 +116,19 @@ class StillBackground:
     #   carries the person
     source: torch.Tensor  # (1, 4, S, S) the photo with what it carries as a fourth channel
     plate: torch.Tensor  # (1, 3, S, S)
-    plate_small: torch.Tensor  # (1, 3, n, n) the plate at SAMPLE_SIZE
 
 
 def still_background(image: torch.Tensor, carried: torch.Tensor, plate: torch.Tensor
                      ) -> StillBackground:
     """The photo (1, 3, S, S), what it carries with the head (1, 1, S, S) and its plate
     (1, 3, S, S) -> what ``background_layers`` uses of them, once per photo."""
-    S = carried.shape[-1]
-    low, n = min(S, SOLVE_SIZE), min(S, SAMPLE_SIZE)
+    low = min(carried.shape[-1], SOLVE_SIZE)
     image, carried, plate = image.float(), carried.float(), plate.float()
     use = smoothstep(carried, *PLATE_RAMP)
     return StillBackground(
         carried_low=cv2.resize(carried[0, 0].numpy(), (low, low), interpolation=cv2.INTER_AREA),
         use=use, behind=torch.lerp(image, plate, use), source=torch.cat([image, carried], 1),
-        plate=plate, plate_small=plate if n == S else F.interpolate(plate, size=(n, n),
-                                                                     mode="area"))
+        plate=plate)
 
 
 def background_layers(still: StillBackground, coords: torch.Tensor, person: torch.Tensor
@@ -163,19 +159,21 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
     if any(x is not None for x in sheets):
         sheet = torch.from_numpy(np.stack([np.zeros((low, low, 2), np.float32) if x is None else x
                                            for x in sheets])).permute(0, 3, 1, 2).to(dtype)
-        at = at + F.interpolate(sheet, size=(S, S), mode="bilinear", align_corners=False)
-        # the overlay's colours are crop resolution and smooth: sampled at most SAMPLE_SIZE
-        # across (the pinned border keeps the sheet inside the crop)
-        n = still.plate_small.shape[-1]
+        at = at + resize_bilinear(sheet, S)
+        # where the sheet lands on the person (the plate's weight off it) is smooth: looked up
+        # at most SAMPLE_SIZE across (the pinned border keeps the sheet inside the crop)
+        n = min(S, SAMPLE_SIZE)
         pts = at if n == S else pixel_centres(n, dtype).permute(0, 3, 1, 2) * (S / n) + \
-            F.interpolate(sheet, size=(n, n), mode="bilinear", align_corners=False)
-        seen = sample_image(still.source.to(dtype).expand(B, -1, -1, -1),
-                            pts.permute(0, 2, 3, 1))  # (B, 4, n, n): colour, carried
-        use = smoothstep(seen[:, 3:], *PLATE_RAMP)  # where it lands on the person: the plate
-        behind = torch.lerp(seen[:, :3], still.plate_small.to(dtype), use)
-        if n < S:
-            use = F.interpolate(use, size=(S, S), mode="bilinear", align_corners=False)
-            behind = F.interpolate(behind, size=(S, S), mode="bilinear", align_corners=False)
+            resize_bilinear(sheet, n)
+        use = smoothstep(sample_image(still.source[:, 3:].to(dtype).expand(B, -1, -1, -1),
+                                      pts.permute(0, 2, 3, 1)), *PLATE_RAMP)
+        use = use if n == S else resize_bilinear(use, S)
+        # the colours in the ring round the person, at crop resolution (only there they show)
+        b, y, x = torch.nonzero((near[:, 0] > 0) & (person[:, 0].detach() < 1), as_tuple=True)
+        seen = sample_image(still.source.to(dtype), at[b, :, y, x][None, None])[0, :, 0]  # (4, N)
+        behind = behind.expand(B, -1, -1, -1).clone()
+        behind[b, :, y, x] = torch.lerp(seen[:3].T, plate[0, :, y, x].T,
+                                        smoothstep(seen[3:].T, *PLATE_RAMP))
     out = torch.lerp(at, coords.permute(0, 3, 1, 2), near).permute(0, 2, 3, 1).contiguous()
     overlay = torch.lerp(plate.expand(B, -1, -1, -1), behind, near)
     weight = torch.lerp(use.expand(B, -1, -1, -1), 1 - person.to(dtype), near)

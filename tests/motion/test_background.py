@@ -83,6 +83,26 @@ def test_an_uncovered_band_shows_the_photos_background_not_the_plate():
     assert step[free[:, 1:] & free[:, :-1]].max() < 3.0
 
 
+def test_the_ring_round_a_moved_person_shows_the_photo_at_crop_resolution():
+    """Beside the person's edge the background comes in the overlay: the photo's own pixels
+    where the background's flow lands, not a blurred copy (it was looked up at half the crop's
+    size and upsampled, a soft halo round the hair while the sheet was on)."""
+    image, carried, plate = _scene()
+    coords = _moved(30.0)
+    person = sample_image(carried, coords)
+    still = still_background(image, carried, plate)
+    _, overlay, weight = background_layers(still, coords, person)
+    ring = (weight[0, 0] > 0.99) & (person[0, 0] < 0.01)  # beside the person: all overlay
+    assert ring.sum() > 200
+    # the background's texture is per-pixel noise: neighbours in a blurred copy differ far less
+    blue = ring & (overlay[0, 2] > 0.85) & (overlay[0, 1] < 0.6)  # the background, no plate
+    pairs = blue[:, 1:] & blue[:, :-1]
+    assert pairs.sum() > 100
+    step = (overlay[0, 0, :, 1:] - overlay[0, 0, :, :-1]).abs()[pairs].mean()
+    photo = (image[0, 0, :, 1:] - image[0, 0, :, :-1]).abs()[(carried[0, 0] == 0)[:, 1:]].mean()
+    assert step > 0.5 * photo  # 0.12 of it before
+
+
 def test_a_small_move_leaves_the_background_alone():
     _, carried, _ = _scene()
     coords = _moved(2.0)
