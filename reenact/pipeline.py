@@ -26,7 +26,9 @@ from reenact.face.expression import (
     PHOTO_TRUST,
     absolute_expression,
     carry_forehead,
+    close_as_driver,
     expression_trust,
+    head_lid_gaps,
     limit_opening,
     relative_expression,
 )
@@ -351,10 +353,13 @@ class Reenactor:
         if (placement := self._placed(source, ref, motion)) is not None:
             placed = ref.replace(scale=placement[0], translation=placement[1])
         if motion == "relative":
-            expression = relative_expression(self._head(drv), self._head(ref))
+            head_drv, head_ref = self._head(drv), self._head(ref)
+            base = torch.zeros_like(head_ref)
             if self.config.reference_expression > 0:
-                expression = expression + self.config.reference_expression * \
-                    self._reference_level(source, ref)
+                base = self.config.reference_expression * self._reference_level(source, ref)
+            expression = close_as_driver(
+                self._head(source.coeffs), relative_expression(head_drv, head_ref) + base, base,
+                head_lid_gaps(head_drv) / head_lid_gaps(head_ref).clamp(min=1e-6))
         else:
             expression = absolute_expression(self._head(source.coeffs), self._head(drv))
         expression = carry_forehead(limit_opening(self._head(source.coeffs), expression))

@@ -146,6 +146,41 @@ def limit_opening(head_src: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor
     return offsets * keep[..., None]
 
 
+# Relative motion moves the lids by the driver's distances: a photo with wider eyes than the
+# driver's reference kept part of its eyeball open when the driver shut its eyes (a blue slit
+# between the lids). A driver's eye that closes to a share of its reference's lid gap closes
+# the photo's to at least that share of the gap it has at the reference (its offsets round that
+# eye scaled up, at most CLOSE_AT_MOST times); opening keeps the distances (limit_opening).
+CLOSE_AT_MOST = 3.0
+
+
+def head_lid_gaps(head: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) head-frame vertices -> (B, 2) each eye's lid gap (LID_PAIRS), head units."""
+    return torch.stack([(head[:, lo] - head[:, up]).norm(dim=-1) for up, lo in LID_PAIRS], -1)
+
+
+def _lid_heights(head: torch.Tensor) -> torch.Tensor:
+    """(B, V, 3) head-frame vertices -> (B, 2) each eye's lower lid below its upper (LID_PAIRS),
+    head units, negative where they cross: the gap's norm grows again past a crossing."""
+    return torch.stack([head[:, lo, 1] - head[:, up, 1] for up, lo in LID_PAIRS], -1)
+
+
+def close_as_driver(head_src: torch.Tensor, offsets: torch.Tensor, base: torch.Tensor,
+                    share: torch.Tensor) -> torch.Tensor:
+    """Expression offsets (B, V, 3) for the source shape (1, V, 3), ``base`` the offsets at the
+    driver's reference (1 or B, V, 3), ``share`` (B, 2) each driver eye's lid gap over its
+    reference's -> the offsets with each eye the driver closes closed to at least ``share`` of
+    its gap at ``base`` (CLOSE_AT_MOST)."""
+    around = torch.from_numpy(_eye_surroundings()).to(offsets)
+    start = _lid_heights(head_src + base)  # (1 or B, 2)
+    moved = start - _lid_heights(head_src + offsets)  # how far the distances close each eye
+    want = start * (1 - share.to(offsets).clamp(0, 1))
+    gain = (want / moved.clamp(min=1e-9)).clamp(1, CLOSE_AT_MOST)
+    gain = torch.where((share < 1) & (moved > 0), gain, torch.ones_like(gain))  # (B, 2)
+    scale = 1 + ((gain - 1)[:, :, None] * around[None]).sum(1)  # (B, V): the eyes do not overlap
+    return base + (offsets - base) * scale[..., None]
+
+
 def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:
     """Offsets (B, V, 3) = head_drv (B, V, 3) - head_drv_ref (1 or B, V, 3)."""
     return head_drv - head_drv_ref

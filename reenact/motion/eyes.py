@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import torch
 
+from reenact.face.expression import head_lid_gaps
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import (
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
     LEFT_IRIS_CENTER,
-    LID_PAIRS,
     RIGHT_EYE_INNER,
     RIGHT_EYE_OUTER,
     RIGHT_IRIS_CENTER,
@@ -135,8 +135,7 @@ def lash_lines(points: torch.Tensor, closed: torch.Tensor, size: int
 
 def lid_gaps(model: LandmarkFaceModel, coeffs) -> torch.Tensor:
     """(B, 2) the gap between the middle of each eye's upper and lower lid, head units."""
-    head = model.head_vertices(coeffs.identity, coeffs.expression)
-    return torch.stack([(head[:, lo] - head[:, up]).norm(dim=-1) for up, lo in LID_PAIRS], -1)
+    return head_lid_gaps(model.head_vertices(coeffs.identity, coeffs.expression))
 
 
 def closed_weight(model: LandmarkFaceModel, photo, shown) -> torch.Tensor:

@@ -151,6 +151,33 @@ def test_an_eye_opens_at_most_a_little_wider_than_the_photos():
     assert torch.equal(limit_opening(mean, wider), wider)
 
 
+def test_an_eye_the_driver_shuts_closes_by_the_same_share_of_a_wider_eye():
+    """Relative motion moves the lids by the driver's distances: a photo with wider eyes than the
+    driver's kept a slit of eyeball when the driver shut its eyes. The eye closes to the driver's
+    share of its own gap; an eye the driver leaves open or opens is not touched."""
+    from reenact.face.expression import close_as_driver
+
+    def heights(h):
+        return [float(h[0, lo, 1] - h[0, up, 1]) for up, lo in ((159, 145), (386, 374))]
+
+    mean = torch.from_numpy(mean_shape()).double()[None]
+    upper = [246, 161, 160, 159, 158, 157, 173]  # the right eye's upper lid, corners left out
+    driver_gap = 0.6 * heights(mean)[0]  # the driver's eye: narrower than the photo's
+    shut = torch.zeros_like(mean)
+    shut[0, upper, 1] += 0.9 * driver_gap  # the driver's lid comes down 90 % of its gap
+    share = torch.tensor([[0.1, 1.0]], dtype=torch.float64)
+    base = torch.zeros_like(mean)
+    assert heights(mean + shut)[0] > 0.4 * heights(mean)[0]  # the distance leaves a slit
+    out = close_as_driver(mean, shut, base, share)
+    assert heights(mean + out)[0] == pytest.approx(0.1 * heights(mean)[0], abs=0.01)
+    assert torch.equal(out[0, 386], shut[0, 386])  # the left eye: untouched
+    # an eye that already closes as far, or opens, keeps its offsets
+    assert torch.equal(close_as_driver(mean, 3 * shut, base, share), 3 * shut)
+    assert torch.equal(close_as_driver(mean, -shut, base, torch.tensor([[1.2, 1.0]],
+                                                                        dtype=torch.float64)),
+                       -shut)
+
+
 def test_a_photo_with_shut_eyes_driven_by_open_eyes_keeps_them_nearly_shut():
     """A woman with her eyes shut (a corpus portrait) driven by an open-eyed photo: the re-enacted
     eyes took the driver's opening, black sockets where the lids and lashes were stretched (dlib
