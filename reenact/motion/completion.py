@@ -86,6 +86,7 @@ class FaceTexture:
     sure: torch.Tensor  # (T,) bool, no texel of the triangle is in doubt
     hidden_feature: torch.Tensor  # (F,) int64 triangles of features the photo does not show
     src_area: torch.Tensor  # (F,) their projected source area / scale^2 (head units^2)
+    stretch_basis: torch.Tensor  # (1, T, 2, 2) float64, stretch_basis() of the photo's mesh
 
 
 def smoothstep(x: np.ndarray | torch.Tensor, lo: float, hi: float):
@@ -206,7 +207,10 @@ def build_face_texture(image: torch.Tensor, verts: torch.Tensor, fragments: Frag
                        rim=torch.from_numpy(np.stack([_padded(doubt, covered),
                                                       _padded(to_edge / scale, covered)]))[None],
                        sure=_fully_seen(frags, doubt <= 1e-3, len(faces), empty=True),
-                       hidden_feature=hidden, src_area=area)
+                       hidden_feature=hidden, src_area=area,
+                       stretch_basis=stretch_basis(verts.double(), torch.tensor([float(scale)],
+                                                                                dtype=torch.float64),
+                                                   faces))
 
 
 def _padded(values: np.ndarray, covered: np.ndarray) -> np.ndarray:
@@ -371,34 +375,49 @@ def revealed_area(texture: FaceTexture, verts: torch.Tensor, faces: torch.Tensor
     return (shown - STRETCH[0] * texture.src_area.to(shown.dtype)).clamp(min=0).sum(1)
 
 
-def largest_stretch(src_xy: torch.Tensor, src_scale: torch.Tensor, xy: torch.Tensor,
-                    scale: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """(B, T) per triangle: the most the map from the source's projection (1, V, >=2) to the
-    posed one (B, V, >=2) stretches it in any one direction (the larger singular value of the
-    affine map, per unit of the face's scale). A triangle the photo shows edge-on and a pose turns
-    to the camera is magnified along one direction only, which its area ratio hides."""
-    def edges(v):  # (..., T, 3, 2) -> (..., T, 2, 2), edge vectors as columns
-        return torch.stack([v[..., 1, :] - v[..., 0, :], v[..., 2, :] - v[..., 0, :]], -1)
+def _edges(v: torch.Tensor) -> torch.Tensor:
+    """(..., T, 3, 2) -> (..., T, 2, 2), a triangle's edge vectors as columns."""
+    return torch.stack([v[..., 1, :] - v[..., 0, :], v[..., 2, :] - v[..., 0, :]], -1)
 
-    dtype = xy.dtype
-    e_out = edges(xy[:, faces, :2]) / scale[:, None, None, None].to(dtype)
-    e_src = edges(src_xy[:, faces, :2].to(dtype)) / src_scale[:, None, None, None].to(dtype)
+
+def stretch_basis(src_xy: torch.Tensor, src_scale: torch.Tensor, faces: torch.Tensor
+                  ) -> torch.Tensor:
+    """(1, T, 2, 2) per triangle the inverse of the source projection's (1, V, >=2) edge matrix,
+    per unit of the face's scale (1,): what ``largest_stretch`` needs of the photo, once per
+    photo (``FaceTexture.stretch_basis``)."""
+    e_src = _edges(src_xy[:, faces, :2]) / src_scale[:, None, None, None].to(src_xy.dtype)
     det = e_src[..., 0, 0] * e_src[..., 1, 1] - e_src[..., 0, 1] * e_src[..., 1, 0]
     det = torch.where(det < 0, det.clamp(max=-1e-6), det.clamp(min=1e-6))
     adj = torch.stack([torch.stack([e_src[..., 1, 1], -e_src[..., 0, 1]], -1),
                        torch.stack([-e_src[..., 1, 0], e_src[..., 0, 0]], -1)], -2)
-    m = e_out @ (adj / det[..., None, None])  # (B, T, 2, 2) source -> output
+    return adj / det[..., None, None]
+
+
+def largest_stretch(src_xy: torch.Tensor | None, src_scale: torch.Tensor | None, xy: torch.Tensor,
+                    scale: torch.Tensor, faces: torch.Tensor, basis: torch.Tensor | None = None
+                    ) -> torch.Tensor:
+    """(B, T) per triangle: the most the map from the source's projection (1, V, >=2) to the
+    posed one (B, V, >=2) stretches it in any one direction (the larger singular value of the
+    affine map, per unit of the face's scale). A triangle the photo shows edge-on and a pose turns
+    to the camera is magnified along one direction only, which its area ratio hides. ``basis``:
+    the source's ``stretch_basis``, in place of ``src_xy`` and ``src_scale``."""
+    dtype = xy.dtype
+    if basis is None:
+        basis = stretch_basis(src_xy.to(dtype), src_scale, faces)
+    e_out = _edges(xy[:, faces, :2]) / scale[:, None, None, None].to(dtype)
+    m = e_out @ basis.to(dtype)  # (B, T, 2, 2) source -> output
     q = (m * m).sum((-2, -1))
     d = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
     return ((q + (q * q - 4 * d * d).clamp(min=0).sqrt()) / 2).sqrt()
 
 
 def magnified_area(model: LandmarkFaceModel, source: FaceCoefficients, verts: torch.Tensor,
-                   scale: torch.Tensor) -> torch.Tensor:
+                   scale: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
     """(B, V, 3) posed vertices -> (B,) head units^2 of the face (not the lips' gap, whose stretch
     is the mouth interior's business) facing the camera and magnified past MAGNIFY."""
     faces = torch.from_numpy(model.topology.triangles)
-    mag = largest_stretch(model.vertices(source), source.scale, verts, scale, faces)
+    mag = largest_stretch(None, None, verts, scale, faces, basis) if basis is not None else \
+        largest_stretch(model.vertices(source), source.scale, verts, scale, faces)
     # the mesh winds outwards and y points down: a triangle facing the camera has negative area
     area = (-signed_area(verts[:, faces]) / scale[:, None].to(verts.dtype) ** 2).clamp(min=0)
     lips_gap = torch.from_numpy(model.topology.triangle_region == REGION["mouth"])
@@ -423,7 +442,8 @@ def _turn_excess(texture: FaceTexture, model: LandmarkFaceModel, source: FaceCoe
     verts = model.vertices(trial)
     faces = torch.from_numpy(model.topology.triangles)
     shown = revealed_area(texture, verts, faces, trial.scale).reshape(B, n) / REVEAL_LIMIT
-    magnified = magnified_area(model, source, verts, trial.scale).reshape(B, n) / MAGNIFY_LIMIT
+    magnified = magnified_area(model, source, verts, trial.scale, texture.stretch_basis
+                               ).reshape(B, n) / MAGNIFY_LIMIT
     return torch.maximum(shown - shown[:, :1], magnified - magnified[:, :1])
 
 

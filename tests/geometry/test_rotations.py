@@ -50,6 +50,23 @@ def test_angle_between_and_interpolation():
     assert torch.allclose(rotation_interpolate(R0, R1, 1.0), R1)
 
 
+def test_the_numpy_fast_path_matches_torchs():
+    """Without gradients the per-frame poses go through NumPy: the same values as the torch
+    formulas (which gradients still take), for a batch, a zero rotation and float32."""
+    torch.manual_seed(0)
+    w = torch.cat([torch.randn(6, 3, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)])
+    R0, R1 = so3_exp(w), so3_exp(torch.randn(7, 3, dtype=torch.float64))
+    alpha = torch.rand(7, dtype=torch.float64)
+    graded = w.clone().requires_grad_(True)
+    assert torch.allclose(so3_exp(w), so3_exp(graded), atol=1e-14)
+    assert torch.allclose(so3_log(R0), so3_log(R0.clone().requires_grad_(True)), atol=1e-12)
+    assert torch.allclose(rotation_interpolate(R0, R1, alpha),
+                          rotation_interpolate(R0.clone().requires_grad_(True), R1, alpha),
+                          atol=1e-12)
+    assert so3_exp(w.float()).dtype == torch.float32
+    assert rotation_interpolate(R0.float(), R1.float(), 0.3).dtype == torch.float32
+
+
 def test_exp_gradcheck():
     w = torch.tensor([[0.3, -0.2, 0.1]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(so3_exp, (w,))

@@ -15,6 +15,7 @@ from reenact.motion.completion import (
     MAGNIFY_LIMIT,
     REVEAL_LIMIT,
     _complete,
+    largest_stretch,
     limit_turn,
     magnified_area,
     revealed_area,
@@ -128,6 +129,13 @@ def test_magnified_in_one_direction_takes_the_smoothed_texture(samples):
     counted = _vertex_mean().sum(0) > 0  # vertices only of the lip gap have no stretch of theirs
     assert weight.min() > 0.99  # the areas are the photo's
     assert blur[0, counted].min() > 1.99  # magnified 10x along x, past BLUR_STRETCH[2]
+    # the photo's stretch basis, kept with its texture, gives what the photo's mesh gives
+    scene = src.scene
+    direct = largest_stretch(scene.verts, scene.coeffs.scale, squashed, src.coeffs.scale,
+                             scene.faces)
+    kept = largest_stretch(None, None, squashed, src.coeffs.scale, scene.faces,
+                           scene.texture.stretch_basis)
+    assert torch.allclose(direct, kept, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
