@@ -216,41 +216,43 @@ class Reenactor:
         driver_mouth, folds = None, None
         for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
             t = time.perf_counter()
-            self.driving_frame = frame  # the frame this iteration's warp re-enacts
-            if cropper is not None:
-                self.driving_box = cropper(None if face is None else face.points)
-            elif face is not None:
-                self.driving_box = face_crop_box(face.points, cfg.margin)
-            if face is None:
-                if cfg.on_missing_face == "error":
-                    raise InputError(f"{name}: frame {i}: no face found")
-                self.report.missing_face_frames.append(i)
-            else:
-                fitted = self._fit(face)
-                last = fitted if smoother is None else smoother(fitted)
-                if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
-                    driver_mouth = mouth(frame, face.points, fitted)
-                if cfg.detail:
-                    if detail is None:  # no reference given: the first frame with a face
-                        detail = ExpressionDetail(frame, face.points)
-                    folds = detail(frame, face.points)
-            ref = ref if ref is not None else last
-            # last: held when no face
-            coeffs, meshes = self._mix(source, last, ref, motion, options)
-            t = self.report.add("fit+mix", t)
-            self.report.frames += 1
-            warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
-                                 driver_mouth=driver_mouth)
-            if meshes is not None:
-                warp = dataclasses.replace(warp, model_meshes=meshes)
-            if folds is not None:
-                shade = shading(folds, warp.fragments, source.scene.faces)
-                warp = dataclasses.replace(warp, image=(warp.image * shade).clamp(0, 1),
-                                           shading=shade)
-            t = self.report.add("warp", t)
-            if self.refiner is not None:
-                warp = refined(warp, self.refiner(source.scene, warp))
-                self.report.add("refine", t)
+            # no autograd bookkeeping (about 8 % a frame); a FLAME / BFM fit optimises
+            with torch.inference_mode(self.transfer is None):
+                self.driving_frame = frame  # the frame this iteration's warp re-enacts
+                if cropper is not None:
+                    self.driving_box = cropper(None if face is None else face.points)
+                elif face is not None:
+                    self.driving_box = face_crop_box(face.points, cfg.margin)
+                if face is None:
+                    if cfg.on_missing_face == "error":
+                        raise InputError(f"{name}: frame {i}: no face found")
+                    self.report.missing_face_frames.append(i)
+                else:
+                    fitted = self._fit(face)
+                    last = fitted if smoother is None else smoother(fitted)
+                    if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
+                        driver_mouth = mouth(frame, face.points, fitted)
+                    if cfg.detail:
+                        if detail is None:  # no reference given: the first frame with a face
+                            detail = ExpressionDetail(frame, face.points)
+                        folds = detail(frame, face.points)
+                ref = ref if ref is not None else last
+                # last: held when no face
+                coeffs, meshes = self._mix(source, last, ref, motion, options)
+                t = self.report.add("fit+mix", t)
+                self.report.frames += 1
+                warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
+                                     driver_mouth=driver_mouth)
+                if meshes is not None:
+                    warp = dataclasses.replace(warp, model_meshes=meshes)
+                if folds is not None:
+                    shade = shading(folds, warp.fragments, source.scene.faces)
+                    warp = dataclasses.replace(warp, image=(warp.image * shade).clamp(0, 1),
+                                               shading=shade)
+                t = self.report.add("warp", t)
+                if self.refiner is not None:
+                    warp = refined(warp, self.refiner(source.scene, warp))
+                    self.report.add("refine", t)
             yield warp
 
     def _track_reference(self, reference: np.ndarray, name: str) -> TrackedFace:
@@ -418,6 +420,7 @@ class Reenactor:
         return fits[key][1]
 
     # -- output -------------------------------------------------------------------------------
+    @torch.inference_mode()
     def compose(self, source: Source, warp: WarpResult) -> np.ndarray:
         """The output frame: the crop (``crop_only``) or the full source frame with the crop pasted
         back at the source's own resolution. (H, W, 3) uint8."""
