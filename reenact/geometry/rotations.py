@@ -3,6 +3,8 @@
 import numpy as np
 import torch
 
+from reenact.geometry.fastpath import plain
+
 
 def _axis_rotation(angle: torch.Tensor, axis: int) -> torch.Tensor:
     c, s = torch.cos(angle), torch.sin(angle)
@@ -45,14 +47,8 @@ def _hat(w: torch.Tensor) -> torch.Tensor:
                         -w[..., 1], w[..., 0], zero], dim=-1).reshape(*w.shape[:-1], 3, 3)
 
 
-def _plain(*tensors: torch.Tensor) -> bool:
-    """Whether the per-frame fast path applies: CPU tensors no gradient flows through. The
-    per-frame poses are a few 3 x 3 matrices, where NumPy's per-operation cost is a fifth of
-    torch's; both paths compute the same formulas."""
-    return all(t.device.type == "cpu" and not (t.requires_grad and torch.is_grad_enabled())
-               for t in tensors)
-
-
+# Without gradients (``plain``) the per-frame poses, a few 3 x 3 matrices, take the same formulas
+# in NumPy, whose per-operation cost is a fifth of torch's.
 def _so3_exp_np(w: np.ndarray) -> np.ndarray:
     theta = np.linalg.norm(w, axis=-1)[..., None, None]
     zero = np.zeros_like(w[..., 0])
@@ -77,7 +73,7 @@ def _so3_log_np(R: np.ndarray) -> np.ndarray:
 
 def so3_exp(w: torch.Tensor) -> torch.Tensor:
     """Axis-angle vectors (..., 3) (angle = norm, radians) -> rotation matrices (..., 3, 3)."""
-    if _plain(w):
+    if plain(w):
         return torch.from_numpy(_so3_exp_np(w.numpy()))
     theta = w.norm(dim=-1, keepdim=True).unsqueeze(-1)  # (..., 1, 1)
     K = _hat(w)
@@ -91,7 +87,7 @@ def so3_exp(w: torch.Tensor) -> torch.Tensor:
 
 def so3_log(R: torch.Tensor) -> torch.Tensor:
     """Rotation matrices (..., 3, 3) -> axis-angle vectors (..., 3), angle in [0, pi)."""
-    if _plain(R):
+    if plain(R):
         return torch.from_numpy(_so3_log_np(R.numpy()))
     cos = ((R.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1 + 1e-7, 1 - 1e-7)
     theta = torch.acos(cos).unsqueeze(-1)
@@ -110,7 +106,7 @@ def rotation_interpolate(R0: torch.Tensor, R1: torch.Tensor, alpha: float | torc
                          ) -> torch.Tensor:
     """Geodesic interpolation: alpha = 0 gives R0, alpha = 1 gives R1. Shapes (..., 3, 3)."""
     alpha = torch.as_tensor(alpha, dtype=R0.dtype, device=R0.device)
-    if _plain(R0, R1, alpha):
+    if plain(R0, R1, alpha):
         r0, r1 = R0.numpy(), R1.numpy()
         w = alpha.numpy()[..., None] * _so3_log_np(np.swapaxes(r0, -1, -2) @ r1)
         return torch.from_numpy(r0 @ _so3_exp_np(w))

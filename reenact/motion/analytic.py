@@ -337,8 +337,7 @@ def _own_weight(scene: SourceScene, verts: torch.Tensor, coeffs: FaceCoefficient
     src = scene.src_tri_area.to(verts.dtype) / scene.coeffs.scale.to(verts.dtype) ** 2
     stretch = area / src.clamp(min=1e-6)[None]  # (B, T)
     mean = _vertex_mean().to(stretch.dtype)
-    mag = largest_stretch(None, None, verts, coeffs.scale, scene.faces,
-                          scene.texture.stretch_basis) @ mean
+    mag = largest_stretch(scene.texture.stretch_basis, verts, coeffs.scale, scene.faces) @ mean
     blur = smoothstep(mag, *BLUR_STRETCH[:2]) + smoothstep(mag, *BLUR_STRETCH[1:])
     return (1 - smoothstep(stretch @ mean, *STRETCH)).float(), blur.float()
 

@@ -393,17 +393,14 @@ def stretch_basis(src_xy: torch.Tensor, src_scale: torch.Tensor, faces: torch.Te
     return adj / det[..., None, None]
 
 
-def largest_stretch(src_xy: torch.Tensor | None, src_scale: torch.Tensor | None, xy: torch.Tensor,
-                    scale: torch.Tensor, faces: torch.Tensor, basis: torch.Tensor | None = None
-                    ) -> torch.Tensor:
+def largest_stretch(basis: torch.Tensor, xy: torch.Tensor, scale: torch.Tensor,
+                    faces: torch.Tensor) -> torch.Tensor:
     """(B, T) per triangle: the most the map from the source's projection (1, V, >=2) to the
     posed one (B, V, >=2) stretches it in any one direction (the larger singular value of the
     affine map, per unit of the face's scale). A triangle the photo shows edge-on and a pose turns
     to the camera is magnified along one direction only, which its area ratio hides. ``basis``:
-    the source's ``stretch_basis``, in place of ``src_xy`` and ``src_scale``."""
+    the source's ``stretch_basis``."""
     dtype = xy.dtype
-    if basis is None:
-        basis = stretch_basis(src_xy.to(dtype), src_scale, faces)
     e_out = _edges(xy[:, faces, :2]) / scale[:, None, None, None].to(dtype)
     m = e_out @ basis.to(dtype)  # (B, T, 2, 2) source -> output
     q = (m * m).sum((-2, -1))
@@ -414,10 +411,12 @@ def largest_stretch(src_xy: torch.Tensor | None, src_scale: torch.Tensor | None,
 def magnified_area(model: LandmarkFaceModel, source: FaceCoefficients, verts: torch.Tensor,
                    scale: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
     """(B, V, 3) posed vertices -> (B,) head units^2 of the face (not the lips' gap, whose stretch
-    is the mouth interior's business) facing the camera and magnified past MAGNIFY."""
+    is the mouth interior's business) facing the camera and magnified past MAGNIFY. ``basis``:
+    the source's ``stretch_basis`` (computed from ``source`` when not given)."""
     faces = torch.from_numpy(model.topology.triangles)
-    mag = largest_stretch(None, None, verts, scale, faces, basis) if basis is not None else \
-        largest_stretch(model.vertices(source), source.scale, verts, scale, faces)
+    if basis is None:
+        basis = stretch_basis(model.vertices(source), source.scale, faces)
+    mag = largest_stretch(basis, verts, scale, faces)
     # the mesh winds outwards and y points down: a triangle facing the camera has negative area
     area = (-signed_area(verts[:, faces]) / scale[:, None].to(verts.dtype) ** 2).clamp(min=0)
     lips_gap = torch.from_numpy(model.topology.triangle_region == REGION["mouth"])

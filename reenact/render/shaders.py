@@ -5,6 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reenact.geometry.fastpath import plain
 from reenact.render.rasterizer import Fragments
 
 
@@ -50,13 +51,14 @@ def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "bord
 
 
 def resize_bilinear(image: torch.Tensor, size: int) -> torch.Tensor:
-    """``F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)`` for a
-    (B, C, h, w) float tensor without gradients, by OpenCV: the same half-pixel convention and
-    values (to rounding), three to five times faster on the per-frame flows and masks (C <= 4)."""
+    """``F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)``; for a
+    (B, C, h, w) CPU tensor without gradients (``plain``) and C <= 4 by OpenCV: the same
+    half-pixel convention and values (to rounding), three to five times faster on the per-frame
+    flows and masks."""
     C = image.shape[1]
-    if image.requires_grad or C > 4:
+    if not plain(image) or C > 4:
         return F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-    planes = image.permute(0, 2, 3, 1).cpu().numpy()  # (B, h, w, C)
+    planes = image.permute(0, 2, 3, 1).numpy()  # (B, h, w, C)
     out = np.stack([cv2.resize(np.ascontiguousarray(p), (size, size), interpolation=cv2.INTER_LINEAR)
                     .reshape(size, size, C) for p in planes])
     return torch.from_numpy(out).permute(0, 3, 1, 2)

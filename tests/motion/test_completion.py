@@ -19,6 +19,7 @@ from reenact.motion.completion import (
     limit_turn,
     magnified_area,
     revealed_area,
+    stretch_basis,
 )
 from reenact.pipeline import Reenactor
 from tests.conftest import data_path
@@ -131,10 +132,9 @@ def test_magnified_in_one_direction_takes_the_smoothed_texture(samples):
     assert blur[0, counted].min() > 1.99  # magnified 10x along x, past BLUR_STRETCH[2]
     # the photo's stretch basis, kept with its texture, gives what the photo's mesh gives
     scene = src.scene
-    direct = largest_stretch(scene.verts, scene.coeffs.scale, squashed, src.coeffs.scale,
-                             scene.faces)
-    kept = largest_stretch(None, None, squashed, src.coeffs.scale, scene.faces,
-                           scene.texture.stretch_basis)
+    direct = largest_stretch(stretch_basis(scene.verts, scene.coeffs.scale, scene.faces),
+                             squashed, src.coeffs.scale, scene.faces)
+    kept = largest_stretch(scene.texture.stretch_basis, squashed, src.coeffs.scale, scene.faces)
     assert torch.allclose(direct, kept, rtol=1e-12)
 
 
