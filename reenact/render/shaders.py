@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry.fastpath import plain
+from reenact.render.compiled import kernels
 from reenact.render.rasterizer import Fragments
 
 
@@ -13,6 +14,17 @@ def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.T
                        ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """Barycentric interpolation at covered pixels only: ((b, y, x) index tensors of the N covered
     pixels, values (N, C)). ``attrs`` is (B, V, C) per-vertex values."""
+    fast = kernels() if plain(fragments.bary, attrs) else None
+    if fast is not None and attrs.dtype in (torch.float32, torch.float64):
+        # compiled (reenact.render.compiled): the same sums in the same order, bitwise equal
+        B, _, W = fragments.pix_to_face.shape
+        p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
+        found = [fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(),
+                                  attrs[i].numpy()) for i in range(B)]
+        flat = torch.from_numpy(np.concatenate([f[0] for f in found]))
+        b = torch.repeat_interleave(torch.tensor([len(f[0]) for f in found]))
+        y, x = flat.div(W, rounding_mode="floor"), flat.remainder(W)
+        return (b, y, x), torch.from_numpy(np.concatenate([f[1] for f in found]))
     b, y, x = torch.nonzero(fragments.mask, as_tuple=True)
     vidx = faces[fragments.pix_to_face[b, y, x]]  # (N, 3)
     vals = attrs[b[:, None], vidx]  # (N, 3, C)
