@@ -150,13 +150,17 @@ class MouthFromDriver:
         self.sharpness: float | None = None  # the driver's, from its first face (one camera)
 
     def __call__(self, frame: np.ndarray, points: np.ndarray, coeffs
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The texture (1, 3, h, w) and its share (1,), or None where the driver's lips are shut
+        (a share of 0: ``analytic_warp`` draws the same without it)."""
         scale = float(coeffs.scale[0])
         if self.sharpness is None:
             self.sharpness = face_sharpness(frame, points, scale)
-        look = MouthLook(skin_colour(frame, points, scale), self.sharpness)
-        tex = self.layout(frame, points, self.photo, look)
         head = self.model.head_vertices(coeffs.identity, coeffs.expression)[0]
         gap = float((head[LOWER_LIP_INNER] - head[UPPER_LIP_INNER]).norm())
         use = smoothstep(torch.tensor([gap], dtype=torch.float64), *DRIVER_OPEN).float()
+        if float(use) <= 0:
+            return None
+        look = MouthLook(skin_colour(frame, points, scale), self.sharpness)
+        tex = self.layout(frame, points, self.photo, look)
         return torch.from_numpy(tex).permute(2, 0, 1)[None], use

@@ -26,16 +26,17 @@ def kernels():
         return None
     try:
         import numba
-        rasterize_kernel = numba.njit(cache=True, nogil=True)(_rasterize)
-        interpolate_kernel = numba.njit(cache=True, nogil=True)(_interpolate)
+        compiled = [numba.njit(cache=True, nogil=True)(f)
+                    for f in (_rasterize, _interpolate, _select_layers)]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
-    return _Kernels(rasterize_kernel, interpolate_kernel)
+    return _Kernels(*compiled)
 
 
 class _Kernels:
-    def __init__(self, rasterize_kernel, interpolate_kernel):
+    def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
+        self._select = select_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,6 +62,22 @@ class _Kernels:
         n = self._interpolate(np.ascontiguousarray(pix_to_face), np.ascontiguousarray(
             bary, attrs.dtype), np.ascontiguousarray(faces, np.int64), attrs, index, values)
         return index[:n], values[:n]
+
+
+    def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
+                      at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``reenact.motion.background.background_layers``' last step, float32: near the person
+        (``near``, (B, S, S) bool) the person's flow ``coords`` (B, S, S, 2), ``behind``
+        (1 or B, 3, S, S) and weight 1 - ``person`` (B, S, S); elsewhere the background's flow
+        ``at`` (B, 2, S, S), the ``plate`` (3, S, S) and weight ``use`` (1 or B, S, S). Returns
+        (B, S, S, 2) flow, (B, 3, S, S) overlay, (B, 1, S, S) weight."""
+        B, S = near.shape[0], near.shape[1]
+        out = np.empty((B, S, S, 2), np.float32)
+        overlay = np.empty((B, 3, S, S), np.float32)
+        weight = np.empty((B, 1, S, S), np.float32)
+        self._select(near, person, coords, at, use, behind, plate, out, overlay, weight)
+        return out, overlay, weight
 
 
 def _rasterize(verts, faces, H, W, eps, pix_to_face, zbuf, bary):
@@ -114,3 +131,22 @@ def _interpolate(pix_to_face, bary, faces, attrs, index, values):
         index[n] = i
         n += 1
     return n
+
+
+def _select_layers(near, person, coords, at, use, behind, plate, out, overlay, weight):
+    """See ``kernels().select_layers``: a select per pixel, as torch.lerp by a 0 / 1 mask is."""
+    one = np.float32(1.0)
+    for b in range(near.shape[0]):
+        u, h = min(b, use.shape[0] - 1), min(b, behind.shape[0] - 1)
+        for y in range(near.shape[1]):
+            for x in range(near.shape[2]):
+                if near[b, y, x]:
+                    out[b, y, x, 0], out[b, y, x, 1] = coords[b, y, x, 0], coords[b, y, x, 1]
+                    for c in range(3):
+                        overlay[b, c, y, x] = behind[h, c, y, x]
+                    weight[b, 0, y, x] = one - person[b, y, x]
+                else:
+                    out[b, y, x, 0], out[b, y, x, 1] = at[b, 0, y, x], at[b, 1, y, x]
+                    for c in range(3):
+                        overlay[b, c, y, x] = plate[c, y, x]
+                    weight[b, 0, y, x] = use[u, y, x]

@@ -152,3 +152,21 @@ def test_pasted_background_is_the_photos_own_at_full_resolution(astronaut):
     assert far.sum() > 500
     diff = np.abs(out - src.frame.astype(int)).max(-1)[far]
     assert np.mean(diff <= 1) > 0.97
+
+
+@pytest.mark.parametrize("dx", [0.0, 2.0, 30.0])
+def test_compiled_selects_equal_torchs(monkeypatch, dx):
+    # background_layers' last step runs compiled (reenact.render.compiled) on the CPU; the torch
+    # lerps it replaces are the reference, bit for bit, with and without a sheet
+    import reenact.motion.background as module
+
+    image, carried, plate = _scene()
+    coords = torch.cat([_moved(dx), _moved(dx / 2)])  # a batch of two
+    person = sample_image(carried.expand(2, -1, -1, -1), coords)
+    still = still_background(image, carried, plate)
+    assert module.kernels() is not None
+    fast = background_layers(still, coords, person)
+    monkeypatch.setattr(module, "kernels", lambda: None)
+    ref = background_layers(still, coords, person)
+    for a, b in zip(fast, ref, strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
