@@ -18,7 +18,9 @@ def _animate_parser(sub) -> None:
     p.add_argument("--out", "-o", required=True, help="output .png/.jpg (image) or .mp4 (video)")
     p.add_argument("--config", help="YAML file of AnimateConfig values (flags override it)")
     p.add_argument("--size", type=int, choices=(256, 512), help="crop resolution (default 256)")
-    p.add_argument("--face-index", type=int, help="which face when several: 0 = largest")
+    p.add_argument("--face-index", type=int,
+                   help="which face of the photo when it has several: 0 = largest "
+                        "(the driver's is always its largest)")
     p.add_argument("--motion", choices=("relative", "absolute"),
                    help="expression transfer (default: relative for videos, absolute for images)")
     p.add_argument("--reference-frame", type=_reference_frame, metavar="auto|N",

@@ -21,7 +21,7 @@ class AnimateConfig:
 
     size: int = 256  # crop resolution, 256 or 512
     margin: float = 2.0  # crop side / face landmark box side
-    face_index: int = 0  # which face when there are several: 0 = the largest
+    face_index: int = 0  # which face of the photo when it has several: 0 = the largest
     motion: str | None = None  # relative | absolute; None: relative for videos, absolute for images
     # driving frame relative motion starts from: "auto" (the one nearest the photo in pose and
     # expression, reenact.face.reference) or its index

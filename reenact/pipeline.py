@@ -151,7 +151,6 @@ class Reenactor:
         the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here."""
         queue: Queue = Queue(maxsize=2)
         stop = threading.Event()
-        index = self.config.face_index
 
         def produce() -> None:
             try:
@@ -159,7 +158,9 @@ class Reenactor:
                     previous, t = None, time.perf_counter()
                     for frame in frames:
                         t = self.report.add("decode", t)
-                        face = pick_face(tracker.detect(frame), index, previous)
+                        # the driver's largest face, then the one nearest it (--face-index
+                        # picks the photo's face, not the driver's)
+                        face = pick_face(tracker.detect(frame), 0, previous)
                         previous = face or previous
                         t = self.report.add("track", t)
                         while not stop.is_set():
@@ -257,7 +258,7 @@ class Reenactor:
 
     def _track_reference(self, reference: np.ndarray, name: str) -> TrackedFace:
         with FaceTracker(static=True) as t:
-            face = pick_face(t.detect(reference), self.config.face_index)
+            face = pick_face(t.detect(reference))  # the driver's largest face
         if face is None:
             raise InputError(f"{name}: frame {self.config.reference_frame} (the reference "
                              f"frame) has no face")
@@ -282,7 +283,7 @@ class Reenactor:
             for i, frame in enumerate(itertools.islice(frames, n)):
                 if i % step:
                     continue
-                face = pick_face(t.detect(frame), self.config.face_index)
+                face = pick_face(t.detect(frame))  # the driver's largest face
                 if face is None:
                     continue
                 c = self._fit(face)

@@ -2,6 +2,7 @@
 frame and odd image modes, through the same pipeline as ``reenact animate``."""
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -244,3 +245,23 @@ def test_a_face_at_the_photos_edge_is_not_mirrored_into_its_crop(pair):
 
     mirrored = crop_image(cut, src.box, 256)
     assert detail(mirrored) > 3 * detail(src.crop)
+
+
+def test_face_index_picks_the_photos_face_not_the_drivers(samples):
+    """--face-index 1 on a two-face photo with a one-face driver: the driver's face is its
+    largest, so every frame re-enacts the chosen face (it used to ask the driver for a second
+    face, find none, and return the photo unchanged)."""
+    big = samples["astronaut"]
+    small = samples["grace_hopper"][::2, ::2]
+    canvas = np.full((512, 512 + small.shape[1], 3), 255, np.uint8)
+    canvas[:512, :512] = big
+    canvas[:small.shape[0], 512:] = small
+    drivers = [np.ascontiguousarray(f) for f in
+               itertools.islice(iter_video_frames(data_path("driving/d3.mp4")), 0, 30, 10)]
+    r = Reenactor(AnimateConfig(face_index=1))
+    source = r.prepare_source(canvas, "two faces")
+    assert source.box.cx > 512  # the smaller face
+    outs = [r.compose(source, w) for w in r.drive(source, drivers, 25.0, True)]
+    assert r.report.missing_face_frames == []
+    moved = [np.abs(o.astype(int) - canvas.astype(int))[:, 512:].mean() for o in outs]
+    assert max(moved) > 1.0  # the small face moved
