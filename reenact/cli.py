@@ -3,12 +3,17 @@ Everything is built inside ``main()``; user errors print one line naming the fil
 and exit non-zero, never a traceback."""
 
 import argparse
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 EXIT_USAGE, EXIT_INPUT, EXIT_INTERRUPTED = 2, 3, 130
+INTERRUPTED = "reenact: interrupted; no partial output was left at the target path"
 
 
 def _animate_parser(sub) -> None:
@@ -168,39 +173,74 @@ def _config_from_args(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while torch and the rest import (the first second or two)
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C while torch, OpenCV and mediapipe import is held until the block ends, then raised:
+    a KeyboardInterrupt thrown through their native import code aborted the process ("terminate
+    called after throwing an instance of 'pybind11::error_already_set'") or left a traceback."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # not ours to change (a thread, an embedding program, an ignored SIGINT)
+        return
+    hit = []
+    signal.signal(signal.SIGINT, lambda *_: hit.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hit:
+        raise KeyboardInterrupt
+
+
+def _command(args) -> Callable[[], int | None]:
+    """Import the command's module (the slow part of start-up) and return its runner."""
+    if args.command == "animate":
+        from reenact.app.animate import run_animate
+
+        return lambda: run_animate(args, _config_from_args(args))
+    if args.command == "demo":
+        from reenact.app.demo import run_demo
+
+        return lambda: run_demo(Path(args.out_dir), args.frames)
+    if args.command == "preprocess":
+        from reenact.app.preprocess import run_preprocess
+
+        return lambda: run_preprocess(args)
+    if args.command == "train":
+        from reenact.app.train import run_train
+
+        return lambda: run_train(args)
+    from reenact.app.evaluate import run_evaluate
+
+    return lambda: run_evaluate(args)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from reenact.app.runtime import configure_runtime
-    from reenact.io import InputError
+    from reenact.config import ConfigError
 
-    configure_runtime(args.threads)
+    with _interrupts_held():
+        from reenact.app.runtime import configure_runtime
+        from reenact.io import InputError
 
+        configure_runtime(args.threads)
     try:
-        if args.command == "animate":
-            from reenact.app.animate import run_animate
-
-            run_animate(args, _config_from_args(args))
-        elif args.command == "demo":
-            from reenact.app.demo import run_demo
-
-            run_demo(Path(args.out_dir), args.frames)
-        elif args.command == "preprocess":
-            from reenact.app.preprocess import run_preprocess
-
-            return run_preprocess(args)
-        elif args.command == "train":
-            from reenact.app.train import run_train
-
-            return run_train(args)
-        elif args.command == "evaluate":
-            from reenact.app.evaluate import run_evaluate
-
-            return run_evaluate(args)
-        return 0
-    except KeyboardInterrupt:
-        print("reenact: interrupted; no partial output was left at the target path",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        with _interrupts_held():
+            run = _command(args)
+        return run() or 0
+    except ConfigError as exc:  # a --config file: its name, the key and the value
+        if args.debug:
+            raise
+        print(f"reenact: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (InputError, ValueError, FileNotFoundError, FileExistsError) as exc:
         if args.debug:
             raise

@@ -85,18 +85,74 @@ class AnimateConfig:
             raise ValueError(f"margin must lie in [1.2, 4], got {self.margin}")
 
 
-def load_config(cls, path: str | Path | None = None, **overrides):
-    """Build a frozen config: the class defaults, then a YAML file, then explicit overrides."""
-    values = {}
-    if path is not None:
+class ConfigError(ValueError):
+    """A config file that cannot be used: one line naming the file, the key and the value."""
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+          type(None): "null"}
+
+
+def _fits(value, kind) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _file_values(cls, path: str | Path) -> dict:
+    """The YAML file's values, each checked against the field's type."""
+    try:
         with open(path) as f:
-            values.update(yaml.safe_load(f) or {})
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark, start = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if mark and start and start.line != mark.line:  # e.g. an unclosed bracket
+            where += f" (in what line {start.line + 1} begins)"
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML{where} ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected 'key: value' lines, got a YAML "
+                          f"{type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        if key not in hints:
+            known = ", ".join(f.name for f in fields(cls))
+            raise ConfigError(f"{path}: {key}: not an option (the options: {known})")
+        kinds = typing.get_args(hints[key]) or (hints[key],)
+        if not any(_fits(value, k) for k in kinds):
+            expected = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
+            raise ConfigError(f"{path}: {key}: expected {expected}, got {value!r}")
+    return data
+
+
+def load_config(cls, path: str | Path | None = None, **overrides):
+    """Build a frozen config: the class defaults, then a YAML file, then explicit overrides.
+    A file that cannot be used raises ``ConfigError`` naming the file, the key and the value."""
+    values = {} if path is None else dict(_file_values(cls, path))
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        if path is None:
+            raise
+        try:  # without the file's values, do the flags alone pass? then the file is at fault
+            cls(**{k: v for k, v in overrides.items() if v is not None and k in known})
+        except ValueError:
+            raise exc from None
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def save_config(config, path: str | Path) -> None:

@@ -255,6 +255,10 @@ class Reenactor:
                     warp = refined(warp, self.refiner(source.scene, warp))
                     self.report.add("refine", t)
             yield warp
+        if self.report.frames and len(self.report.missing_face_frames) == self.report.frames:
+            # nothing moved the photo: an error, not the photo unchanged (a landscape, a wall)
+            raise InputError(f"{name}: no face found in " + (
+                f"any of its {self.report.frames} frames" if is_video else "the image"))
 
     def _track_reference(self, reference: np.ndarray, name: str) -> TrackedFace:
         with FaceTracker(static=True) as t:

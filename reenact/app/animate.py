@@ -113,10 +113,18 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
                 writer.write(frame)
                 bar.update(1)
             bar.close()
+        decoded = reenactor.report.frames
+        if info.num_frames and decoded < info.num_frames:
+            print(f"reenact: {driving}: its header promises {info.num_frames} frames but only "
+                  f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}",
+                  file=console)
     else:
-        warp = next(reenactor.drive(src, frames, fps, False, reference, name))
+        warps = reenactor.drive(src, frames, fps, False, reference, name)
+        warp = next(warps)
         frame = reenactor.compose(src, warp)
         if args.side_by_side:
             frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
+        for _ in warps:  # the end of the one-frame run: where a faceless image raises
+            pass
         write_image(out, frame)
     return reenactor.report

@@ -250,3 +250,113 @@ def test_a_photo_in_profile_is_held_and_animate_says_so(tmp_path, capfd):
     err = capfd.readouterr().err
     assert code == 0, err
     assert re.search(r"turned \d+ degrees from the camera", err) and "are held" in err
+
+
+def test_a_driver_without_any_face_is_an_error(files, tmp_path, capsys):
+    """A landscape still or a video of a wall: no motion to give, so no output and exit 3 (it
+    used to write the photo unchanged with exit 0)."""
+    wall = tmp_path / "wall.mp4"
+    with VideoWriter(wall, 25) as w:
+        for _ in range(8):
+            w.write(np.full((240, 320, 3), 128, np.uint8))
+    out = tmp_path / "o.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", wall, "-o", out)
+    assert code == EXIT_INPUT and "wall.mp4" in err and "no face found in any of its 8 frames" in err
+    assert err.count("\n") == 1 and not out.exists() and list(tmp_path.iterdir()) == [wall]
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "blank.png",
+                     "-o", tmp_path / "o.png")
+    assert code == EXIT_INPUT and "blank.png: no face found in the image" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_truncated_driving_video_is_reported(files, tmp_path, capfd):
+    """A video whose header promises more frames than its data holds (cut off by bytes, the
+    index at the front): the frames there are written, with a warning naming both counts."""
+    import itertools
+
+    import av
+    import cv2
+
+    full = tmp_path / "full.mp4"
+    with av.open(str(full), "w", options={"movflags": "+faststart"}) as c:
+        stream = c.add_stream("libx264", rate=25)
+        stream.pix_fmt, stream.width, stream.height = "yuv420p", 320, 240
+        for f in itertools.islice(iter_video_frames(data_path("driving", "d0.mp4")), 30):
+            image = av.VideoFrame.from_ndarray(cv2.resize(f, (320, 240)), format="rgb24")
+            for packet in stream.encode(image):
+                c.mux(packet)
+        for packet in stream.encode():
+            c.mux(packet)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[:len(full.read_bytes()) * 6 // 10])
+    assert probe_video(cut).num_frames == 30
+    decoded = sum(1 for _ in iter_video_frames(cut))
+    assert 0 < decoded < 30
+    out = tmp_path / "o.mp4"
+    assert main(["animate", "-s", str(files / "astronaut.png"), "-d", str(cut), "-o", str(out)]) == 0
+    err = capfd.readouterr().err
+    assert f"cut.mp4: its header promises 30 frames but only {decoded} could be decoded" in err
+    assert probe_video(out).num_frames == decoded
+    # a whole file says nothing of the kind
+    assert main(["animate", "-s", str(files / "astronaut.png"), "-d", str(full),
+                 "-o", str(tmp_path / "o2.mp4")]) == 0
+    assert "header promises" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_ctrl_c_during_start_up_is_one_line_and_130(files, tmp_path, delay):
+    """Ctrl-C in the first seconds, while torch and mediapipe import: it printed a 20-line
+    traceback, or native code aborted on it; now the same line as later, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o.png"
+    p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "animate", "-s",
+                          str(files / "astronaut.png"), "-d", str(files / "hopper.jpg"), "-o",
+                          str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    if p.returncode == 0:
+        pytest.skip(f"the run finished within {delay} s, before the interrupt")
+    assert p.returncode == EXIT_INTERRUPTED, err
+    assert err == "reenact: interrupted; no partial output was left at the target path\n"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("alpha: high\n", "alpha: expected a number, got 'high'"),
+    ("alpha: 0.5\nsize: [256\n", "not valid YAML at line 3, column 1 (in what line 2 begins)"),
+    ("- alpha\n- 0.5\n", "expected 'key: value' lines"),
+    ("alfa: 0.5\n", "alfa: not an option"),
+    ("alpha: 1.5\n", "alpha must lie in [0, 1], got 1.5"),
+    ("crop_only: maybe\n", "crop_only: expected true or false, got 'maybe'"),
+    ("reference_frame: 2.5\n", "reference_frame: expected a whole number or a string, got 2.5"),
+])
+def test_config_file_errors_name_the_file_key_and_value(files, tmp_path, capsys, text, expected):
+    """A bad --config file: exit 2 and one line naming the file and what is wrong (it gave a
+    multi-line or keyless message, or an 'unexpected error' with exit 1)."""
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(text)
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.png", "--config", cfg)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "settings.yaml" in err and expected in err, err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_config_file_values_and_flags(files, tmp_path, capsys):
+    """A good file is used; a bad flag next to it is still the flag's error (exit 3), and a flag
+    that completes the file (a checkpoint for its model) is not the file's fault."""
+    from reenact.config import AnimateConfig, load_config
+
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("alpha: 0.5\nmodel: dcggan\n")
+    config = load_config(AnimateConfig, cfg, checkpoint="w.pt")
+    assert config.alpha == 0.5 and config.model == "dcggan"
+    cfg.write_text("margin: 2.5\n")
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.png", "--config", cfg, "--alpha", "1.7")
+    assert code == EXIT_INPUT and "alpha must lie in" in err and "settings.yaml" not in err
