@@ -12,8 +12,18 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-EXIT_USAGE, EXIT_INPUT, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_USAGE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 INTERRUPTED = "reenact: interrupted; no partial output was left at the target path"
+TERMINATED = "reenact: terminated (SIGTERM); no partial output was left at the target path"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the same clean-up runs (the part
+    file removed, the tracking thread stopped)."""
+
+
+def _raise_terminated(*_) -> None:
+    raise Terminated
 
 
 def _animate_parser(sub) -> None:
@@ -173,30 +183,44 @@ def _config_from_args(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    ours = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if ours:
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return _main(argv)
+    except Terminated:
+        print(TERMINATED, file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:  # also while torch and the rest import (the first second or two)
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @contextlib.contextmanager
 def _interrupts_held() -> Iterator[None]:
-    """Ctrl-C while torch, OpenCV and mediapipe import is held until the block ends, then raised:
-    a KeyboardInterrupt thrown through their native import code aborted the process ("terminate
-    called after throwing an instance of 'pybind11::error_already_set'") or left a traceback."""
+    """Ctrl-C (or SIGTERM) while torch, OpenCV and mediapipe import is held until the block ends,
+    then raised: a KeyboardInterrupt thrown through their native import code aborted the process
+    ("terminate called after throwing an instance of 'pybind11::error_already_set'") or left a
+    traceback."""
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield  # not ours to change (a thread, an embedding program, an ignored SIGINT)
         return
-    hit = []
-    signal.signal(signal.SIGINT, lambda *_: hit.append(True))
+    hit: list[int] = []
+    held = [signal.SIGINT] + [signal.SIGTERM] * (signal.getsignal(signal.SIGTERM) is
+                                                 _raise_terminated)
+    previous = {s: signal.signal(s, lambda n, _: hit.append(n)) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if hit:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in hit else KeyboardInterrupt
 
 
 def _command(args) -> Callable[[], int | None]:

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,29 @@ def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool
         raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
     if out.is_dir():
         raise InputError(f"{out}: is a folder")
+    check_writable(out)
     return is_video
+
+
+PROBE_BYTES = 1 << 20  # written and removed before the work: a folder that cannot take this fails
+
+
+def check_writable(out: Path) -> None:
+    """Fail before the work, not after it, where the output's folder cannot take a file (read
+    only, full, not a folder): one line naming the user's path and the reason. Probes the
+    nearest folder that exists (the missing ones are created only when the output is written)."""
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{out}: cannot write there ({folder} is not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".reenact-probe-") as f:
+            f.write(bytes(PROBE_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h: int = 256

@@ -79,7 +79,10 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"{path}: unsupported image suffix {path.suffix!r}")
-    with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[path.suffix.lower()],
-                                    **({"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg")
-                                       else {}))
+    try:
+        with atomic_path(path) as tmp:
+            Image.fromarray(image).save(
+                tmp, format=Image.registered_extensions()[path.suffix.lower()],
+                **({"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}))
+    except OSError as exc:  # a full disk, a read-only folder: the user's path, not the part file
+        raise InputError(f"{path}: cannot write the image ({exc.strerror or exc})") from None

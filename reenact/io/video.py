@@ -4,6 +4,7 @@ Frames are (H, W, 3) uint8 RGB. ``VideoWriter`` encodes H.264 into a temporary f
 optionally copies the audio stream of another file, and renames into place on ``close()``.
 """
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,9 +131,20 @@ class VideoWriter:
 
         w, h = self._stream.width, self._stream.height
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
-        for packet in self._stream.encode(video_frame):
-            self._container.mux(packet)
+        with self._writing():
+            for packet in self._stream.encode(video_frame):
+                self._container.mux(packet)
         self.frames_written += 1
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write (a full disk, a folder gone read-only) names the user's path, not the
+        hidden part file."""
+        try:
+            yield
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise InputError(f"{self.path}: cannot write the video ({reason})") from None
 
     def _add_audio_stream(self) -> None:
         if self.audio_from is None:
@@ -156,16 +168,27 @@ class VideoWriter:
             self._container.mux(packet)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        failed = exc
         try:
             if exc_type is None:
                 if self._stream is None:
                     raise InputError(f"{self.path}: no frame to write")
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-                if self._audio_out is not None:
-                    self._mux_audio()
+                with self._writing():
+                    for packet in self._stream.encode():
+                        self._container.mux(packet)
+                    if self._audio_out is not None:
+                        self._mux_audio()
+                    self._container.close()
+        except BaseException as e:
+            failed = e  # the part file must go, not be renamed into place
+            raise
         finally:
-            self._container.close()
+            with contextlib.suppress(Exception):
+                self._container.close()  # closed already on success; again is harmless
             if self._audio_src is not None:
                 self._audio_src.close()
-            self._atomic.__exit__(exc_type, exc, tb)
+            if failed is None:
+                with self._writing():
+                    self._atomic.__exit__(None, None, None)
+            else:
+                self._atomic.__exit__(type(failed), failed, failed.__traceback__)

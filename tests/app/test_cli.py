@@ -1,5 +1,7 @@
 """``reenact animate`` on good and bad inputs: one-line errors, non-zero exits, nothing lost."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -360,3 +362,115 @@ def test_config_file_values_and_flags(files, tmp_path, capsys):
     code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
                      "-o", tmp_path / "o.png", "--config", cfg, "--alpha", "1.7")
     assert code == EXIT_INPUT and "alpha must lie in" in err and "settings.yaml" not in err
+
+
+@pytest.fixture(scope="module")
+def long_driver(tmp_path_factory):
+    """120 frames of d3.mp4 at 320 x 240: a run of several seconds."""
+    import itertools
+
+    import cv2
+
+    p = tmp_path_factory.mktemp("long") / "long.mp4"
+    with VideoWriter(p, 25) as w:
+        for f in itertools.islice(iter_video_frames(data_path("driving", "d3.mp4")), 120):
+            w.write(cv2.resize(f, (320, 240)))
+    return p
+
+
+def _started(files, driver, out):
+    """A real ``reenact animate`` subprocess, once its part file beside ``out`` exists."""
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "animate", "-s",
+                          str(files / "astronaut.png"), "-d", str(driver), "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(f".{out.stem}.reenact-{p.pid}-*.part.mp4")):
+        assert p.poll() is None, p.communicate()[1]
+        assert time.monotonic() < deadline, "no part file appeared"
+        time.sleep(0.05)
+    return p
+
+
+def test_sigterm_cleans_up_like_ctrl_c_and_sigkills_leftovers_go_next_time(files, long_driver,
+                                                                          tmp_path):
+    """SIGTERM (a closed terminal, a container stopping) left the hidden part file next to the
+    output forever; SIGKILL cannot be caught, so the next run to the same output removes it."""
+    import signal
+
+    out = tmp_path / "o.mp4"
+    p = _started(files, long_driver, out)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == "reenact: terminated (SIGTERM); no partial output was left at " \
+        "the target path"
+    assert list(tmp_path.iterdir()) == []
+    p = _started(files, long_driver, out)
+    p.kill()
+    p.communicate(timeout=60)
+    stale = list(tmp_path.iterdir())
+    assert len(stale) == 1 and stale[0].name.startswith(".o.reenact-")
+    from reenact.io.atomic import atomic_path
+
+    with atomic_path(out) as tmp:  # the next write to the same output
+        tmp.write_bytes(b"x")
+    assert list(tmp_path.iterdir()) == [out]
+
+
+@contextlib.contextmanager
+def _tmpfs(path, options):
+    """A small or read-only file system at ``path``, or skip with the reason."""
+    import subprocess
+
+    path.mkdir()
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                           capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        pytest.skip("no mount command here to make a small or read-only file system")
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}): the test needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
+
+
+@pytest.mark.parametrize("options,reason", [("ro,size=4m", "Read-only file system"),
+                                            ("size=256k", "No space left on device")])
+def test_an_output_folder_that_cannot_take_the_file_fails_before_the_work(
+        files, tmp_path, capsys, options, reason):
+    """A read-only or full folder gave 'unexpected error (OSError) ... .x.part.png' after all
+    the compute; now one line naming the user's path and the reason, before it, exit 3."""
+    import time
+
+    with _tmpfs(tmp_path / "fs", options) as fs:
+        out = fs / "sub" / "o.png"
+        t = time.perf_counter()
+        code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                         "-o", out)
+        assert code == EXIT_INPUT and err == f"reenact: error: {out}: cannot write there " \
+            f"({reason})\n"
+        assert time.perf_counter() - t < 5  # before the photo's preparation
+        assert list(fs.iterdir()) == []
+
+
+def test_a_disk_that_fills_during_the_run_names_the_output(files, long_driver, tmp_path, capsys,
+                                                           monkeypatch):
+    """Room for the probe but not for the video (a 4 KB probe here, a 64 KB disk, a 120 KB
+    video): the error names the user's path, exit 3, and the part file goes (it was
+    "unexpected error (OSError) ... '.o.79xe1ww_.part.mp4'", exit 1)."""
+    from reenact.app import animate
+
+    monkeypatch.setattr(animate, "PROBE_BYTES", 4096)
+    with _tmpfs(tmp_path / "fs", "size=64k") as fs:
+        out = fs / "o.mp4"
+        code, err = _run(capsys, "-s", files / "astronaut.png", "-d", long_driver, "-o", out,
+                         "--size", "512")
+        assert code == EXIT_INPUT, err
+        assert err.splitlines()[-1].startswith(f"reenact: error: {out}: cannot write the video")
+        assert list(fs.iterdir()) == []
