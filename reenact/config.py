@@ -76,6 +76,9 @@ class AnimateConfig:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.model != "analytic" and not self.checkpoint:
             raise ValueError(f"--model {self.model} needs --checkpoint PATH")
+        if self.model == "analytic" and self.checkpoint:
+            raise ValueError(f"--checkpoint {self.checkpoint}: the default model (analytic) takes "
+                             f"no weights; add --model dcggan or --model meshgcn")
         if self.face_model not in FACE_MODELS:
             raise ValueError(f"face_model must be one of {FACE_MODELS}, got {self.face_model!r}")
         if self.face_model != "landmark" and not self.face_model_path:

@@ -19,6 +19,8 @@ from reenact.pipeline import Reenactor
 def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool:
     """Validate the paths; returns whether the driving input is a video."""
     for p in (source, driving):
+        if p.is_dir():
+            raise InputError(f"{p}: is a folder; give an image or video file")
         if not p.is_file():
             raise InputError(f"{p}: no such file")
     if out.resolve() in (source.resolve(), driving.resolve()):
@@ -82,6 +84,9 @@ def run_animate(args, config: AnimateConfig) -> None:
     if config.detail and not is_video:
         print("reenact: --detail carries a driving video's folds against its reference frame; "
               "an image driver has none, so it changes nothing here", file=sys.stderr)
+    if config.reference_frame != "auto" and not is_video:
+        print(f"reenact: --reference-frame {config.reference_frame} chooses a frame of a driving "
+              f"video; an image driver has one, so it changes nothing here", file=sys.stderr)
     # mediapipe's native console lines would run through the progress bar (--debug keeps them)
     if getattr(args, "debug", False):
         report = _animate(args, config, is_video, sys.stderr)

@@ -474,3 +474,16 @@ def test_a_disk_that_fills_during_the_run_names_the_output(files, long_driver, t
         assert code == EXIT_INPUT, err
         assert err.splitlines()[-1].startswith(f"reenact: error: {out}: cannot write the video")
         assert list(fs.iterdir()) == []
+
+
+def test_a_folder_input_and_a_checkpoint_without_a_model(files, tmp_path, capsys):
+    """A folder given as the photo was 'no such file'; --checkpoint without --model was silently
+    ignored (the analytic default takes no weights)."""
+    (tmp_path / "photos").mkdir()
+    code, err = _run(capsys, "-s", tmp_path / "photos", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.png")
+    assert code == EXIT_INPUT and "photos: is a folder" in err
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", files / "hopper.jpg",
+                     "-o", tmp_path / "o.png", "--checkpoint", tmp_path / "w.pt")
+    assert code == EXIT_INPUT and "takes no weights" in err and "--model" in err
+    assert not (tmp_path / "o.png").exists()
