@@ -1,5 +1,6 @@
 """``reenact animate``: check the paths, run the pipeline, write the image or video atomically."""
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -38,6 +39,15 @@ def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool
         raise InputError(f"{out}: is a folder")
     check_writable(out)
     return is_video
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """The output's folders that do not exist yet, deepest first."""
+    missing, folder = [], out.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 PROBE_BYTES = 1 << 20  # written and removed before the work: a folder that cannot take this fails
@@ -87,12 +97,20 @@ def run_animate(args, config: AnimateConfig) -> None:
     if config.reference_frame != "auto" and not is_video:
         print(f"reenact: --reference-frame {config.reference_frame} chooses a frame of a driving "
               f"video; an image driver has one, so it changes nothing here", file=sys.stderr)
-    # mediapipe's native console lines would run through the progress bar (--debug keeps them)
-    if getattr(args, "debug", False):
-        report = _animate(args, config, is_video, sys.stderr)
-    else:
-        with native_stderr_to(os.devnull) as console:
-            report = _animate(args, config, is_video, console)
+    created = _missing_folders(out)  # made for the output; a failed run takes them away again
+    try:
+        # mediapipe's native console lines would run through the progress bar (--debug keeps
+        # them)
+        if getattr(args, "debug", False):
+            report = _animate(args, config, is_video, sys.stderr)
+        else:
+            with native_stderr_to(os.devnull) as console:
+                report = _animate(args, config, is_video, console)
+    except BaseException:
+        for folder in created:  # deepest first, and only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     missing = report.missing_face_frames
     if missing:
         print(f"reenact: {len(missing)} of {report.frames} driving frames had no face "

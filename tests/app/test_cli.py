@@ -487,3 +487,20 @@ def test_a_folder_input_and_a_checkpoint_without_a_model(files, tmp_path, capsys
                      "-o", tmp_path / "o.png", "--checkpoint", tmp_path / "w.pt")
     assert code == EXIT_INPUT and "takes no weights" in err and "--model" in err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_failed_run_takes_away_the_folders_it_made(files, tmp_path, capsys):
+    """Missing output folders are made for the output; a run that fails leaves none behind
+    (it left them empty), and a folder that was there stays."""
+    wall = tmp_path.parent / f"{tmp_path.name}_wall.mp4"  # a driver the run fails on, late:
+    with VideoWriter(wall, 25) as w:  # after the video writer has made the folders
+        for _ in range(4):
+            w.write(np.full((240, 320, 3), 128, np.uint8))
+    out = tmp_path / "new" / "deeper" / "o.mp4"
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", wall, "-o", out)
+    assert code == EXIT_INPUT and "no face found" in err
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    code, err = _run(capsys, "-s", files / "astronaut.png", "-d", wall, "-o",
+                     tmp_path / "kept" / "o.mp4")
+    assert code == EXIT_INPUT and (tmp_path / "kept").is_dir()
