@@ -406,8 +406,9 @@ def test_sigterm_cleans_up_like_ctrl_c_and_sigkills_leftovers_go_next_time(files
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "Traceback" not in err, err
-    assert err.splitlines()[-1] == "reenact: terminated (SIGTERM); no partial output was left at " \
-        "the target path"
+    # mediapipe's native threads may still log a line after it
+    assert "reenact: terminated (SIGTERM); no partial output was left at the target path" in \
+        err.splitlines(), err
     assert list(tmp_path.iterdir()) == []
     p = _started(files, long_driver, out)
     p.kill()
