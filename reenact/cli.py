@@ -28,8 +28,10 @@ def _raise_terminated(*_) -> None:
 
 def _animate_parser(sub) -> None:
     p = sub.add_parser("animate", help="re-enact a source photo with a driving image or video")
-    p.add_argument("--source", "-s", required=True, help="source photo (the identity)")
-    p.add_argument("--driving", "-d", required=True, help="driving image or video (the motion)")
+    p.add_argument("--source", "-s", required=True, help="source photo (the identity); faces "
+                   "from 56 pixels wide are found, anywhere in the picture")
+    p.add_argument("--driving", "-d", required=True, help="driving image or video (the motion); "
+                   "faces from 56 pixels wide")
     p.add_argument("--out", "-o", required=True, help="output .png/.jpg (image) or .mp4 (video)")
     p.add_argument("--config", help="YAML file of AnimateConfig values (flags override it)")
     p.add_argument("--size", type=int, choices=(256, 512), help="crop resolution (default 256)")

@@ -34,7 +34,7 @@ from reenact.face.expression import (
 )
 from reenact.face.reference import placement_cost, placement_weight, reference_cost
 from reenact.geometry import rotation_interpolate
-from reenact.io import InputError, image_to_tensor, iter_video_frames, read_image
+from reenact.io import InputError, TimedFrames, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import VIDEO_SUFFIXES
 from reenact.motion.analytic import WarpResult, analytic_warp
 from reenact.motion.detail import ExpressionDetail, shading
@@ -42,7 +42,7 @@ from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.scene import SourceScene, build_scene
 from reenact.render.shaders import sample_image
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
-from reenact.tracking.mediapipe_tracker import FaceTracker, TrackedFace, pick_face
+from reenact.tracking.mediapipe_tracker import MIN_FACE_PIXELS, FaceTracker, TrackedFace, pick_face
 from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
 
@@ -124,7 +124,8 @@ class Reenactor:
             if faces:
                 raise InputError(f"{name}: --face-index {self.config.face_index} asked for, but "
                                  f"only {len(faces)} face(s) found")
-            raise InputError(f"{name}: no face found in the source image")
+            raise InputError(f"{name}: no face found in the source image (the smallest "
+                             f"found are {MIN_FACE_PIXELS} pixels wide)")
         S = self.config.size
         box = face_crop_box(face.points, self.config.margin)
         crop = crop_image(image, box, S, border="smooth")
@@ -484,7 +485,8 @@ def open_driving(driving, config: AnimateConfig):
         ref = None
         if index > 0:
             ref = _reference(iter_video_frames(path), index, str(path))
-        return iter_video_frames(path), True, float(info.fps), ref, str(path)
+        # each frame's time is kept (TimedFrames.times): a variable rate's output keeps it
+        return TimedFrames(path), True, float(info.fps), ref, str(path)
     return [read_image(path)], False, 25.0, None, str(path)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reenact.config import AnimateConfig
-from reenact.io import InputError, VideoWriter, probe_video, write_image
+from reenact.io import InputError, VideoWriter, probe_video, variable_rate, write_image
 from reenact.io.image import IMAGE_SUFFIXES
 from reenact.io.native_log import native_stderr_to
 from reenact.io.video import VIDEO_SUFFIXES
@@ -149,16 +149,22 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
               f"photo in pose and expression; --reference-frame N sets it)", file=console)
     if is_video:
         info = probe_video(driving)
-        with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None) as writer:
+        times = frames.times  # each driving frame's time, filled as frames are decoded
+        with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None,
+                         timed=True) as writer:
             bar = tqdm(total=info.num_frames or None, unit="frame", desc="animate",
                        disable=None, file=console)
-            for warp in reenactor.drive(src, frames, fps, True, reference, name):
+            for i, warp in enumerate(reenactor.drive(src, frames, fps, True, reference, name)):
                 frame = reenactor.compose(src, warp)
                 if args.side_by_side:
                     frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
-                writer.write(frame)
+                writer.write(frame, times[i])  # read before its warp was made
                 bar.update(1)
             bar.close()
+        if (rates := variable_rate(times)) is not None:
+            print(f"reenact: {driving}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
+                  f"frames a second); each output frame kept its driving frame's time",
+                  file=console)
         decoded = reenactor.report.frames
         if info.num_frames and decoded < info.num_frames:
             print(f"reenact: {driving}: its header promises {info.num_frames} frames but only "

@@ -8,16 +8,27 @@ and renames it, so an interrupted write never leaves a half-written file at the 
 from reenact.io.errors import InputError
 from reenact.io.image import read_image, write_image
 from reenact.io.tensor import image_to_tensor, tensor_to_image
-from reenact.io.video import VideoInfo, VideoWriter, iter_video_frames, probe_video
+from reenact.io.video import (
+    TimedFrames,
+    VideoInfo,
+    VideoWriter,
+    iter_video_frames,
+    iter_video_timed,
+    probe_video,
+    variable_rate,
+)
 
 __all__ = [
     "InputError",
+    "TimedFrames",
     "VideoInfo",
     "VideoWriter",
     "image_to_tensor",
     "iter_video_frames",
+    "iter_video_timed",
     "probe_video",
     "read_image",
     "tensor_to_image",
+    "variable_rate",
     "write_image",
 ]

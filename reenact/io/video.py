@@ -1,7 +1,9 @@
 """Video decoding and encoding with PyAV (which ships its own FFmpeg libraries).
 
 Frames are (H, W, 3) uint8 RGB. ``VideoWriter`` encodes H.264 into a temporary file beside the target,
-optionally copies the audio stream of another file, and renames into place on ``close()``.
+optionally copies the audio stream of another file, and renames into place on ``close()``. A
+variable-frame-rate driver's frames keep their timestamps (``TimedFrames``, ``write(frame, time)``)
+so that motion and sound stay together.
 """
 
 import contextlib
@@ -70,20 +72,34 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     Raises:
         InputError: the file cannot be opened, or decoding fails (names the frame), or it has no frame.
     """
+    for frame, _ in iter_video_timed(path):
+        yield frame
+
+
+def iter_video_timed(path: str | os.PathLike) -> Iterator[tuple[np.ndarray, float]]:
+    """``iter_video_frames`` with each frame's presentation time in seconds from the first (a
+    frame without a timestamp: one average frame interval after the one before)."""
     import av
 
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        index = 0
+        step = 1 / float(stream.average_rate or stream.guessed_rate or 25)
+        index, start, time = 0, None, -step
         try:
             for frame in container.decode(stream):
                 rgb = frame.to_ndarray(format="rgb24")
                 rotation = int(getattr(frame, "rotation", 0) or 0) % 360
                 if rotation:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-                yield rgb
+                if frame.pts is None or frame.time_base is None:
+                    time += step
+                else:
+                    pts = float(frame.pts * frame.time_base)
+                    start = pts if start is None else start
+                    time = pts - start
+                yield rgb, time
                 index += 1
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: frame {index}: cannot decode ({exc.strerror or exc})") from None
@@ -91,18 +107,55 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
             raise InputError(f"{path}: the video has no decodable frame (truncated or corrupt)")
 
 
+class TimedFrames:
+    """A video's frames for one pass (``for frame in TimedFrames(path)``); ``times`` fills with
+    each frame's time in seconds as it is read (from any thread)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.times: list[float] = []
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame, time in iter_video_timed(self.path):
+            self.times.append(time)
+            yield frame
+
+
+VARIABLE_RATE = 0.25  # a frame interval this far (a share) from the median one: variable frame rate
+TIMED_BASE = Fraction(1, 90000)  # the time base of a video written with given frame times
+
+
+def variable_rate(times) -> tuple[float, float] | None:
+    """(lowest, highest) frame rate when the intervals between frames vary by more than
+    VARIABLE_RATE of the median one (a screen recording, a phone's video); None when constant."""
+    if times is None or len(times) < 3:
+        return None
+    steps = np.diff(np.asarray(times, dtype=np.float64))
+    median = float(np.median(steps))
+    if median <= 0 or np.all(np.abs(steps - median) <= VARIABLE_RATE * median):
+        return None
+    steps = steps[steps > 0]
+    return 1 / float(steps.max()), 1 / float(steps.min())
+
+
 class VideoWriter:
     """Encode RGB frames to an H.264 mp4, atomically; optionally mux the audio of ``audio_from``.
 
     Use as a context manager: the file appears at ``path`` only if the block finishes without error.
+    ``timed``: every ``write`` gives its frame's time (seconds), kept in the file (variable frame
+    rate); otherwise frames follow each other at ``fps``.
     """
 
     def __init__(self, path: str | os.PathLike, fps: Fraction | float, *,
-                 audio_from: str | os.PathLike | None = None, crf: int = 18) -> None:
+                 audio_from: str | os.PathLike | None = None, crf: int = 18,
+                 timed: bool = False) -> None:
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001)
         self.audio_from = Path(audio_from) if audio_from else None
         self.crf = crf
+        self.timed = timed
+        self._last_pts = -1  # timed: the last frame's pts, in TIMED_BASE
+        self.duration = 0.0  # seconds of video written (the audio is cut there)
         self._atomic = None
         self._container = None
         self._stream = None
@@ -118,11 +171,17 @@ class VideoWriter:
         self._container = av.open(str(tmp), mode="w", format="mp4")
         return self
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame; H and W must stay constant."""
+    def write(self, frame: np.ndarray, time: float | None = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame; H and W must stay constant. ``time``: its
+        presentation time in seconds (required when ``timed``, else ignored)."""
+        if self.timed and time is None:
+            raise ValueError("a timed VideoWriter needs each frame's time")
         if self._stream is None:
             h, w = frame.shape[:2]
             self._stream = self._container.add_stream("libx264", rate=self.fps)
+            if self.timed:
+                self._stream.codec_context.time_base = TIMED_BASE
+                self._stream.time_base = TIMED_BASE
             self._stream.width, self._stream.height = w - w % 2, h - h % 2
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
@@ -131,6 +190,12 @@ class VideoWriter:
 
         w, h = self._stream.width, self._stream.height
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+        if self.timed:  # strictly increasing, as the encoder requires
+            self._last_pts = max(round(time / TIMED_BASE), self._last_pts + 1)
+            video_frame.pts, video_frame.time_base = self._last_pts, TIMED_BASE
+            self.duration = float(self._last_pts * TIMED_BASE) + 1 / float(self.fps)
+        else:
+            self.duration = (self.frames_written + 1) / float(self.fps)
         with self._writing():
             for packet in self._stream.encode(video_frame):
                 self._container.mux(packet)
@@ -158,7 +223,7 @@ class VideoWriter:
 
     def _mux_audio(self) -> None:
         in_audio = self._audio_src.streams.audio[0]
-        duration = self.frames_written / float(self.fps)
+        duration = self.duration
         for packet in self._audio_src.demux(in_audio):
             if packet.dts is None:
                 continue

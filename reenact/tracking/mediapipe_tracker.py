@@ -4,12 +4,25 @@ mediapipe returns x, y normalised by the image width and height and z normalised
 (smaller is closer); we scale all three to pixels so the landmarks are metric in image space.
 Still images use static mode (detect every call); videos use tracking mode, where mediapipe reuses
 the previous frame's face region (faster and steadier).
+
+Face mesh's own detector (short range) misses faces under about a tenth of the image's width. When
+it finds nothing, mediapipe's full-range detector looks for smaller faces (in overlapping tiles for
+stills), and the mesh runs on an enlarged crop around each; in a video the crop then follows the
+face from frame to frame. Faces from about ``MIN_FACE_PIXELS`` wide are found this way.
 """
 
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+MIN_FACE_PIXELS = 56  # the smallest face (landmark box width) the search found in each test photo
+CROP_SIZE = 320  # pixels of the enlarged crop the mesh runs on, for a small face
+CROP_SCALE = 2.5  # crop side / detected face box side
+SMALL_FACE = 0.2  # the largest face, as a share of the image's side, the search for small ones keeps
+TILE_EVERY = 15  # video: frames between tiled searches while no face is found
+TILE = 768  # tile side of the search for small faces in stills (the detector sees 192 pixels)
 
 
 @dataclass(frozen=True)
@@ -46,33 +59,149 @@ class FaceTracker:
         min_confidence: mediapipe's detection (and, in video mode, tracking) confidence.
     """
 
-    def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5):
+    def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5,
+                 tiles: bool | None = None):
         _quiet_mediapipe()
         import mediapipe as mp
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._mp = mp
+        self._static, self._max_faces, self._confidence = static, max_faces, min_confidence
+        # the tiled search (about a second for a 4000-pixel photo): every still, and one video
+        # frame in TILE_EVERY while no face is found
+        self._tiles = True if tiles is None else tiles
+        self._faceless = 0  # video: frames since a face was found (or since the last tiled search)
+        self._mesh = self._new_mesh(static, max_faces)
+        self._crop_mesh = None  # the mesh on small faces' crops, made on first need
+        self._detector = None  # the full-range face detector, made on first need
+        self._roi = None  # video: (cx, cy, side) of the crop a small face is followed in
+
+    def _new_mesh(self, static: bool, max_faces: int):
+        return self._mp.solutions.face_mesh.FaceMesh(
             static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+            min_detection_confidence=self._confidence,
+            min_tracking_confidence=self._confidence)
 
     def detect(self, image: np.ndarray) -> list[TrackedFace]:
         """All faces in an (H, W, 3) uint8 RGB image, largest first."""
-        h, w = image.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(image))
+        image = np.ascontiguousarray(image)
+        if self._roi is None:
+            faces = _faces(self._mesh.process(image), 0.0, 0.0, 1.0, image.shape)
+            if faces:
+                return faces
+            rois = self._small_face_regions(image)
+        else:  # a small face followed in its crop
+            rois = [self._roi]
         faces = []
-        for lms in result.multi_face_landmarks or []:
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms.landmark], dtype=np.float64)
-            box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
-            faces.append(TrackedFace(points=pts, box=tuple(float(b) for b in box)))
-        return sorted(faces, key=lambda f: -f.area)
+        for roi in rois:
+            faces += self._in_crop(image, roi)
+        # small faces only: a large one the mesh missed is turned or hidden, and the crop's
+        # landmarks on it no better than none (a frame without a face holds the last motion)
+        limit = SMALL_FACE * max(image.shape[:2])
+        faces = _distinct(sorted([f for f in faces if max(f.box[2] - f.box[0],
+                                                          f.box[3] - f.box[1]) < limit],
+                                 key=lambda f: -f.area))
+        if not self._static:
+            self._roi = _follow(self._roi, faces[0]) if faces else None
+            self._faceless = 0 if faces else self._faceless
+        return faces
+
+    def _small_face_regions(self, image: np.ndarray) -> list[tuple[float, float, float]]:
+        """(cx, cy, side) crops around the faces the full-range detector finds: in the whole
+        image, then (``tiles``) in overlapping tiles of it."""
+        if self._detector is None:
+            self._detector = self._mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self._confidence)
+        h, w = image.shape[:2]
+        boxes = _detections(self._detector.process(image), 0, 0, w, h)
+        tiles = self._tiles and max(h, w) > TILE and (self._static or self._faceless == 0)
+        self._faceless = (self._faceless + 1) % TILE_EVERY
+        if not boxes and tiles:
+            for y in _starts(h):
+                for x in _starts(w):
+                    tile = np.ascontiguousarray(image[y:y + TILE, x:x + TILE])
+                    boxes += _detections(self._detector.process(tile), x, y,
+                                         tile.shape[1], tile.shape[0])
+        return [(x0 + bw / 2, y0 + bh / 2, CROP_SCALE * max(bw, bh))
+                for x0, y0, bw, bh in boxes[:self._max_faces * 4]]
+
+    def _in_crop(self, image: np.ndarray, roi: tuple[float, float, float]
+                 ) -> list[TrackedFace]:
+        """The mesh on a CROP_SIZE crop around ``roi``, its landmarks back in image pixels."""
+        if self._crop_mesh is None:
+            self._crop_mesh = self._new_mesh(self._static, 1)
+        cx, cy, side = roi
+        k = CROP_SIZE / side
+        x0, y0 = cx - side / 2, cy - side / 2
+        M = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
+        crop = cv2.warpAffine(image, M, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        return _faces(self._crop_mesh.process(crop), x0, y0, 1 / k, crop.shape)
 
     def close(self) -> None:
-        self._mesh.close()
+        for mesh in (self._mesh, self._crop_mesh, self._detector):
+            if mesh is not None:
+                mesh.close()
 
     def __enter__(self) -> "FaceTracker":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _faces(result, x0: float, y0: float, scale: float, shape: tuple) -> list[TrackedFace]:
+    """mediapipe's landmarks of an image of ``shape`` -> faces in the pixels of the image it was
+    cut from (``x0``, ``y0``: its corner there; ``scale``: source pixels per its pixel)."""
+    h, w = shape[:2]
+    faces = []
+    for lms in result.multi_face_landmarks or []:
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms.landmark], dtype=np.float64)
+        pts *= scale
+        pts[:, 0] += x0
+        pts[:, 1] += y0
+        box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
+        faces.append(TrackedFace(points=pts, box=tuple(float(b) for b in box)))
+    return sorted(faces, key=lambda f: -f.area)
+
+
+def _detections(result, x0: int, y0: int, w: int, h: int) -> list[tuple[float, ...]]:
+    """The detector's boxes (x0, y0, width, height) in the pixels of the image the tile is in."""
+    boxes = []
+    for d in result.detections or []:
+        b = d.location_data.relative_bounding_box
+        boxes.append((x0 + b.xmin * w, y0 + b.ymin * h, b.width * w, b.height * h))
+    return boxes
+
+
+def _starts(n: int) -> list[int]:
+    """Tile origins along an axis of ``n`` pixels: TILE wide, overlapping by half, to the end."""
+    if n <= TILE:
+        return [0]
+    step = TILE // 2
+    return sorted(set(list(range(0, n - TILE, step)) + [n - TILE]))
+
+
+def _distinct(faces: list[TrackedFace]) -> list[TrackedFace]:
+    """Drop faces whose centre lies inside a larger face's box (one face found in two tiles)."""
+    kept: list[TrackedFace] = []
+    for f in faces:
+        cx, cy = f.center
+        if not any(k.box[0] <= cx <= k.box[2] and k.box[1] <= cy <= k.box[3] for k in kept):
+            kept.append(f)
+    return kept
+
+
+def _follow(roi: tuple[float, float, float] | None, face: TrackedFace
+            ) -> tuple[float, float, float]:
+    """The crop for the next frame: kept while the face stays well inside it (a still crop keeps
+    mediapipe's tracking steady), else re-centred on the face."""
+    side = CROP_SCALE * max(face.box[2] - face.box[0], face.box[3] - face.box[1])
+    cx, cy = face.center
+    if roi is not None:
+        rx, ry, rs = roi
+        if max(abs(cx - rx), abs(cy - ry)) < 0.1 * rs and 0.85 < side / rs < 1.18:
+            return roi
+    return (float(cx), float(cy), float(side))
 
 
 def pick_face(faces: list[TrackedFace], index: int = 0,

@@ -123,11 +123,11 @@ def test_video_keeps_fps_and_audio_and_ctrl_c_leaves_nothing(files, tmp_path, ca
     calls = {"n": 0}
     original = VideoWriter.write
 
-    def interrupt(self, frame):
+    def interrupt(self, frame, time=None):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        original(self, frame)
+        original(self, frame, time)
 
     monkeypatch.setattr(VideoWriter, "write", interrupt)
     target = tmp_path / "interrupted.mp4"
@@ -507,3 +507,72 @@ def test_a_failed_run_takes_away_the_folders_it_made(files, tmp_path, capsys):
     code, err = _run(capsys, "-s", files / "astronaut.png", "-d", wall, "-o",
                      tmp_path / "kept" / "o.mp4")
     assert code == EXIT_INPUT and (tmp_path / "kept").is_dir()
+
+
+def test_a_small_face_far_from_the_centre_is_animated(files, samples, tmp_path, capsys):
+    """A portrait shrunk into the corner of a 2000-pixel canvas (the face 92 pixels wide): found
+    and animated (it used to be "no face found"); the output is the canvas with the face moved."""
+    import cv2
+
+    small = cv2.resize(samples["grace_hopper"], (256, 300), interpolation=cv2.INTER_AREA)
+    canvas = np.full((1600, 2000, 3), 200, np.uint8)
+    canvas[1250:1550, 1700:1956] = small
+    write_image(tmp_path / "far.png", canvas)
+    out = tmp_path / "o.png"
+    code, err = _run(capsys, "-s", tmp_path / "far.png", "-d", files / "hopper.jpg", "-o", out)
+    assert code == 0, err
+    result = read_image(out)
+    assert result.shape == canvas.shape
+    changed = np.abs(result.astype(int) - canvas).max(-1) > 12
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 200 and ys.min() >= 1250 - 40 and xs.min() >= 1700 - 40
+
+
+def test_a_variable_frame_rate_driver_keeps_its_frame_times_and_sound(files, samples, tmp_path,
+                                                                      capfd):
+    """A driver whose frames come in bursts at 30 and 10 frames a second, with a sound track:
+    the output's frames keep the driver's times (they used to be spread at the average rate, so
+    motion drifted from the sound) and the sound lasts as long; the console says so."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    base = cv2.resize(samples["grace_hopper"], (256, 300), interpolation=cv2.INTER_AREA)
+    times = np.r_[0, np.cumsum(np.where(np.arange(15) % 6 < 3, 1 / 30, 1 / 10))]
+    driver = tmp_path / "vfr.mp4"
+    tb = Fraction(1, 90000)
+    with av.open(str(driver), "w") as c:
+        video = c.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 256, 300, "yuv420p"
+        video.codec_context.time_base = video.time_base = tb
+        audio = c.add_stream("aac", rate=16000)
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, 2 * i, axis=1), format="rgb24")
+            frame.pts, frame.time_base = round(t / tb), tb
+            for p in video.encode(frame):
+                c.mux(p)
+        for p in video.encode():
+            c.mux(p)
+        n = int(16000 * (times[-1] + 0.1))
+        tone = (8000 * np.sin(np.arange(n) * 2 * np.pi * 440 / 16000)).astype(np.int16)
+        for k in range(0, n, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="s16",
+                                               layout="mono")
+            chunk.sample_rate, chunk.pts = 16000, k
+            for p in audio.encode(chunk):
+                c.mux(p)
+        for p in audio.encode():
+            c.mux(p)
+    out = tmp_path / "o.mp4"
+    assert main(["animate", "-s", str(files / "astronaut.png"), "-d", str(driver),
+                 "-o", str(out)]) == 0
+    err = capfd.readouterr().err
+    assert "vfr.mp4: variable frame rate (10 to 30 frames a second); each output frame kept " \
+        "its driving frame's time" in err
+    with av.open(str(out)) as c:
+        got = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+        sound = c.streams.audio[0]
+        sound_seconds = float(sound.duration * sound.time_base)
+    np.testing.assert_allclose(got, times, atol=2e-3)
+    assert abs(sound_seconds - (times[-1] + 1 / 16)) < 0.1  # cut at the last frame's end

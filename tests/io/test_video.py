@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from reenact.io import InputError, VideoWriter, iter_video_frames, probe_video
+from reenact.io import (
+    InputError,
+    TimedFrames,
+    VideoWriter,
+    iter_video_frames,
+    probe_video,
+    variable_rate,
+)
 from tests.conftest import data_path
 
 
@@ -27,6 +34,32 @@ def test_audio_is_copied_from_the_driver(tmp_path):
         for f in _frames(30):
             w.write(f)
     assert probe_video(p).has_audio
+
+
+def test_frame_times_of_constant_and_variable_rate_videos(tmp_path):
+    """A constant-rate video's times are i / fps and it is not called variable; a video written
+    with irregular times (bursts at 30 and 10 frames a second) keeps them, and is."""
+    constant = tmp_path / "c.mp4"
+    with VideoWriter(constant, 25) as w:
+        for f in _frames(12):
+            w.write(f)
+    frames = TimedFrames(constant)
+    assert len(list(frames)) == 12
+    np.testing.assert_allclose(frames.times, np.arange(12) / 25, atol=1e-4)
+    assert variable_rate(frames.times) is None
+    times = np.r_[0, np.cumsum(np.where(np.arange(11) % 4 < 2, 1 / 30, 1 / 10))]
+    timed = tmp_path / "v.mp4"
+    with VideoWriter(timed, 20, timed=True) as w:
+        for f, t in zip(_frames(12), times, strict=True):
+            w.write(f, t)
+    frames = TimedFrames(timed)
+    assert len(list(frames)) == 12
+    np.testing.assert_allclose(frames.times, times, atol=1e-4)
+    low, high = variable_rate(frames.times)
+    assert abs(low - 10) < 0.01 and abs(high - 30) < 0.01
+    with pytest.raises(ValueError, match="time"), VideoWriter(tmp_path / "x.mp4", 20,
+                                                               timed=True) as w:
+        w.write(_frames(1)[0])
 
 
 def test_interrupted_write_leaves_nothing(tmp_path):
