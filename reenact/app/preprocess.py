@@ -13,10 +13,14 @@ def run_preprocess(args) -> int:
                    face_model=args.face_model or "landmark", face_model_path=args.face_model_path)
     print(f"videos found: {s.found} in {args.src}")
     print(f"processed now: {s.processed} ({s.frames} frames stored, {s.seconds:.1f} s)")
-    print(f"already done: {s.already_done} (from a previous run)")
+    print(f"already in the cache: {s.already_done} (from a previous run)")
     print(f"skipped: {len(s.skipped)}")
     for video, reason in s.skipped:
         print(f"  {video}: {reason}")
+    if s.skipped_before:
+        print(f"skipped by a previous run: {len(s.skipped_before)} (not retried)")
+        for video, reason in s.skipped_before:
+            print(f"  {video}: {reason}")
     print(f"cache: {s.in_cache} videos in {args.out} (index.jsonl, summary.json; mediapipe's "
           "own messages in preprocess.log)")
     if s.in_cache == 0:

@@ -81,13 +81,16 @@ class Summary:
     processed: int = 0  # stored by this run
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (id, reason), this run
     frames: int = 0  # frames stored by this run
-    already_done: int = 0  # found videos a previous run processed or skipped
+    already_done: int = 0  # found videos a previous run stored
+    # (id, reason) of found videos a previous run skipped (not retried)
+    skipped_before: list[tuple[str, str]] = field(default_factory=list)
     in_cache: int = 0  # videos with records in the cache after this run
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["skipped"] = [{"id": i, "reason": r} for i, r in self.skipped]
+        d["skipped_before"] = [{"id": i, "reason": r} for i, r in self.skipped_before]
         return d
 
 
@@ -353,9 +356,13 @@ def preprocess(src: str | os.PathLike, cache: str | os.PathLike, frames: int = 1
         raise InputError(f"{cache}: exists and is not a folder (the cache is a folder)")
     cache.mkdir(parents=True, exist_ok=True)
     _check_meta(cache, config)
-    done = {e["id"] for e in _tidy_cache(cache)}
-    todo = [item for item in items if item.id not in done]
-    summary = Summary(found=len(items), already_done=len(items) - len(todo))
+    before = {e["id"]: e for e in _tidy_cache(cache)}  # done or skipped by a previous run
+    todo = [item for item in items if item.id not in before]
+    earlier = [before[item.id] for item in items if item.id in before]
+    summary = Summary(found=len(items),
+                      already_done=sum(e.get("status") == "ok" for e in earlier),
+                      skipped_before=[(e["id"], e.get("reason", "")) for e in earlier
+                                      if e.get("status") == "skipped"])
     workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(todo)))
 
     writer = ShardWriter(cache, per_shard)

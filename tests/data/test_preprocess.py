@@ -182,8 +182,11 @@ def test_resume_processes_only_new_videos(tmp_path):
     for name in ("d3", "d10"):
         (src / f"{name}.mp4").symlink_to(data_path("driving", f"{name}.mp4"))
     second = preprocess(src, cache, frames=3, size=S, workers=2, progress=False)
-    assert (second.found, second.processed, second.already_done) == (4, 2, 2)
+    # a previous run's skip is counted as such, not as done
+    assert (second.found, second.processed, second.already_done) == (4, 2, 1)
     assert second.skipped == [] and second.in_cache == 3
+    assert [i for i, _ in second.skipped_before] == ["plain__empty"]
+    assert "empty" in second.skipped_before[0][1]
     ids = [e["id"] for e in read_index(cache, status=None)]
     assert sorted(ids) == ["plain__d0", "plain__d10", "plain__d3", "plain__empty"]
     assert sorted(p.name for p in (cache / "shards").iterdir()) == ["shard-00000.tar",
@@ -191,7 +194,8 @@ def test_resume_processes_only_new_videos(tmp_path):
     for e in read_index(cache):
         assert load_video(cache, e)["frames"].shape == (3, S, S, 3)
     third = preprocess(src, cache, frames=3, size=S, workers=1, progress=False)
-    assert (third.processed, third.already_done, third.in_cache) == (0, 4, 3)
+    assert (third.processed, third.already_done, third.in_cache) == (0, 3, 3)
+    assert len(third.skipped_before) == 1
 
 
 def test_command_line(tmp_path, capsys):
@@ -204,6 +208,12 @@ def test_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "videos found: 2" in out and "processed now: 1 (3 frames" in out
     assert "plain__empty: InputError" in out
+    # a rerun: the stored video is in the cache, the skipped one was skipped before (it used to
+    # count both as "already done" and list no skip)
+    assert main(["preprocess", str(src), "-o", str(tmp_path / "cache"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "processed now: 0" in out and "already in the cache: 1 " in out
+    assert "skipped: 0\nskipped by a previous run: 1 (not retried)\n  plain__empty: " in out
     assert main(["preprocess", str(tmp_path / "missing"), "-o", str(tmp_path / "c2"), *args]) == 3
     assert "missing: no such folder" in capsys.readouterr().err
     (src / "d0.mp4").unlink()
