@@ -51,6 +51,11 @@ def _inputs(d: Path) -> None:
     two[:512, :512] = s["astronaut"]
     two[:small.shape[0], 512:] = small
     write_image(d / "two_faces.png", two)
+    for name, (w, h) in (("far", (256, 300)), ("speck", (80, 94))):  # faces 92 and 29 px wide
+        canvas = np.full((1600, 2000, 3), 200, np.uint8)
+        canvas[1250:1250 + h, 1700:1700 + w] = cv2.resize(s["grace_hopper"], (w, h),
+                                                          interpolation=cv2.INTER_AREA)
+        write_image(d / f"{name}.png", canvas)
     (d / "empty.png").write_bytes(b"")
     (d / "notes.jpg").write_text("not an image")
     (d / "folder.png").mkdir()
@@ -71,6 +76,11 @@ def _inputs(d: Path) -> None:
         (d / "cut_indexed.mp4").write_bytes(data[:len(data) * 6 // 10])
         data = (d / "clip.mp4").read_bytes()
         (d / "cut.mp4").write_bytes(data[:len(data) // 2])
+        # a phone's or a screen recorder's video: bursts at 30 and at 10 frames a second
+        times = np.r_[0, np.cumsum(np.where(np.arange(59) % 10 < 5, 1 / 30, 1 / 10))]
+        with VideoWriter(d / "vfr.mp4", 25, timed=True) as w:
+            for f, t in zip(frames, times, strict=True):
+                w.write(f, t)
 
 
 def _faststart(path: Path, frames: list[np.ndarray]) -> None:
@@ -112,6 +122,10 @@ def cases() -> list[Case]:
         Case("source not an image (text named .jpg)", ["-s", "{d}/notes.jpg", *v, "-o", "{d}/o.png"]),
         Case("source 6 x 6 pixels", ["-s", "{d}/tiny.png", *v, "-o", "{d}/o.png"]),
         Case("source without a face", ["-s", "{d}/blank.png", *v, "-o", "{d}/o.png"]),
+        Case("source: a face 92 px wide in a 2000 x 1600 picture (fine)",
+             ["-s", "{d}/far.png", *v, "-o", "{d}/o7.png"]),
+        Case("source: a face 29 px wide in a 2000 x 1600 picture",
+             ["-s", "{d}/speck.png", *v, "-o", "{d}/o.png"]),
         Case("source is a video", ["-s", "{d}/wall.mp4", *v, "-o", "{d}/o.png"]),
         Case("two-face photo, --face-index 2", ["-s", "{d}/two_faces.png", *v, "-o", "{d}/o.png",
                                                "--face-index", "2"]),
@@ -125,6 +139,8 @@ def cases() -> list[Case]:
              [*p, "-d", "{d}/cut_indexed.mp4", "-o", "{d}/o2.mp4"]),
         Case("driver video cut short, index at the end", [*p, "-d", "{d}/cut.mp4", "-o",
                                                           "{d}/o.mp4"]),
+        Case("driver video with a variable frame rate (fine)",
+             [*p, "-d", "{d}/vfr.mp4", "-o", "{d}/o8.mp4"]),
         Case("--reference-frame past the last frame", [*p, "-d", "{d}/clip.mp4", "-o",
                                                        "{d}/o.mp4", "--reference-frame", "999"]),
         Case("output is the source", [*p, *v, "-o", "{d}/photo.png", "--overwrite"]),
@@ -155,7 +171,7 @@ def run_case(case: Case, d: Path) -> tuple[int | None, str, str]:
     """(exit code or None when not run, its messages joined by " / ", a note)."""
     if case.needs is not None and (why := case.needs(d)) is not None:
         return None, "", f"not run: {why}"
-    if any("clip.mp4" in a or "cut" in a for a in case.args) and not DRIVER.exists():
+    if any(x in a for a in case.args for x in ("clip.mp4", "cut", "vfr.mp4")) and not DRIVER.exists():
         return None, "", f"not run: {DRIVER} is not here"
     args = [a.replace("{d}", str(d)) for a in case.args]
     p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "animate", *args],
