@@ -47,12 +47,13 @@ def main(out: str, photos: list[str], videos: list[str], motion: str | None,
             src = r.prepare_source(read_image(DATA / p), p)
             still_points, still_id = check.landmarks(src.crop), identity.embed(src.crop)
             if hasattr(r, "open_driving"):
-                frames, is_video, fps, reference, name = r.open_driving(src, clip)
+                d = r.open_driving(src, clip)
             else:  # before the auto reference (59e59fa): the first frame
-                frames, is_video, fps, reference, name = open_driving(clip, r.config)
+                d = open_driving(clip, r.config)
             row = {"photo": p, "video": v, "out": [], "still": [], "csim": [], "out_parts": [],
                    "still_parts": []}
-            for i, warp in enumerate(r.drive(src, frames, fps, is_video, reference, name)):
+            for i, warp in enumerate(r.drive(src, d.frames, d.fps, d.is_video, d.reference,
+                                             d.name)):
                 if truth.get(i) is None or still_points is None:
                     continue
                 target = dlib_expression_descriptor(truth[i])

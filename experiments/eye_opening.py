@@ -51,7 +51,8 @@ def main(out: str, photos: list[str], clips: list[str]) -> None:
         r = Reenactor(AnimateConfig(crop_only=True))
         src = r.prepare_source(read_image(DATA / p), p)
         for spec, (clip, k) in loaded.items():
-            _, _, fps, reference, name = r.open_driving(src, clip)
+            d = r.open_driving(src, clip)
+            fps, reference, name = d.fps, d.reference, d.name
             reference = clip[0] if reference is None else reference
             warp = next(iter(r.drive(src, [clip[k]], fps, True, reference, name)))
             got = [eyes(r.compose(src, warp)), eyes(src.crop), eyes(clip[k]), eyes(reference),

@@ -38,7 +38,8 @@ def measure(out: Path) -> None:
         for video in videos:
             frames = list(iter_video_frames(video))
             keep = set(np.linspace(0, len(frames) - 1, FRAMES).round().astype(int).tolist())
-            stream, is_video, fps, reference, label = r.open_driving(src, frames)
+            d = r.open_driving(src, frames)
+            stream, is_video, fps, reference, label = d.frames, d.is_video, d.fps, d.reference, d.name
             with FaceTracker(static=True) as t:
                 for i, warp in enumerate(r.drive(src, stream, fps, is_video, reference, label)):
                     if i not in keep:

@@ -65,7 +65,7 @@ def main(out: str, videos: list[str], methods: list[str]) -> None:
                 config = METHODS[name]
                 r = Reenactor(config)
                 src = r.prepare_source(photo, v)
-                reference = photo if name == "photo-ref" else r.open_driving(src, clip)[3]
+                reference = photo if name == "photo-ref" else r.open_driving(src, clip).reference
                 outputs = [r.compose(src, w) for w in r.drive(src, clip, 25.0, True, reference, v)]
                 row[name] = scores(outputs, clip, tracker, check)
                 if name == "auto":

@@ -72,8 +72,10 @@ def _animate_parser(sub) -> None:
     p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")
     _face_model_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--side-by-side", action="store_true",
+    p.add_argument("--side-by-side", action="store_true", default=None,
                    help="write source | driving | result panels instead of the result alone")
+    p.add_argument("--device", help="where a learned refiner runs: cpu (default), cuda, cuda:N "
+                   "or mps (the warp itself runs on the CPU)")
 
 
 def _face_model_arguments(p, default: str | None = None) -> None:

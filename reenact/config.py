@@ -1,6 +1,7 @@
 """Frozen configuration dataclasses, built in the entry points from YAML and flags."""
 
 import dataclasses
+import re
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -12,6 +13,7 @@ MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
 SIZES = (256, 512)
 FACE_MODELS = ("landmark", "flame", "bfm")  # reenact.face.backends
+DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")  # torch device names a refiner can run on
 MOUTHS = ("driver", "synthetic")  # reenact.motion.mouth | analytic._mouth_interior
 
 
@@ -36,6 +38,7 @@ class AnimateConfig:
     pose_only: bool = False
     expression_only: bool = False
     crop_only: bool = False  # write the face crop instead of pasting it back into the frame
+    side_by_side: bool = False  # output source | driving | result panels, not the result alone
     on_missing_face: str = "hold"  # a driving frame without a face: hold the last motion, or error
     smooth: bool = True  # One-Euro smoothing of the driver's pose and expression (videos)
     detail: bool = False  # the driver's expression folds as a ratio image (reenact.motion.detail)
@@ -47,6 +50,7 @@ class AnimateConfig:
     face_model: str = "landmark"  # landmark (built in) | flame | bfm: whose coefficients carry
     #   the motion (reenact.face.backends)
     face_model_path: str | None = None  # the FLAME or BFM files (a folder, or the model file)
+    device: str = "cpu"  # where a learned refiner runs: cpu, cuda, cuda:1, mps (the warp: CPU)
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -86,6 +90,8 @@ class AnimateConfig:
                              f"with the model's files)")
         if not 1.2 <= self.margin <= 4.0:
             raise ValueError(f"margin must lie in [1.2, 4], got {self.margin}")
+        if not DEVICE.fullmatch(self.device):
+            raise ValueError(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 
 class ConfigError(ValueError):

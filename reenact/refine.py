@@ -1,8 +1,10 @@
 """Learned refiners that take the front end's warp and return a better crop: the inference side of
 ``reenact animate --model dcggan --checkpoint PATH``. Same pipeline as the default; only the crop
-image changes, and paste-back places it in the photo."""
+image changes, and paste-back places it in the photo. ``build_refiner`` makes one from its kind
+and checkpoint; anything with the ``Refiner`` call plugs in."""
 
 import os
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,28 @@ from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
 from reenact.train.checkpoint import load_checkpoint
+
+
+class Refiner(Protocol):
+    """(source scene, warp) -> the refined crop (B, 3, S, S) in [0, 1], on the CPU."""
+
+    def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor: ...
+
+
+def build_refiner(kind: str, checkpoint: str | os.PathLike | None, device: str = "cpu",
+                  transfer=None) -> Refiner | None:
+    """The refiner of ``--model kind``: None for "analytic" (the warp as it is), else the
+    DCG-GAN or mesh GCN loaded from ``checkpoint`` onto ``device``. ``transfer``: the FLAME /
+    BFM coefficient transfer the front end runs with (a mesh GCN must match it)."""
+    if kind == "analytic":
+        return None
+    if checkpoint is None:
+        raise ValueError(f"--model {kind} needs --checkpoint PATH")
+    if kind == "dcggan":
+        return DCGGANRefiner(checkpoint, device)
+    if kind == "meshgcn":
+        return MeshGCNRefiner(checkpoint, device, transfer=transfer)
+    raise ValueError(f"unknown model {kind!r}: analytic, dcggan or meshgcn")
 
 
 def _model_config(config: dict) -> dict:

@@ -154,15 +154,16 @@ def test_auto_reference_is_the_frame_most_like_the_photo():
     r = Reenactor(AnimateConfig(crop_only=True))
     assert r.config.reference_frame == "auto"
     src = r.prepare_source(frames[40])
-    _, is_video, _, reference, _ = r.open_driving(src, frames)
-    assert is_video and abs(r.reference_index - 40) <= 1
+    driving = r.open_driving(src, frames)
+    reference = driving.reference
+    assert driving.is_video and abs(r.reference_index - 40) <= 1
     assert reference is frames[r.reference_index]
     warp = next(iter(r.drive(src, [frames[r.reference_index]], 30.0, True, reference)))
     assert (warp.verts - src.scene.verts)[0, :, :2].norm(dim=-1).mean() < 0.5
     # a numbered reference is taken as it is; images and absolute motion need none
     fixed = Reenactor(AnimateConfig(crop_only=True, reference_frame=0))
-    assert fixed.open_driving(src, frames)[3] is None and fixed.reference_index == 0
-    assert r.open_driving(src, frames[0])[3] is None
+    assert fixed.open_driving(src, frames).reference is None and fixed.reference_index == 0
+    assert r.open_driving(src, frames[0]).reference is None
 
 
 def test_auto_reference_prefers_the_head_where_the_photo_has_it(pair):
@@ -197,7 +198,7 @@ def test_a_clip_framed_like_the_photo_keeps_the_head_where_the_clip_has_it(pair)
     def moved(reference_frame, clip):
         r = Reenactor(AnimateConfig(crop_only=True, reference_frame=reference_frame))
         src = r.prepare_source(photo)
-        _, _, _, reference, _ = r.open_driving(src, clip)
+        reference = r.open_driving(src, clip).reference
         warp = next(iter(r.drive(src, clip, 25.0, True, reference)))
         return float((warp.verts - src.scene.verts)[0, :, 0].mean()), src
 

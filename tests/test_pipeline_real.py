@@ -106,8 +106,7 @@ def test_a_photo_in_profile_keeps_its_pose_and_expression():
     for name in ("image00181.jpg", "0.jpg"):
         r = Reenactor(AnimateConfig(crop_only=True))
         src = r.prepare_source(read_image(data_path("corpus", "portraits", "DECA", name)))
-        frames, is_video, fps, reference, label = r.open_driving(src, driver)
-        warp = next(iter(r.drive(src, frames, fps, is_video, reference, label)))
+        warp = next(r.run(src, r.open_driving(src, driver))).warp
         turned[name] = (float(off_axis_degrees(src.coeffs.rotation)[0]),
                         float(torch.rad2deg(rotation_angle_between(warp.coeffs.rotation,
                                                                    src.coeffs.rotation))[0]),

@@ -6,14 +6,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from reenact.config import AnimateConfig
-from reenact.io import InputError, VideoWriter, probe_video, variable_rate, write_image
+from reenact.io import InputError, VideoWriter, variable_rate, write_image
 from reenact.io.image import IMAGE_SUFFIXES
 from reenact.io.native_log import native_stderr_to
-from reenact.io.video import VIDEO_SUFFIXES
+from reenact.io.video import VIDEO_SUFFIXES, is_video_file
 from reenact.pipeline import Reenactor
 
 
@@ -26,7 +25,7 @@ def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool
             raise InputError(f"{p}: no such file")
     if out.resolve() in (source.resolve(), driving.resolve()):
         raise InputError(f"{out}: the output path is one of the inputs; choose another")
-    is_video = driving.suffix.lower() in VIDEO_SUFFIXES
+    is_video = is_video_file(driving)
     if is_video and out.suffix.lower() != ".mp4":
         raise InputError(f"{out}: a driving video gives a video; name the output .mp4")
     if not is_video and out.suffix.lower() not in IMAGE_SUFFIXES:
@@ -71,23 +70,6 @@ def check_writable(out: Path) -> None:
         raise InputError(f"{out}: cannot write there ({exc.strerror or exc})") from None
 
 
-def side_by_side(source: np.ndarray, driving: np.ndarray, result: np.ndarray, h: int = 256
-                 ) -> np.ndarray:
-    """Source | driving | result panels, each resized to height ``h``."""
-    import cv2
-
-    def fit(img):
-        return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]) // 2 * 2, h),
-                          interpolation=cv2.INTER_AREA)
-
-    return np.concatenate([fit(source), fit(driving), fit(result)], axis=1)
-
-
-def warp_crop(warp) -> np.ndarray:
-    """The crop-resolution result of a warp as (S, S, 3) uint8."""
-    return (warp.image[0].clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
-
-
 def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
@@ -120,21 +102,10 @@ def run_animate(args, config: AnimateConfig) -> None:
 
 def _animate(args, config: AnimateConfig, is_video: bool, console):
     """Load, track, warp and write; returns the pipeline's report (frames, missing faces)."""
-    source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
-    from reenact.face.backends import cached_transfer
+    source, out = Path(args.source), Path(args.out)
     from reenact.face.expression import PHOTO_TRUST, expression_trust, off_axis_degrees
 
-    transfer = cached_transfer(config.face_model, config.face_model_path)  # None: landmark
-    refiner = None
-    if config.model == "dcggan":
-        from reenact.refine import DCGGANRefiner
-
-        refiner = DCGGANRefiner(config.checkpoint)
-    elif config.model == "meshgcn":
-        from reenact.refine import MeshGCNRefiner
-
-        refiner = MeshGCNRefiner(config.checkpoint, transfer=transfer)
-    reenactor = Reenactor(config, refiner, transfer)
+    reenactor = Reenactor(config)  # builds the refiner of --model on --device
     src = reenactor.prepare_source(source)
     held = float(expression_trust(src.coeffs.rotation, PHOTO_TRUST)[0])
     if held < 0.9:  # a few per cent less turn does not show
@@ -143,40 +114,31 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
               f"too far round to track its hidden side; its head turns and expressions are "
               f"{f'reduced to {held:.0%}' if held > 0.005 else 'held'} "
               f"(held entirely from {PHOTO_TRUST[1]:.0f} degrees)", file=console)
-    frames, _, fps, reference, name = reenactor.open_driving(src, driving)
+    driving = reenactor.open_driving(src, Path(args.driving))
     if is_video and config.reference_frame == "auto" and (config.motion or "relative") == "relative":
         print(f"reference frame: {reenactor.reference_index} (the driving frame nearest the "
               f"photo in pose and expression; --reference-frame N sets it)", file=console)
-    if is_video:
-        info = probe_video(driving)
-        times = frames.times  # each driving frame's time, filled as frames are decoded
-        with VideoWriter(out, info.fps, audio_from=driving if info.has_audio else None,
-                         timed=True) as writer:
-            bar = tqdm(total=info.num_frames or None, unit="frame", desc="animate",
-                       disable=None, file=console)
-            for i, warp in enumerate(reenactor.drive(src, frames, fps, True, reference, name)):
-                frame = reenactor.compose(src, warp)
-                if args.side_by_side:
-                    frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
-                writer.write(frame, times[i])  # read before its warp was made
-                bar.update(1)
-            bar.close()
-        if (rates := variable_rate(times)) is not None:
-            print(f"reenact: {driving}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
-                  f"frames a second); each output frame kept its driving frame's time",
-                  file=console)
-        decoded = reenactor.report.frames
-        if info.num_frames and decoded < info.num_frames:
-            print(f"reenact: {driving}: its header promises {info.num_frames} frames but only "
-                  f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}",
-                  file=console)
-    else:
-        warps = reenactor.drive(src, frames, fps, False, reference, name)
-        warp = next(warps)
-        frame = reenactor.compose(src, warp)
-        if args.side_by_side:
-            frame = side_by_side(src.crop, reenactor.driving_crop(), warp_crop(warp))
-        for _ in warps:  # the end of the one-frame run: where a faceless image raises
+    frames = reenactor.run(src, driving)
+    if not is_video:
+        image = next(frames).image
+        for _ in frames:  # the end of the one-frame run: where a faceless image raises
             pass
-        write_image(out, frame)
+        write_image(out, image)
+        return reenactor.report
+    with VideoWriter(out, driving.fps, audio_from=driving.name if driving.has_audio else None,
+                     timed=True) as writer:
+        bar = tqdm(total=driving.count or None, unit="frame", desc="animate", disable=None,
+                   file=console)
+        for frame in frames:
+            writer.write(frame.image, frame.time)
+            bar.update(1)
+        bar.close()
+    if (rates := variable_rate(driving.times)) is not None:
+        print(f"reenact: {driving.name}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
+              f"frames a second); each output frame kept its driving frame's time", file=console)
+    decoded = reenactor.report.frames
+    if driving.count and decoded < driving.count:
+        print(f"reenact: {driving.name}: its header promises {driving.count} frames but only "
+              f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}",
+              file=console)
     return reenactor.report

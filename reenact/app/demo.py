@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reenact.app.animate import side_by_side, warp_crop
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, write_image
 from reenact.io.native_log import native_stderr_to
 from reenact.io.samples import sample_images
+from reenact.motion.paste import side_by_side, warp_crop
 from reenact.pipeline import Reenactor
 
 
@@ -33,15 +33,14 @@ def _demo(out_dir: Path, num_frames: int, console) -> None:
     config = AnimateConfig()
     reenactor = Reenactor(config)
     src = reenactor.prepare_source(source, "astronaut")
-    warp = next(reenactor.drive(src, [driver], is_video=False))
-    crop_of_driver = reenactor.prepare_source(driver, "grace_hopper").crop
+    frame = next(reenactor.run(src, reenactor.open_driving(src, driver)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_image(out_dir / "demo.png", side_by_side(src.crop, crop_of_driver,
-                                                   warp_crop(warp), h=256))
-    write_image(out_dir / "demo_full.png", reenactor.compose(src, warp))
+    write_image(out_dir / "demo.png", side_by_side(src.crop, frame.driving_crop(config.size),
+                                                   warp_crop(frame.warp), h=256))
+    write_image(out_dir / "demo_full.png", frame.image)
     half = np.linspace(0.0, 1.0, max(2, num_frames // 2))
     alphas = np.r_[half, half[::-1]]
     with VideoWriter(out_dir / "demo_sweep.mp4", 24) as writer:
         for a in tqdm(alphas, desc="sweep", unit="frame", disable=None, file=console):
             r = Reenactor(dataclasses.replace(config, alpha=float(a), crop_only=True))
-            writer.write(r.compose(src, next(r.drive(src, [driver], is_video=False))))
+            writer.write(r.animate(src, driver)[0])

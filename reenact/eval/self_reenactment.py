@@ -12,7 +12,7 @@ from reenact.eval.landmark_error import landmark_error
 from reenact.eval.psnr import psnr
 from reenact.face.topology import landmark_topology
 from reenact.io import iter_video_frames
-from reenact.pipeline import Reenactor
+from reenact.pipeline import Driving, Reenactor
 from reenact.render import rasterize
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
@@ -43,7 +43,8 @@ def evaluate_self_reenactment(video: str, config: AnimateConfig | None = None,
     source, targets = frames[0], frames[1:]
     reenactor = Reenactor(config or AnimateConfig())
     src = reenactor.prepare_source(source, f"{video}: frame 0")
-    outputs = [reenactor.compose(src, w) for w in reenactor.drive(src, targets, 25.0, True)]
+    # relative to the first frame (the source itself), not an automatic reference
+    outputs = [f.image for f in reenactor.run(src, Driving(targets, True, 25.0, None, video))]
     p_m, p_s, a_m, a_s, found = [], [], [], [], 0
     with FaceTracker(static=True) as tracker:
         for i in range(0, len(targets), stride):

@@ -63,7 +63,7 @@ class ReenactorSystem:
         self._prepared: tuple[str, object] | None = None
 
     def __call__(self, source_key: str, source: np.ndarray, drive: Drive) -> list[np.ndarray]:
-        from reenact.pipeline import Reenactor
+        from reenact.pipeline import Driving, Reenactor
 
         config = AnimateConfig(size=self.size, motion=drive.motion, smooth=drive.is_video,
                                face_model=self.face_model, face_model_path=self.face_model_path)
@@ -73,10 +73,9 @@ class ReenactorSystem:
         prepared = self._prepared[1]
         reference = drive.reference
         if reference is None:  # relative motion from the reference `animate` would choose
-            reference = reenactor.open_driving(prepared, list(drive.frames))[3]
-        warps = reenactor.drive(prepared, drive.frames, 25.0, drive.is_video, reference,
-                                name=source_key)
-        return [reenactor.compose(prepared, w) for w in warps]
+            reference = reenactor.open_driving(prepared, list(drive.frames)).reference
+        driving = Driving(drive.frames, drive.is_video, 25.0, reference, source_key)
+        return [f.image for f in reenactor.run(prepared, driving)]
 
 
 def build_system(spec: str, size: int = 256, face_model: str = "landmark",
@@ -97,13 +96,10 @@ def build_system(spec: str, size: int = 256, face_model: str = "landmark",
         if not checkpoint:
             raise ValueError(f"system {spec!r}: give the checkpoint as {kind}:PATH")
         from reenact.face.backends import cached_transfer
-        from reenact.refine import DCGGANRefiner, MeshGCNRefiner
+        from reenact.refine import build_refiner
 
-        if kind == "dcggan":
-            refiner = DCGGANRefiner(checkpoint)
-        else:
-            refiner = MeshGCNRefiner(checkpoint, transfer=cached_transfer(face_model,
-                                                                           face_model_path))
+        refiner = build_refiner(kind, checkpoint,
+                                transfer=cached_transfer(face_model, face_model_path))
         system = ReenactorSystem(kind, refiner, size, **backend)
     else:
         raise ValueError(f"unknown system {spec!r}: analytic, copy-source, copy-driver, "

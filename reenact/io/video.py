@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
 
+def is_video_file(path: str | os.PathLike) -> bool:
+    """Whether a driving input is read as a video (by its name, before anything is opened)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path

@@ -14,7 +14,8 @@ from reenact.motion.background import (
     background_layers,
     still_background,
 )
-from reenact.pipeline import Reenactor, paste_back
+from reenact.motion.paste import paste_back
+from reenact.pipeline import Reenactor
 from reenact.render.shaders import sample_image
 
 S = 256

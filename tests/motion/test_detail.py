@@ -9,7 +9,8 @@ import torch
 from reenact.config import AnimateConfig
 from reenact.motion.completion import texel_layout
 from reenact.motion.detail import TEXELS, ExpressionDetail, _layout
-from reenact.pipeline import Reenactor, paste_back
+from reenact.motion.paste import paste_back
+from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
 FOREHEAD = 151  # a mediapipe vertex in the middle of the forehead, clear of brows and hairline
