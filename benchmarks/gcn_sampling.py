@@ -41,7 +41,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from reenact.geometry.decimation import build_levels
     from reenact.models.meshgcn.motion_net import MotionNet
-    from reenact.train.loop import load_setup
+    from reenact.train.setup import load_setup
 
     tiny = load_setup("configs/meshgcn/tiny.yaml", []).trainer_config().model.motion
     for name in args.sizes:

@@ -20,12 +20,12 @@ import torch.nn.functional as F
 from reenact.app.runtime import configure_runtime
 from reenact.face import landmark_topology
 from reenact.face.mean_shape import mean_shape
-from reenact.guidance import meshgcn_inputs
 from reenact.io import iter_video_frames, read_image
 from reenact.io.samples import sample_images
 from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
-from reenact.models.meshgcn.reenacting import identity_grid
+from reenact.motion.guidance import meshgcn_inputs
 from reenact.pipeline import Reenactor
+from reenact.render.filters import identity_grid
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -22,7 +22,7 @@ import torch
 from reenact.app.runtime import configure_runtime
 from reenact.data.dataset import TrainBatches
 from reenact.io.native_log import native_stderr_to
-from reenact.train.loop import build_trainer, load_setup
+from reenact.train.setup import build_trainer, load_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "configs" / "dcggan" / "tiny.yaml", ROOT / "configs" / "meshgcn" / "tiny.yaml"]

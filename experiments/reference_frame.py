@@ -24,9 +24,9 @@ import numpy as np
 from reenact.config import AnimateConfig
 from reenact.eval.expression_error import dlib_landmark_error
 from reenact.eval.face_layout import FaceLayoutCheck
-from reenact.eval.psnr import psnr
-from reenact.eval.self_reenactment import face_mask
 from reenact.io import iter_video_frames
+from reenact.metrics.face_mask import face_mask
+from reenact.metrics.psnr import psnr
 from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
 

@@ -1,4 +1,5 @@
-"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train`` and ``evaluate``.
+"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train``, ``validate``,
+``calibrate`` and ``evaluate``.
 Everything is built inside ``main()``; user errors print one line naming the file, frame or value
 and exit non-zero, never a traceback."""
 
@@ -117,6 +118,27 @@ def _train_parser(sub) -> None:
     _face_model_arguments(p)  # = data.face_model / data.face_model_path
 
 
+def _validate_parsers(sub) -> None:
+    p = sub.add_parser("validate", help="score a training checkpoint against the analytic warp "
+                       "on its run's held-out pairs")
+    p.add_argument("checkpoint", help="a reenact train checkpoint (last.pt, calibrated.pt, ...)")
+    p.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
+    p.add_argument("--gain", type=float,
+                   help="score with this share of the correction of the warp (0: the warp "
+                        "itself, 1: all of it) instead of the checkpoint's")
+    p.add_argument("--render-size", type=int,
+                   help="render the pairs at this size, then shrink them to the training size "
+                        "(default: the cache's crop size, as reenact animate's crop reaches a "
+                        "refiner; 0: at the training size)")
+    p = sub.add_parser("calibrate", help="choose on the run's validation split how much of its "
+                       "correction a checkpoint adds to the warp; writes calibrated.pt")
+    p.add_argument("checkpoint", help="a reenact train checkpoint")
+    p.add_argument("--metric", default="akd",
+                   help="validation score to calibrate on: akd (default), psnr_face, ssim, "
+                        "pose_error_deg or identity_distance")
+    p.add_argument("--out", "-o", help="where to write (default: calibrated.pt beside it)")
+
+
 def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="score systems with the papers' protocols and metrics")
     p.add_argument("data", help="a folder of images and videos, or a preprocessed cache")
@@ -161,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _preprocess_parser(sub)
     _train_parser(sub)
+    _validate_parsers(sub)
     _evaluate_parser(sub)
     return parser
 
@@ -245,6 +268,11 @@ def _command(args) -> Callable[[], int | None]:
         from reenact.app.train import run_train
 
         return lambda: run_train(args)
+    if args.command in ("validate", "calibrate"):
+        from reenact.app import validate
+
+        return lambda: (validate.run_validate if args.command == "validate" else
+                        validate.run_calibrate)(args)
     from reenact.app.evaluate import run_evaluate
 
     return lambda: run_evaluate(args)

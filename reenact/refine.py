@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from reenact.config import from_dict
-from reenact.guidance import dcggan_inputs, prior_inputs, shrink
+from reenact.io.checkpoint import load_checkpoint
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.motion.analytic import WarpResult
+from reenact.motion.guidance import dcggan_inputs, prior_inputs, shrink
 from reenact.motion.scene import SourceScene
-from reenact.train.checkpoint import load_checkpoint
 
 
 class Refiner(Protocol):
@@ -124,7 +124,7 @@ class MeshGCNRefiner:
 
     @torch.no_grad()
     def __call__(self, scene: SourceScene, warp: WarpResult) -> torch.Tensor:
-        from reenact.guidance import meshgcn_inputs
+        from reenact.motion.guidance import meshgcn_inputs
 
         x = shrink(meshgcn_inputs(scene, warp), self.size)
         S = scene.size

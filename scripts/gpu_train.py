@@ -19,8 +19,8 @@ The device call (``run`` with ``carry: ["cache/shared", ".device"]``, timeout_s 
 Here, after it (FILES: the call's ``files_at``)::
 
     python scripts/gpu_train.py unpack FILES
-    python -m reenact.train.calibrate runs/dcggan-gpu256/checkpoints/ema.pt
-    python -m reenact.train.validate runs/dcggan-gpu256/checkpoints/calibrated.pt
+    reenact calibrate runs/dcggan-gpu256/checkpoints/ema.pt
+    reenact validate runs/dcggan-gpu256/checkpoints/calibrated.pt
 
 and the same for ``meshgcn``.
 """
@@ -83,7 +83,7 @@ def connections_shim(shim: Path) -> None:
 def export(checkpoint: Path, out: Path, name: str, part_bytes: int = PART_BYTES) -> list[Path]:
     """Write a checkpoint's config and EMA generator, float weights in float16, as
     ``name.part0``, ``name.part1``, ... of at most ``part_bytes`` each."""
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.io.checkpoint import load_checkpoint
 
     state = load_checkpoint(checkpoint)
     model = {k: v.half() if v.dtype == torch.float32 else v for k, v in state["model"].items()}
@@ -154,7 +154,7 @@ def unpack(files: Path, runs: Path) -> None:
     generator), metrics.jsonl, curves.png, the training images, train.log and device.json (the
     GPU, and each run's exit status and seconds)."""
     from reenact.io.atomic import atomic_path
-    from reenact.train.loop import plot_curves
+    from reenact.train.plots import plot_curves
 
     with tarfile.open(files / "logs.tar.gz") as tar:  # the logs first: they say why a run failed
         everything = tar.getmembers()

@@ -22,8 +22,8 @@ import sys
 import numpy as np
 
 from reenact.data.dataset import VideoStore, make_split, validation_pairs
-from reenact.eval.landmark_error import landmark_error
-from reenact.train.loop import load_setup
+from reenact.metrics.landmark_error import landmark_error
+from reenact.train.setup import load_setup
 from reenact.train.validate import Validator
 
 FACE = 468  # the face mesh's landmarks; the irises are left out, as in validation

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from reenact.data.dataset import VideoStore, make_split, validation_pairs
-from reenact.eval.self_reenactment import face_mask
 from reenact.io import tensor_to_image, write_image
 from reenact.losses.parts import part_mask
-from reenact.models.blocks import gaussian_blur
-from reenact.train.loop import load_setup
+from reenact.metrics.face_mask import face_mask
+from reenact.render.filters import gaussian_blur
+from reenact.train.setup import load_setup
 from reenact.train.validate import Validator
 
 COLUMNS = ("psnr_face", "akd", "akd_oval", "akd_eyes", "akd_lips", "pose_error_deg")

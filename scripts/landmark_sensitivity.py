@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import torch
 
-from reenact.models.blocks import gaussian_blur
+from reenact.render.filters import gaussian_blur
 from reenact.train.validate import generated_image, load_run
 
 METRICS = ("psnr_face", "sharpness", "akd", "akd_oval", "pose_error_deg")

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from reenact.config import AnimateConfig
-from reenact.eval.psnr import psnr
 from reenact.face import LandmarkFaceModel
 from reenact.geometry import matrix_to_euler
 from reenact.io import iter_video_frames, read_image
+from reenact.metrics.psnr import psnr
 from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker
 from tests.conftest import data_path

@@ -26,7 +26,8 @@ def test_tracking_finds_the_face_in_every_portrait():
             assert faces[0].points.shape == (478, 3)
 
 
-@pytest.mark.parametrize("name", VIDEOS)
+@pytest.mark.parametrize("name", [pytest.param(v, marks=pytest.mark.slow) if v == "d6" else v
+                                  for v in VIDEOS])  # d6: 13 s
 def test_tracking_finds_the_face_in_every_video_frame(name):
     with FaceTracker(static=False) as tracker:
         missing = [i for i, f in enumerate(iter_video_frames(data_path("driving", f"{name}.mp4")))
@@ -34,7 +35,7 @@ def test_tracking_finds_the_face_in_every_video_frame(name):
     assert missing == [], f"{name}.mp4: no face in frames {missing[:10]}"
 
 
-@pytest.mark.parametrize("name", ["d0", "d3"])
+@pytest.mark.parametrize("name", ["d0", pytest.param("d3", marks=pytest.mark.slow)])  # d3: 34 s
 def test_self_reenactment_beats_output_the_source(name):
     scores = evaluate_self_reenactment(str(data_path("driving", f"{name}.mp4")), stride=3)
     print(f"{name}: {scores}")
@@ -50,6 +51,7 @@ def _head_shape(model, points):
     return c, head[stable_vertices()]
 
 
+@pytest.mark.slow  # 25 s: two photos, the full pipeline
 def test_cross_identity_follows_driver_pose_and_keeps_source_shape():
     """s42.jpg driven by d3.mp4 (relative motion): the output's re-tracked yaw/pitch/roll follow
     the driver's. The face stays the source's by two measures: dlib's face-recognition embedding

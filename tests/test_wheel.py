@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # 14 s: builds and installs a wheel
 def test_a_built_wheel_installed_alone_runs_the_demo(tmp_path):
     # built without isolation, offline, by this environment's setuptools (about 15 s in all)
     pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools here")

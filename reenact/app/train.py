@@ -16,7 +16,8 @@ def overrides_from_args(args) -> list[str]:
 
 
 def run_train(args) -> int:
-    from reenact.train.loop import load_setup, train
+    from reenact.train.loop import train
+    from reenact.train.setup import load_setup
 
     logging.basicConfig(level=logging.INFO, format="reenact: %(message)s")
     setup = load_setup(args.config, overrides_from_args(args))

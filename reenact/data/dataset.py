@@ -30,9 +30,9 @@ from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.mean_shape import mirror_index
 from reenact.face.mixing import MixOptions, mix_coefficients
 from reenact.geometry import matrix_to_euler
-from reenact.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs, shrink
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import analytic_warp
+from reenact.motion.guidance import dcggan_inputs, meshgcn_inputs, prior_inputs, shrink
 from reenact.motion.scene import PLATES, build_scene
 
 

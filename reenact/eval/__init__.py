@@ -1,1 +1,3 @@
-"""Metrics (one file each, callable from training and standalone) and evaluation protocols."""
+"""Evaluation: the papers' protocols, the systems compared, the metrics that need a model (identity,
+expression, pose, FID, LPIPS) and the report. The plain image and landmark metrics are in
+``reenact.metrics``."""

@@ -10,7 +10,6 @@ brow's height above its eye, and the chin's drop below the nose. Scale- and pose
 import numpy as np
 import torch
 
-from reenact.eval.landmark_error import landmark_error
 from reenact.eval.pose_error import _model
 from reenact.face.topology import (
     CHIN,
@@ -24,6 +23,7 @@ from reenact.face.topology import (
     RIGHT_EYE_OUTER,
     UPPER_LIP_INNER,
 )
+from reenact.metrics.landmark_error import landmark_error
 
 RIGHT_LID_UPPER, RIGHT_LID_LOWER = 159, 145
 LEFT_LID_UPPER, LEFT_LID_LOWER = 386, 374

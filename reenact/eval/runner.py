@@ -16,16 +16,16 @@ import numpy as np
 from reenact.eval.csim import cosine_similarity, same_identity
 from reenact.eval.expression_error import dlib_landmark_error, expression_mse
 from reenact.eval.jitter import landmark_jitter
-from reenact.eval.landmark_error import landmark_error
 from reenact.eval.observe import Observation, Observer
 from reenact.eval.pose_error import pose_mse, pose_rmse
 from reenact.eval.protocols import SELF_PROTOCOLS, Case, Collection
-from reenact.eval.psnr import psnr
-from reenact.eval.self_reenactment import face_mask
-from reenact.eval.ssim import ssim_region
 from reenact.eval.systems import Drive
 from reenact.io import InputError, write_image
 from reenact.io.atomic import atomic_path
+from reenact.metrics.face_mask import face_mask
+from reenact.metrics.landmark_error import landmark_error
+from reenact.metrics.psnr import psnr
+from reenact.metrics.ssim import ssim_region
 from reenact.tracking.crop import crop_image, face_crop_box
 
 PSNR_CAP = 100.0  # dB, for identical images (the driver reference in self-reenactment)

@@ -5,15 +5,13 @@ source baseline."""
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from reenact.config import AnimateConfig
-from reenact.eval.landmark_error import landmark_error
-from reenact.eval.psnr import psnr
-from reenact.face.topology import landmark_topology
 from reenact.io import iter_video_frames
+from reenact.metrics.face_mask import face_mask
+from reenact.metrics.landmark_error import landmark_error
+from reenact.metrics.psnr import psnr
 from reenact.pipeline import Driving, Reenactor
-from reenact.render import rasterize
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
 
@@ -25,14 +23,6 @@ class SelfReenactmentScores:
     akd_method: float
     akd_source: float
     faces_found: float  # fraction of outputs in which the re-tracker found a face
-
-
-def face_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: pixels covered by the landmark mesh's surface triangles at ``points``."""
-    topo = landmark_topology()
-    faces = torch.from_numpy(topo.triangles)
-    verts = torch.from_numpy(points).double()[None]
-    return rasterize(verts, faces, shape).mask[0].numpy()
 
 
 def evaluate_self_reenactment(video: str, config: AnimateConfig | None = None,

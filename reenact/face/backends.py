@@ -204,7 +204,7 @@ class CoefficientTransfer:
     def meshes(self, source: BackendSource, mixed: FaceCoefficients):
         """The model's own meshes, posed in image space (``ModelMeshes``: the source's, the
         re-enacted and the triangles), for the mesh GCN and the textured proxies."""
-        from reenact.motion.analytic import ModelMeshes
+        from reenact.face.base import ModelMeshes
 
         if self._faces is None:
             self._faces = torch.as_tensor(self.model.mesh()[1], dtype=torch.long)

@@ -60,3 +60,12 @@ def pose_vertices(verts_head: torch.Tensor, coeffs: FaceCoefficients) -> torch.T
     """Head-frame vertices (B, V, 3) -> image space with the pose in ``coeffs``."""
     return (coeffs.scale[:, None, None] * verts_head @ coeffs.rotation.transpose(1, 2)
             + coeffs.translation[:, None, :])
+
+
+@dataclass(frozen=True)
+class ModelMeshes:
+    """A FLAME / BFM face model's own meshes, posed in crop pixels (``--face-model``)."""
+
+    source: torch.Tensor  # (1, V', 3) the source's fit
+    reenacted: torch.Tensor  # (B, V', 3) the re-enacted face
+    faces: torch.Tensor  # (F', 3) int64 triangles

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from reenact.eval.ssim import ssim
+from reenact.metrics.ssim import ssim
 from reenact.models.vgg import VGG19Features
 
 log = logging.getLogger("reenact")

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from reenact.face.base import FaceCoefficients, pose_vertices
+from reenact.face.base import FaceCoefficients, ModelMeshes, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import (
     LOWER_LIP_INNER,
@@ -68,15 +68,6 @@ DRIVER_STRETCH = (1.2, 2.0)
 # (corner to corner, head units). Where the driver shows teeth, the photo keeps its own (the
 # driver's, matched to the photo's light, came out grey beside them).
 DRIVER_NARROW = (0.6, 0.7)
-
-
-@dataclass(frozen=True)
-class ModelMeshes:
-    """A FLAME / BFM face model's own meshes, posed in crop pixels (``--face-model``)."""
-
-    source: torch.Tensor  # (1, V', 3) the source's fit
-    reenacted: torch.Tensor  # (B, V', 3) the re-enacted face
-    faces: torch.Tensor  # (F', 3) int64 triangles
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ scaled by each gain in ``GAINS``. It keeps the smallest gain whose score is with
 error of the best one (the one-standard-error rule, on paired per-pair differences), so it
 prefers staying near the warp unless the validation frames show that more correction helps.
 
-    python -m reenact.train.calibrate runs/NAME/checkpoints/last.pt [--metric akd]
+    reenact calibrate runs/NAME/checkpoints/last.pt [--metric akd]
 
 writes ``calibrated.pt`` beside the checkpoint; ``reenact train`` does the same at the end of a
 run with ``run.calibrate`` set.
@@ -77,8 +77,8 @@ def calibrate_checkpoint(checkpoint: str, metric: str = "akd", out: str | None =
     chosen gain."""
     from pathlib import Path
 
-    from reenact.train.checkpoint import save_checkpoint
-    from reenact.train.loop import SELECTABLE
+    from reenact.io.checkpoint import save_checkpoint
+    from reenact.train.setup import SELECTABLE
     from reenact.train.validate import load_run
 
     if metric not in SELECTABLE:
@@ -98,37 +98,7 @@ def calibrate_checkpoint(checkpoint: str, metric: str = "akd", out: str | None =
 
 def summary(rows: dict[float, np.ndarray], metric: str) -> dict:
     """{"metric", "scores": {gain: mean}, "gain": chosen} (plain values, for metrics.jsonl)."""
-    from reenact.train.loop import SELECTABLE
+    from reenact.train.setup import SELECTABLE
 
     return {"metric": metric, "scores": {str(g): float(np.nanmean(v)) for g, v in rows.items()},
             "gain": choose_gain(rows, SELECTABLE[metric])}
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    from pathlib import Path
-
-    from reenact.io.native_log import native_stderr_to
-
-    parser = argparse.ArgumentParser(
-        prog="python -m reenact.train.calibrate",
-        description="Choose how much of its correction a reenact train checkpoint adds to the "
-                    "analytic warp, on its run's validation split; writes calibrated.pt.")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--metric", default="akd", help="validation score to calibrate on")
-    parser.add_argument("-o", "--out", help="where to write (default: calibrated.pt beside it)")
-    args = parser.parse_args(argv)
-    try:
-        with native_stderr_to(Path(args.checkpoint).parent / "native.log"):
-            result = calibrate_checkpoint(args.checkpoint, args.metric, args.out)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}")
-        return 2
-    scores = ", ".join(f"{g}: {s:.4f}" for g, s in result["scores"].items())
-    print(f"{result['metric']} on the validation pairs by gain: {scores}; chosen gain "
-          f"{result['gain']}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

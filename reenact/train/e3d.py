@@ -19,10 +19,10 @@ from tqdm import tqdm
 from reenact.face import LandmarkFaceModel
 from reenact.geometry import matrix_to_euler
 from reenact.io import image_to_tensor, iter_video_frames
+from reenact.io.checkpoint import save_checkpoint
 from reenact.models.e3d import CoefficientRegressor, E3DConfig
 from reenact.tracking.crop import crop_image, face_crop_box
 from reenact.tracking.mediapipe_tracker import FaceTracker
-from reenact.train.checkpoint import save_checkpoint
 
 
 @dataclass
@@ -153,7 +153,7 @@ def _training_frames(cache: str, config: Path) -> dict[str, list[int]]:
     from dataclasses import replace
 
     from reenact.data.dataset import VideoStore, make_split
-    from reenact.train.loop import load_setup
+    from reenact.train.setup import load_setup
 
     data = replace(load_setup(config).data, cache=cache)
     return make_split(VideoStore(cache, data.videos), data).train

@@ -9,133 +9,27 @@ GPU); AMP is bfloat16 autocast on CUDA. A checkpoint holds the generator's EMA a
 exactly: batches are a pure function of (seed, step) and the RNG state is restored.
 """
 
-import dataclasses
 import json
 import logging
 import os
 import time
-import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-import yaml
 
-from reenact.config import from_dict
-from reenact.data.dataset import DataConfig, TrainBatches, validation_pairs
+from reenact.data.dataset import TrainBatches, validation_pairs
 from reenact.io import tensor_to_image, write_image
 from reenact.io.atomic import atomic_path
+from reenact.io.checkpoint import load_checkpoint, save_checkpoint
 from reenact.io.native_log import native_stderr_to
-from reenact.train.checkpoint import load_checkpoint, save_checkpoint
+from reenact.train.calibrate import calibrated_state, gain_scores, summary
+from reenact.train.plots import plot_curves
+from reenact.train.setup import SELECTABLE, RunConfig, TrainSetup, build_trainer
+from reenact.train.validate import Validator, generated_image
 
 log = logging.getLogger("reenact")
-FAMILIES = ("dcggan", "meshgcn")
 NATIVE_LOG = "native.log"  # what mediapipe prints while validation re-tracks faces
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    steps: int = 10_000
-    out: str = "runs/run"  # checkpoints/, tb/ (TensorBoard), images/, metrics.jsonl, curves.png
-    seed: int = 0
-    ema_decay: float = 0.999
-    log_every: int = 10
-    image_every: int = 250
-    checkpoint_every: int = 250
-    val_every: int = 500
-    device: str = "auto"  # auto: CUDA when present (cuda:LOCAL_RANK under torchrun), else CPU
-    amp: bool = True  # bfloat16 autocast, CUDA only
-    threads: int | None = None  # CPU threads per process (None: leave torch's default)
-    select: str | None = None  # keep checkpoints/best.pt by this validation score (e.g. akd,
-    #   psnr_face); with data.val_fraction it is chosen on the validation split, not the test one
-    calibrate: str | None = None  # ours: at the end, choose on the validation split (needs
-    #   data.val_fraction) by this score how much of its correction the model adds to the warp
-    #   (reenact.train.calibrate) -> checkpoints/calibrated.pt
-    max_minutes: float | None = None  # stop after this much training time in one invocation,
-    #   with a checkpoint (a lease or a cluster's time limit); the same command resumes it
-
-    def __post_init__(self) -> None:
-        for key in ("select", "calibrate"):
-            value = getattr(self, key)
-            if value is not None and value not in SELECTABLE:
-                raise ValueError(f"run.{key} must be one of {', '.join(SELECTABLE)}, got "
-                                 f"{value!r}")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"run.max_minutes must be a positive number of minutes, got "
-                             f"{self.max_minutes!r}")
-
-
-# validation scores a run can select its best checkpoint by, and whether higher is better
-SELECTABLE = {"psnr_face": True, "ssim": True, "akd": False, "pose_error_deg": False,
-              "identity_distance": False}
-
-
-@dataclass(frozen=True)
-class TrainSetup:
-    family: str = "dcggan"
-    trainer: dict = field(default_factory=dict)  # DCGGANTrainConfig / MeshGCNTrainConfig fields
-    data: DataConfig = field(default_factory=DataConfig)
-    run: RunConfig = field(default_factory=RunConfig)
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
-        if self.run.calibrate and self.data.val_fraction <= 0:
-            raise ValueError("run.calibrate needs a validation split (data.val_fraction > 0): "
-                             "calibrating on the test frames would tune on what is measured")
-
-    def trainer_config(self):
-        cls = _trainer_config_class(self.family)
-        _check_keys(cls, self.trainer, "trainer")
-        return from_dict(cls, self.trainer)
-
-
-def _trainer_config_class(family: str):
-    if family == "dcggan":
-        from reenact.train.dcggan import DCGGANTrainConfig
-
-        return DCGGANTrainConfig
-    from reenact.train.meshgcn import MeshGCNTrainConfig
-
-    return MeshGCNTrainConfig
-
-
-def _check_keys(cls, data: dict, where: str) -> None:
-    """Unknown keys are errors (a typo must not silently train the default)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {data!r}")  # noqa: TRY004 (a config
-        #   error, which the command line reports in one line as it does every ValueError)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        if key not in fields:
-            raise ValueError(f"{where}.{key}: unknown setting (known: {', '.join(fields)})")
-        if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
-            _check_keys(hints[key], value, f"{where}.{key}")
-
-
-def load_setup(path: str | os.PathLike, overrides: list[str] = ()) -> TrainSetup:
-    """A run config from YAML plus ``key.sub=value`` overrides (values parsed as YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
-    data = yaml.safe_load(path.read_text()) or {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {item!r}: expected KEY=VALUE, e.g. run.steps=100")
-        node = data
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {p} is not a section")  # noqa: TRY004
-        node[leaf] = yaml.safe_load(value)
-    _check_keys(TrainSetup, data, path.name)
-    setup = from_dict(TrainSetup, data)
-    setup.trainer_config()  # validate the trainer section now, not after data loading
-    return setup
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -158,74 +52,11 @@ def _device(run: RunConfig, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def build_trainer(setup: TrainSetup, device, ddp: bool = False):
-    cfg = setup.trainer_config()
-    if setup.family == "dcggan":
-        from reenact.train.dcggan import DCGGANTrainer
-
-        return DCGGANTrainer(cfg, device, ddp=ddp, amp=setup.run.amp)
-    from reenact.refine import gcn_mesh
-    from reenact.train.meshgcn import MeshGCNTrainer
-
-    template, triangles = gcn_mesh(setup.data.face_model, setup.data.face_model_path)
-    return MeshGCNTrainer(template, triangles, cfg, device, ddp=ddp, amp=setup.run.amp)
-
-
 def _grid(batch: dict, output: torch.Tensor, rows: int = 4) -> torch.Tensor:
     """(3, H, W): rows of source | driving | analytic warp | output."""
     n = min(rows, output.shape[0])
     cols = [batch["image_s"][:n], batch["target"][:n], batch["prior"][:n], output[:n].cpu()]
     return torch.cat([torch.cat([c[i].float().cpu() for c in cols], 2) for i in range(n)], 1)
-
-
-def plot_curves(out: Path) -> Path | None:
-    """curves.png from metrics.jsonl: the losses (moving average), the validation scores and,
-    after ``run.calibrate``, the calibration's validation score by gain."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = out / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    train = [r for r in rows if r["kind"] == "train"]
-    val = [r for r in rows if r["kind"] == "val"]
-    calibration = [r for r in rows if r["kind"] == "calibration"]
-    fig, axes = plt.subplots(1, 4 if calibration else 3, figsize=(20 if calibration else 15, 4))
-    keys = sorted({k for r in train for k in r if k not in ("kind", "step", "images_per_s")})
-    for k in keys:
-        steps = [r["step"] for r in train if k in r]
-        vals = np.array([r[k] for r in train if k in r])
-        w = max(1, len(vals) // 50)
-        smooth = np.convolve(vals, np.ones(w) / w, mode="valid")
-        axes[0].plot(steps[w - 1:], smooth, label=k)
-    axes[0].set(title="training losses (moving average)", xlabel="step", yscale="symlog")
-    axes[0].legend(fontsize=7)
-    for ax, metric, title in ((axes[1], "psnr_face", "held-out face PSNR (dB)"),
-                              (axes[2], "akd", "held-out landmark error (AKD)")):
-        steps = [r["step"] for r in val if metric in r]
-        ax.plot(steps, [r[metric] for r in val if metric in r], "o-", label="model (EMA)")
-        base = [r[f"warp_{metric}"] for r in val if f"warp_{metric}" in r]
-        if base:
-            ax.axhline(base[0], color="k", ls="--", label="analytic warp")
-        ax.set(title=title, xlabel="step")
-        ax.legend()
-    if calibration:
-        c = calibration[-1]
-        gains = [float(g) for g in c["scores"]]
-        axes[3].plot(gains, list(c["scores"].values()), "o-", label=f"validation {c['metric']}")
-        axes[3].axvline(c["gain"], color="C3", ls=":", label=f"chosen gain {c['gain']}")
-        axes[3].set(title="calibration: share of the correction added to the warp",
-                    xlabel="gain (0 = the analytic warp)")
-        axes[3].legend()
-    fig.tight_layout()
-    target = out / "curves.png"
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    return target
 
 
 def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = None) -> dict:
@@ -267,7 +98,6 @@ def train(setup: TrainSetup, progress: bool = True, stop_after: int | None = Non
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"), purge_step=step if step else None)
-        from reenact.train.validate import Validator, generated_image
 
         pairs = validation_pairs(data.store, data.split.validation(), setup.data.val_pairs)
         if pairs:
@@ -380,7 +210,6 @@ def _out_of_time(t0: float, minutes: float, world: int, device: torch.device) ->
 def calibrate(trainer, module, validator, setup: TrainSetup, step: int, out: Path) -> None:
     """Choose the residual gain of ``module`` on the validation pairs and write
     ``checkpoints/calibrated.pt`` (``last.pt`` keeps gain 1, so the run still resumes exactly)."""
-    from reenact.train.calibrate import calibrated_state, gain_scores, summary
 
     module.eval()
     with native_stderr_to(out / NATIVE_LOG):

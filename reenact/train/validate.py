@@ -13,12 +13,12 @@ import torch
 
 from reenact.data.dataset import VideoStore, collate, render_sample
 from reenact.data.sampling import Pair
-from reenact.eval.landmark_error import landmark_error, landmark_groups
-from reenact.eval.psnr import psnr
-from reenact.eval.self_reenactment import face_mask
 from reenact.eval.sharpness import sharpness
-from reenact.eval.ssim import ssim
 from reenact.io import tensor_to_image
+from reenact.metrics.face_mask import face_mask
+from reenact.metrics.landmark_error import landmark_error, landmark_groups
+from reenact.metrics.psnr import psnr
+from reenact.metrics.ssim import ssim
 
 TRACK_SIZE = 256
 
@@ -134,8 +134,8 @@ def load_run(checkpoint: str, split: str, pairs: int | None = None,
     from reenact.config import from_dict
     from reenact.data.dataset import make_split, validation_pairs
     from reenact.face.backends import cached_transfer
-    from reenact.train.checkpoint import load_checkpoint
-    from reenact.train.loop import TrainSetup, build_trainer
+    from reenact.io.checkpoint import load_checkpoint
+    from reenact.train.setup import TrainSetup, build_trainer
 
     state = load_checkpoint(checkpoint)
     setup = from_dict(TrainSetup, state["config"])
@@ -184,38 +184,6 @@ def generated_image(trainer, batch: dict, module) -> torch.Tensor:
     return (out.image if hasattr(out, "image") else out[0]).float().clamp(0, 1).cpu()
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m reenact.train.validate",
-        description="Score a reenact train checkpoint against the analytic warp on its run's "
-                    "held-out self-reenactment pairs.")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--pairs", type=int, default=10_000, help="at most this many pairs")
-    parser.add_argument("--gain", type=float,
-                        help="score with this share of the correction of the warp (0: the "
-                             "warp itself, 1: all of it) instead of the checkpoint's")
-    parser.add_argument("--render-size", type=int,
-                        help="render the pairs at this size, then shrink them to the training "
-                             "size (default: the cache's crop size, as reenact animate's crop "
-                             "reaches a refiner; 0: at the training size)")
-    args = parser.parse_args(argv)
-    from pathlib import Path
-
-    from reenact.io.native_log import native_stderr_to
-
-    try:
-        with native_stderr_to(Path(args.checkpoint).parent / "native.log"):  # mediapipe's lines
-            model, warp = evaluate_checkpoint(args.checkpoint, args.pairs, args.gain,
-                                              args.render_size)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}")
-        return 2
-    print(report(model, warp))
-    return 0
-
-
 def report(model: dict[str, np.ndarray], warp: dict[str, np.ndarray]) -> str:
     """A markdown table: per metric the model's and the warp's means, their paired difference
     with its standard error, and the share of pairs where the model is better (for sharpness:
@@ -238,7 +206,3 @@ def report(model: dict[str, np.ndarray], warp: dict[str, np.ndarray]) -> str:
         lines.append(f"| {k} | {ours[both].mean():.4f} | {warp[k][both].mean():.4f} | "
                      f"{d.mean():+.4f} +- {se:.4f} | {better.mean():.0%} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

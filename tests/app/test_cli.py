@@ -150,10 +150,10 @@ def test_dcggan_model_through_the_same_pipeline(files, tmp_path, capsys):
     missing or foreign checkpoint is a one-line error."""
     import torch
 
+    from reenact.io.checkpoint import save_checkpoint
     from reenact.models.dcggan import CorrespondenceConfig
     from reenact.models.dcggan.generator import GeneratorConfig
     from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
-    from reenact.train.checkpoint import save_checkpoint
 
     cfg = DCGGANConfig(correspondence=CorrespondenceConfig(width=8, feature_dim=16, res_blocks=1),
                        generator=GeneratorConfig(width=16, coarse_blocks=1))
@@ -182,10 +182,10 @@ def test_meshgcn_model_through_the_same_pipeline(files, tmp_path, capsys):
 
     from reenact.face import landmark_topology
     from reenact.face.mean_shape import mean_shape
+    from reenact.io.checkpoint import save_checkpoint
     from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
     from reenact.models.meshgcn.motion_net import MotionNetConfig
     from reenact.models.meshgcn.reenacting import ReenactingConfig
-    from reenact.train.checkpoint import save_checkpoint
 
     cfg = MeshGCNConfig(motion=MotionNetConfig(channels=(8, 8, 16, 16), factors=(4, 2, 2),
                                                latent=32, size=64, decoder_width=32,

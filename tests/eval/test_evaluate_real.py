@@ -30,6 +30,7 @@ def summary(tmp_path_factory):
     return {(r["system"], r["metric"]): r["mean"] for r in aggregate(read_rows(out / "rows.jsonl"))}
 
 
+@pytest.mark.slow  # 26 s: an evaluation run on real videos
 def test_reference_systems_bracket_the_analytic_warp(summary):
     csim = {s: summary[(s, "csim")] for s in ("copy-source", "copy-driver", "analytic")}
     pose = {s: summary[(s, "prmse")] for s in ("copy-source", "copy-driver", "analytic")}

@@ -7,13 +7,13 @@ import torch
 from reenact.eval.csim import ARCFACE_TEMPLATE, ArcFaceEmbedder, cosine_similarity, same_identity
 from reenact.eval.expression_error import NAMES, expression_descriptor, expression_mse
 from reenact.eval.jitter import landmark_jitter
-from reenact.eval.landmark_error import landmark_error, landmark_groups
 from reenact.eval.pose_error import head_pose_deg, pose_mse, pose_rmse
-from reenact.eval.psnr import psnr
-from reenact.eval.ssim import ssim_region
 from reenact.face.mean_shape import mean_shape
 from reenact.face.topology import LOWER_LIP_INNER
 from reenact.geometry import euler_to_matrix
+from reenact.metrics.landmark_error import landmark_error, landmark_groups
+from reenact.metrics.psnr import psnr
+from reenact.metrics.ssim import ssim_region
 
 
 def posed(angles_deg, scale=300.0, shift=(256.0, 256.0, 0.0)) -> np.ndarray:

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from reenact.models.blocks import PriorFusion, gaussian_blur, outline_band
+from reenact.models.blocks import PriorFusion
+from reenact.render.filters import gaussian_blur, outline_band
 
 
 def test_prior_fusion_starts_at_the_prior():

@@ -6,13 +6,13 @@ import dataclasses
 import pytest
 import torch
 
+from reenact.io.checkpoint import load_checkpoint, save_checkpoint
 from reenact.losses.dcggan import hinge_discriminator, hinge_generator, pixel_loss
 from reenact.models.dcggan import CorrespondenceConfig
 from reenact.models.dcggan.afm import AttentionFusion, SpatialTransformer
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.generator import Generator, GeneratorConfig
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
-from reenact.train.checkpoint import load_checkpoint, save_checkpoint
 from reenact.train.dcggan import DCGGANTrainConfig, DCGGANTrainer
 
 CLASSES, LANDMARKS, H = 5, 4, 32
@@ -144,7 +144,7 @@ def test_variant_config_files_build(name):
     (Training a few steps is covered on tiny widths by test_each_variant_builds_and_trains...)"""
     from pathlib import Path
 
-    from reenact.train.loop import load_setup
+    from reenact.train.setup import load_setup
 
     path = Path(__file__).resolve().parents[2] / "configs" / "dcggan" / f"{name}.yaml"
     setup = load_setup(path)

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reenact.guidance import dcggan_inputs
 from reenact.io import image_to_tensor, iter_video_frames
 from reenact.losses.dcggan import DCGGANLossWeights
 from reenact.models.dcggan import CorrespondenceConfig
 from reenact.models.dcggan.generator import GeneratorConfig
 from reenact.models.dcggan.model import DCGGANConfig
+from reenact.motion.guidance import dcggan_inputs
 from reenact.pipeline import Reenactor
 from reenact.tracking.crop import crop_image
 from reenact.train.dcggan import DCGGANTrainConfig, DCGGANTrainer

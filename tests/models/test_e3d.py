@@ -1,6 +1,7 @@
 """E_3D: shapes, the geometry loss, and training on real frames (three videos, every 3rd frame
 of the first 300) to predict held-out frames far better than the mean."""
 
+import pytest
 import torch
 
 from reenact.models.e3d import CoefficientRegressor, E3DConfig, coefficient_loss, geometry_loss
@@ -24,6 +25,7 @@ def test_shapes_and_loss_gradients():
     assert coefficient_loss(net, y.detach(), y.detach(), y.detach()) < 1e-6
 
 
+@pytest.mark.slow  # 24 s: trains E_3D
 def test_trained_on_real_frames_beats_the_mean_on_held_out_frames():
     videos = [data_path("driving", f"{n}.mp4") for n in ("d3", "d6", "d10")]
     cfg = E3DConfig(width=16, expression_dim=8, identity_dim=2)

@@ -8,13 +8,13 @@ import torch
 
 from reenact.face import landmark_topology
 from reenact.face.mean_shape import mean_shape
+from reenact.io.checkpoint import load_checkpoint, save_checkpoint
 from reenact.losses.meshgcn import ReconstructionLoss, gradient_penalty, ssim
 from reenact.models.meshgcn.discriminator import Critic
 from reenact.models.meshgcn.model import MeshGCN, MeshGCNConfig
 from reenact.models.meshgcn.motion_net import MotionNetConfig
 from reenact.models.meshgcn.reenacting import ReenactingConfig
 from reenact.models.vgg import VGG19Features, load_vgg19
-from reenact.train.checkpoint import load_checkpoint, save_checkpoint
 from reenact.train.meshgcn import MeshGCNTrainConfig, MeshGCNTrainer
 
 TINY = MeshGCNConfig(
@@ -118,7 +118,7 @@ def test_vgg19_loads_torchvision_layout(tmp_path):
 def test_variant_config_files_build(name):
     from pathlib import Path
 
-    from reenact.train.loop import load_setup
+    from reenact.train.setup import load_setup
 
     path = Path(__file__).resolve().parents[2] / "configs" / "meshgcn" / f"{name}.yaml"
     setup = load_setup(path)

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 
 from reenact.face import landmark_topology
 from reenact.face.mean_shape import mean_shape
-from reenact.guidance import meshgcn_inputs
 from reenact.io import image_to_tensor, iter_video_frames
 from reenact.losses.meshgcn import MeshGCNLossWeights
 from reenact.models.meshgcn.model import MeshGCNConfig
 from reenact.models.meshgcn.motion_net import MotionNetConfig
 from reenact.models.meshgcn.reenacting import ReenactingConfig
+from reenact.motion.guidance import meshgcn_inputs
 from reenact.pipeline import Reenactor
 from reenact.tracking.crop import crop_image
 from reenact.train.meshgcn import MeshGCNTrainConfig, MeshGCNTrainer

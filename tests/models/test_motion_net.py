@@ -1,6 +1,7 @@
 """The mesh GCN's motion net on the landmark mesh: shapes, backward, and a short fit after which
 identical meshes give a near-zero flow."""
 
+import pytest
 import torch
 
 from reenact.face import landmark_topology
@@ -26,6 +27,7 @@ def test_shapes_and_backward():
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
+@pytest.mark.slow  # 25 s: a fit
 def test_identical_meshes_give_near_zero_flow_after_a_short_fit():
     """Fit on random 2D shifts between the meshes (target: that shift, everywhere); then a pair
     of identical meshes yields a flow far smaller than a typical shift."""

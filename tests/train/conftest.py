@@ -6,7 +6,7 @@ def tiny_setup(family: str, cache: str, out, **overrides):
     best.pt and no calibration (tests ask for them)."""
     from pathlib import Path
 
-    from reenact.train.loop import load_setup
+    from reenact.train.setup import load_setup
 
     config = Path(__file__).resolve().parents[2] / "configs" / family / "tiny.yaml"
     items = {"data.cache": cache, "data.videos": "null", "data.batch_size": 2,

@@ -11,7 +11,8 @@ from tests.train.conftest import tiny_setup
 
 @pytest.mark.parametrize("family", ["dcggan", "meshgcn"])
 def test_a_bfloat16_step_matches_float32(family, tiny_cache, tmp_path):
-    from reenact.train.loop import TrainBatches, build_trainer
+    from reenact.data.dataset import TrainBatches
+    from reenact.train.setup import build_trainer
 
     setup = tiny_setup(family, tiny_cache, tmp_path)
     batch = TrainBatches(setup.data, setup.family, 0, 0, 1)[1]

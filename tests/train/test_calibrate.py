@@ -48,14 +48,16 @@ def test_the_gain_scales_the_residual_and_older_checkpoints_load():
     assert float(fusion.gain) == 1.0
 
 
+@pytest.mark.slow  # 15-18 s each: a training run
 @pytest.mark.parametrize("family", ["dcggan", "meshgcn"])
 def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path):
     """run.calibrate scores the last EMA on the validation pairs at each gain (gain 0 is the
     warp itself), writes calibrated.pt with the chosen gain and leaves last.pt at gain 1; the
     command-line tool gives about the same on last.pt."""
+    from reenact.cli import main
+    from reenact.io.checkpoint import load_checkpoint
     from reenact.refine import DCGGANRefiner, MeshGCNRefiner
-    from reenact.train.calibrate import GAINS, main
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.train.calibrate import GAINS
     from reenact.train.loop import train
 
     setup = tiny_setup(family, tiny_cache, tmp_path, **{
@@ -92,7 +94,7 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
     for size, message in ((32, "at least the training size"), (128, r"above its crops \(64")):
         with pytest.raises(ValueError, match=message):
             evaluate_checkpoint(str(tmp_path / "checkpoints" / "last.pt"), 2, render_size=size)
-    assert main([str(tmp_path / "checkpoints" / "last.pt"), "-o",
+    assert main(["calibrate", str(tmp_path / "checkpoints" / "last.pt"), "-o",
                  str(tmp_path / "again.pt")]) == 0
     again = load_checkpoint(tmp_path / "again.pt")["calibration"]
     # the same scores, up to the shift-map background plate, which is not a pure function of
@@ -101,8 +103,11 @@ def test_a_run_calibrates_on_its_validation_frames(family, tiny_cache, tmp_path)
 
 
 def test_calibration_needs_a_validation_split(tiny_cache, tmp_path, capsys):
-    from reenact.train.calibrate import main
-    from reenact.train.loop import RunConfig, train
+    """``reenact calibrate`` and ``reenact validate`` refuse what they cannot do in one line
+    with the CLI's exit code for an input (3)."""
+    from reenact.cli import EXIT_INPUT, main
+    from reenact.train.loop import train
+    from reenact.train.setup import RunConfig
 
     with pytest.raises(ValueError, match="run.calibrate needs a validation split"):
         tiny_setup("meshgcn", tiny_cache, tmp_path, **{"data.val_fraction": 0,
@@ -111,19 +116,22 @@ def test_calibration_needs_a_validation_split(tiny_cache, tmp_path, capsys):
         RunConfig(calibrate="loss")
     train(tiny_setup("meshgcn", tiny_cache, tmp_path, **{"data.val_fraction": 0,
                                                          "run.steps": 1}), progress=False)
-    assert main([str(tmp_path / "checkpoints" / "last.pt")]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("error: ") and "no validation split" in out and out.count("\n") == 1
-    from reenact.train import validate
-
+    capsys.readouterr()
+    assert main(["calibrate", str(tmp_path / "checkpoints" / "last.pt")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("reenact: error: ") and "no validation split" in err
+    assert err.count("\n") == 1
     plain = tmp_path / "plain"
     train(tiny_setup("meshgcn", tiny_cache, plain, **{"data.val_fraction": 0, "run.steps": 1,
                                                       "trainer.model.use_prior": False}),
           progress=False)
-    assert validate.main([str(plain / "checkpoints" / "last.pt"), "--gain", "0.5"]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("error: ") and "--gain needs" in out and out.count("\n") == 1
-    assert main([str(tmp_path / "missing.pt")]) == 2
-    assert validate.main([str(tmp_path / "missing.pt")]) == 2
-    out = capsys.readouterr().out
-    assert out.count("error: ") == 2 and "missing.pt" in out and out.count("\n") == 2
+    capsys.readouterr()
+    assert main(["validate", str(plain / "checkpoints" / "last.pt"), "--gain", "0.5"]) == \
+        EXIT_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("reenact: error: ") and "--gain needs" in err and err.count("\n") == 1
+    assert main(["calibrate", str(tmp_path / "missing.pt")]) == EXIT_INPUT
+    assert main(["validate", str(tmp_path / "missing.pt")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert err.count("reenact: error: ") == 2 and "missing.pt: no such checkpoint" in err
+    assert err.count("\n") == 2

@@ -26,7 +26,8 @@ def _rank(rank: int, world: int, init: str, family: str, cache: str, out: str) -
     import torch.distributed as dist
 
     from reenact.data.dataset import TrainBatches
-    from reenact.train.loop import build_trainer, train
+    from reenact.train.loop import train
+    from reenact.train.setup import build_trainer
 
     torch.set_num_threads(1)
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank))
@@ -42,10 +43,11 @@ def _rank(rank: int, world: int, init: str, family: str, cache: str, out: str) -
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 15-17 s each: two processes
 @pytest.mark.parametrize("family", FAMILIES)
 def test_two_process_ddp_matches_one_process(family, tiny_cache, tmp_path):
     from reenact.data.dataset import TrainBatches
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.io.checkpoint import load_checkpoint
 
     out = tmp_path / "ddp"
     out.mkdir()
@@ -65,7 +67,7 @@ def test_two_process_ddp_matches_one_process(family, tiny_cache, tmp_path):
 
 
 def _one_process_grads(setup, family, batch) -> dict[str, torch.Tensor]:
-    from reenact.train.loop import build_trainer
+    from reenact.train.setup import build_trainer
 
     torch.manual_seed(0)
     trainer = build_trainer(setup, "cpu")
@@ -86,6 +88,7 @@ def _relative_error(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> f
     return worst
 
 
+@pytest.mark.slow  # 17 s: torchrun
 def test_reenact_train_under_torchrun(tiny_cache, tmp_path):
     """The command users run: torchrun starts two CPU processes of `reenact train`; rank 0 alone
     writes the checkpoint and the logs, at the step the run was told to reach."""
@@ -94,7 +97,7 @@ def test_reenact_train_under_torchrun(tiny_cache, tmp_path):
     import sys
     from pathlib import Path
 
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.io.checkpoint import load_checkpoint
 
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.is_file():

@@ -41,7 +41,7 @@ def _logged_step(out: Path) -> int:
 
 @pytest.mark.slow  # a training run of its own (make test-slow)
 def test_a_killed_run_resumes_exactly(tiny_cache, tmp_path):
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.io.checkpoint import load_checkpoint
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -18,10 +18,11 @@ def _train_rows(out) -> dict[int, dict]:
             for r in rows if r["kind"] == "train"}
 
 
+@pytest.mark.slow  # 7-10 s each: kill and resume
 @pytest.mark.parametrize("family", FAMILIES)
 def test_interrupted_and_resumed_equals_uninterrupted(family, tiny_cache, tmp_path):
     """Train 4 steps straight; train 2, stop, resume for 2 more: same losses, same weights."""
-    from reenact.train.checkpoint import load_checkpoint
+    from reenact.io.checkpoint import load_checkpoint
     from reenact.train.loop import train
 
     straight = tiny_setup(family, tiny_cache, tmp_path / "straight")
@@ -45,7 +46,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(family, tiny_cache, tmp_pa
         assert torch.equal(v, sb["train"]["disc"][k]), k
     # and training moved the weights at all (the comparison above is not vacuous)
     fresh = tiny_setup(family, tiny_cache, tmp_path / "fresh")
-    from reenact.train.loop import build_trainer
+    from reenact.train.setup import build_trainer
 
     torch.manual_seed(0)
     init = build_trainer(fresh, "cpu").model.state_dict()
@@ -53,14 +54,15 @@ def test_interrupted_and_resumed_equals_uninterrupted(family, tiny_cache, tmp_pa
                if v.is_floating_point())
 
 
+@pytest.mark.slow  # 7 s: three runs
 def test_a_time_limited_run_checkpoints_where_it_stops_and_resumes_exactly(
         tiny_cache, tmp_path, monkeypatch):
     """run.max_minutes: the run stops at the step the time runs out (step 3 here, off the
     checkpoint period of 2), checkpoints it, and the same command goes on as if never stopped."""
     import time
 
+    from reenact.io.checkpoint import load_checkpoint
     from reenact.train import loop
-    from reenact.train.checkpoint import load_checkpoint
 
     with pytest.raises(ValueError, match="run.max_minutes"):
         tiny_setup("dcggan", tiny_cache, tmp_path / "bad", **{"run.max_minutes": 0})
@@ -183,10 +185,10 @@ def test_e3d_from_the_cache_and_l_geo_from_the_batches(tiny_cache, tmp_path):
     """E_3D trains on a cache's frames (here only the training split's), and a DCG-GAN trainer
     with it computes L_geo's target from what each batch says I_r shows."""
     from reenact.data.dataset import DataConfig, TrainBatches, VideoStore, make_split
+    from reenact.io.checkpoint import save_checkpoint
     from reenact.models.e3d import CoefficientRegressor, E3DConfig, geometry_target
-    from reenact.train.checkpoint import save_checkpoint
     from reenact.train.e3d import collect_from_cache, fit_basis, train
-    from reenact.train.loop import build_trainer
+    from reenact.train.setup import build_trainer
 
     data = DataConfig(cache=tiny_cache, batch_size=2, split="frames")
     split = make_split(VideoStore(tiny_cache), data)
@@ -229,11 +231,12 @@ def test_a_validation_split_comes_from_the_training_side(tiny_cache):
         DataConfig(test_fraction=0.5, val_fraction=0.5)
 
 
+@pytest.mark.slow  # 7 s: two runs
 def test_the_best_validation_checkpoint_is_kept(tiny_cache, tmp_path, monkeypatch):
     """run.select keeps checkpoints/best.pt from the validation with the best score; a resumed
     run knows the best so far from metrics.jsonl."""
+    from reenact.io.checkpoint import load_checkpoint
     from reenact.train import loop
-    from reenact.train.checkpoint import load_checkpoint
 
     scores = iter([0.05, 0.03, 0.04, 0.035])
 
@@ -247,9 +250,7 @@ def test_the_best_validation_checkpoint_is_kept(tiny_cache, tmp_path, monkeypatc
         def close(self):
             pass
 
-    from reenact.train import validate
-
-    monkeypatch.setattr(validate, "Validator", FakeValidator)
+    monkeypatch.setattr(loop, "Validator", FakeValidator)
     monkeypatch.setattr(loop, "_grid", lambda *a, **k: torch.zeros(3, 8, 8))
     setup = tiny_setup("meshgcn", tiny_cache, tmp_path, **{
         "data.val_pairs": 2, "data.split": "frames", "data.val_fraction": 0.2,

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reenact.models.blocks import ResBlock
+from reenact.render.filters import identity_grid
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,6 @@ class OcclusionNet(nn.Module):
     def forward(self, warped: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         o, m = torch.sigmoid(self.head(self.hourglass(warped))).split(1, dim=1)
         return o, m
-
-
-def identity_grid(B: int, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
-    """(B, H, W, 2) normalised pixel-centre coordinates, as ``grid_sample`` reads them."""
-    ys = (torch.arange(H, dtype=like.dtype, device=like.device) + 0.5) / H * 2 - 1
-    xs = (torch.arange(W, dtype=like.dtype, device=like.device) + 0.5) / W * 2 - 1
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gx, gy], -1)[None].expand(B, H, W, 2)
 
 
 class ReenactingModule(nn.Module):

@@ -16,6 +16,7 @@ from reenact.face.topology import REGION_NAMES, landmark_topology
 from reenact.motion.analytic import WarpResult
 from reenact.motion.scene import SourceScene
 from reenact.render import landmark_heatmaps, parsing_map, rasterize, textured_proxy
+from reenact.render.filters import identity_grid, outline_band
 from reenact.render.shaders import sample_image
 
 # Heatmap channels: one per landmark group (HRNet features stand in for these in the paper).
@@ -113,17 +114,6 @@ def dcggan_inputs(scene: SourceScene, warp: WarpResult, guidance: Guidance | Non
             "parsing_r": one_hot(parsing_r)}
 
 
-def geo_target(e3d, warp: WarpResult, model) -> torch.Tensor:
-    """L_geo's target for I_r (B, 3 + K): the re-enacted pose (pitch, yaw, roll, radians) and the
-    expression code of the re-enacted head shape on E_3D's basis."""
-    from reenact.geometry import matrix_to_euler
-    from reenact.models.e3d import geometry_target
-
-    c = warp.coeffs
-    return geometry_target(e3d, matrix_to_euler(c.rotation), model.head_vertices(c.identity,
-                                                                                 c.expression))
-
-
 def meshgcn_inputs(scene: SourceScene, warp: WarpResult) -> dict[str, torch.Tensor]:
     """The mesh GCN's inputs (Sec. 3.1): I_s (B, 3, S, S) and the stacked meshes (B, n, 6) =
     [M_s | M_d], both posed to the crop: M_s the source's fit, M_d the source's identity with the
@@ -163,9 +153,6 @@ def prior_inputs(warp: WarpResult, size: int | None = None) -> dict[str, torch.T
     warped crop, ``prior_flow`` (B, s, s, 2) its backward flow as offsets from the identity
     grid in ``grid_sample`` units (resolution-free) and ``prior_outline`` (B, 1, s, s) a band
     around the re-enacted face's outline, at ``size`` s (default: the crop's)."""
-    from reenact.models.blocks import outline_band
-    from reenact.models.meshgcn.reenacting import identity_grid
-
     image = warp.image.float()
     B, _, S, _ = image.shape
     grid = warp.coords_src_from_out.float() * (2.0 / S) - 1.0

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from reenact.face import REGION
-from reenact.guidance import HEATMAP_GROUPS, render_guidance
+from reenact.motion.guidance import HEATMAP_GROUPS, render_guidance
 from reenact.pipeline import Reenactor
 
 
@@ -36,10 +36,10 @@ def test_guidance_shapes_and_consistency(astronaut_as_hopper):
 
 
 def test_dcggan_inputs_feed_the_model(astronaut_as_hopper):
-    from reenact.guidance import dcggan_inputs
     from reenact.models.dcggan import CorrespondenceConfig
     from reenact.models.dcggan.generator import GeneratorConfig
     from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
+    from reenact.motion.guidance import dcggan_inputs
 
     _, src, warp = astronaut_as_hopper
     batch = dcggan_inputs(src.scene, warp)
@@ -53,9 +53,10 @@ def test_dcggan_inputs_feed_the_model(astronaut_as_hopper):
     assert out.image.shape == (1, 3, 64, 64)
 
 
-def test_pluggable_landmark_and_parsing_networks_and_geo_target(astronaut_as_hopper):
-    from reenact.guidance import dcggan_inputs, geo_target
-    from reenact.models.e3d import CoefficientRegressor, E3DConfig
+def test_pluggable_landmark_and_parsing_networks_and_the_geometry_target(astronaut_as_hopper):
+    from reenact.geometry import matrix_to_euler
+    from reenact.models.e3d import CoefficientRegressor, E3DConfig, geometry_target
+    from reenact.motion.guidance import dcggan_inputs
 
     r, src, warp = astronaut_as_hopper
     seen = []
@@ -72,7 +73,9 @@ def test_pluggable_landmark_and_parsing_networks_and_geo_target(astronaut_as_hop
     assert batch["landmarks_s"].shape[1] == 5 == batch["landmarks_r"].shape[1] and len(seen) == 2
     assert batch["parsing_s"].shape[1] == 3
     e3d = CoefficientRegressor(E3DConfig(width=8, expression_dim=4))
-    target = geo_target(e3d, warp, r.model)
+    c = warp.coeffs  # L_geo's target for this warp: its pose and its head's expression code
+    target = geometry_target(e3d, matrix_to_euler(c.rotation),
+                             r.model.head_vertices(c.identity, c.expression))
     assert target.shape == (1, 7) and torch.isfinite(target).all()
 
 
@@ -82,7 +85,7 @@ def test_proxies_of_a_face_models_own_mesh(astronaut_as_hopper):
     the parsing maps stay the landmark mesh's."""
     import dataclasses
 
-    from reenact.motion.analytic import ModelMeshes
+    from reenact.face.base import ModelMeshes
 
     _, src, warp = astronaut_as_hopper
     quad = torch.tensor([[[8.0, 8, 1], [120, 8, 1], [8, 120, 1], [120, 120, 1]]])
