@@ -26,18 +26,8 @@ import torch
 from reenact.config import AnimateConfig
 from reenact.face import FaceCoefficients, LandmarkFaceModel, MixOptions, mix_coefficients
 from reenact.face.backends import BackendSource
-from reenact.face.expression import (
-    PHOTO_TRUST,
-    absolute_expression,
-    carry_forehead,
-    close_as_driver,
-    expression_trust,
-    head_lid_gaps,
-    limit_opening,
-    relative_expression,
-)
+from reenact.face.reenactment import Reenacted, hold_turned, reenact_face, reference_level
 from reenact.face.reference import placement_cost, placement_weight, reference_cost
-from reenact.geometry import rotation_interpolate
 from reenact.io import InputError, TimedFrames, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import is_video_file
 from reenact.motion.analytic import WarpResult, analytic_warp
@@ -308,7 +298,8 @@ class Reenactor:
                         folds = detail(frame, face.points)
                 ref = ref if ref is not None else last
                 # last: held when no face
-                coeffs, meshes = self._mix(source, last, ref, motion, options)
+                mixed = self._mix(source, last, ref, motion, options)
+                coeffs, meshes = mixed.coeffs, mixed.meshes
                 t = self.report.add("fit+mix", t)
                 self.report.frames += 1
                 warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
@@ -396,67 +387,34 @@ class Reenactor:
         return opened
 
     def _mix(self, source: Source, drv: FaceCoefficients | None, ref: FaceCoefficients | None,
-             motion: str, options: MixOptions
-             ) -> tuple[FaceCoefficients, tuple[torch.Tensor, torch.Tensor] | None]:
-        """Re-enacted landmark-mesh coefficients, and with a FLAME / BFM backend that model's
-        posed meshes (source, re-enacted); the source as it is while no driving face has been
-        seen."""
-        if self.transfer is not None:
-            if source.backend is None:
-                raise ValueError(f"{source.name}: prepared without --face-model "
-                                 f"{self.config.face_model}; prepare it with this Reenactor")
-            b = source.backend
-            if drv is None or ref is None:
-                mixed = b.coeffs
-            else:
-                b_ref = self._backend_fit(ref)
-                placement = self._placed(source, ref, motion)
-                if placement is not None:  # the same move of the reference as the mesh's
-                    scale, translation = placement
-                    b_ref = b_ref.replace(scale=b_ref.scale * scale / ref.scale,
-                                          translation=b_ref.translation + translation
-                                          - ref.translation)
-                mixed = self.transfer.mix(b, self._backend_fit(drv), b_ref, motion == "relative",
-                                          options, self.config.reference_expression)
-            return (self._held(source, self.model.fit(self.transfer.landmarks(b, mixed))),
-                    self.transfer.meshes(b, mixed))
+             motion: str, options: MixOptions) -> Reenacted:
+        """The re-enacted face (``reenact.face.reenactment``, which the training data calls too):
+        landmark-mesh coefficients and, with a FLAME / BFM backend, that model's posed meshes;
+        the source as it is while no driving face has been seen."""
+        if self.transfer is not None and source.backend is None:
+            raise ValueError(f"{source.name}: prepared without --face-model "
+                             f"{self.config.face_model}; prepare it with this Reenactor")
         if drv is None or ref is None:
+            if self.transfer is not None:
+                b = source.backend
+                return Reenacted(hold_turned(source.coeffs, self.model.fit(
+                    self.transfer.landmarks(b, b.coeffs))), self.transfer.meshes(b, b.coeffs))
             zero = torch.zeros_like(source.coeffs.expression)
-            return mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
-                                    MixOptions(alpha=0.0)), None
+            return Reenacted(mix_coefficients(source.coeffs, source.coeffs, source.coeffs, zero,
+                                              MixOptions(alpha=0.0)))
         placed = ref
         if (placement := self._placed(source, ref, motion)) is not None:
             placed = ref.replace(scale=placement[0], translation=placement[1])
-        if motion == "relative":
-            head_drv, head_ref = self._head(drv), self._head(ref)
-            base = torch.zeros_like(head_ref)
-            if self.config.reference_expression > 0:
-                base = self.config.reference_expression * self._reference_level(source, ref)
-            expression = close_as_driver(
-                self._head(source.coeffs), relative_expression(head_drv, head_ref) + base, base,
-                head_lid_gaps(head_drv) / head_lid_gaps(head_ref).clamp(min=1e-6))
-        else:
-            expression = absolute_expression(self._head(source.coeffs), self._head(drv))
-        expression = carry_forehead(limit_opening(self._head(source.coeffs), expression))
-        expression = expression * expression_trust(drv.rotation).to(expression.dtype)[:, None, None]
-        return self._held(source, mix_coefficients(source.coeffs, drv, placed,
-                                                   expression.reshape(1, -1), options)), None
-
-    @staticmethod
-    def _held(source: Source, mixed: FaceCoefficients) -> FaceCoefficients:
-        """The re-enacted coefficients with the head's turn and expression held back towards the
-        photo's as far as the photo is turned past PHOTO_TRUST (a profile's far half is guessed)."""
-        held = expression_trust(source.coeffs.rotation, PHOTO_TRUST).to(mixed.rotation.dtype)
-        if float(held) >= 1:
-            return mixed
-        B = mixed.rotation.shape[0]
-        src = source.coeffs
-        # the landmark path moves the expression; a FLAME / BFM fit carries it in the identity
-        return mixed.replace(
-            rotation=rotation_interpolate(src.rotation.expand(B, 3, 3), mixed.rotation,
-                                          held.expand(B)),
-            identity=src.identity + held[:, None] * (mixed.identity - src.identity),
-            expression=src.expression + held[:, None] * (mixed.expression - src.expression))
+        relative, backend = motion == "relative", {}
+        if self.transfer is not None:
+            b_ref = self._backend_fit(ref)  # the reference's fit first: it stays cached
+            backend = {"transfer": self.transfer, "backend": source.backend,
+                       "backend_driver": self._backend_fit(drv), "backend_reference": b_ref}
+        level = None
+        if relative and self.transfer is None and self.config.reference_expression > 0:
+            level = self._reference_level(source, ref)
+        return reenact_face(self.model, source.coeffs, drv, ref, relative, options,
+                            self.config.reference_expression, placed, level, **backend)
 
     def _placed(self, source: Source, ref: FaceCoefficients, motion: str
                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -476,7 +434,7 @@ class Reenactor:
         driven by d3 took on d3's forehead with it)."""
         key = (id(source), id(ref))
         if self._level is None or self._level[0] != key:
-            level = absolute_expression(self._head(source.coeffs), self._head(ref), brows=False)
+            level = reference_level(self.model, source.coeffs, ref)
             self._level = (key, source, ref, level)  # holds both, so their ids stay unique
         return self._level[3]
 
