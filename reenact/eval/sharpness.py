@@ -1,7 +1,7 @@
 """Sharpness: the mean absolute Laplacian of an image's grey levels, optionally in a region.
 
 At the tiny training size a half-pixel blur moves re-tracked landmarks as much as the learned
-corrections do (``scripts/landmark_sensitivity.py``), so validation reports each output's
+corrections do (``experiments/landmark_sensitivity.py``), so validation reports each output's
 sharpness beside its landmark error."""
 
 import cv2

@@ -1,4 +1,4 @@
-"""scripts/landmark_floor.py: its per-pair arithmetic on hand-made tracks (no tracker)."""
+"""experiments/landmark_floor.py: its per-pair arithmetic on hand-made tracks (no tracker)."""
 
 from types import SimpleNamespace
 
@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.scripts import load_script
+from tests.experiments import load_experiment
+
+pytestmark = pytest.mark.slow  # an experiment's arithmetic: not in the default suite
 
 
 @pytest.fixture(scope="module")
 def floor():
-    return load_script("landmark_floor")
+    return load_experiment("landmark_floor")
 
 
 def _face(shift: float) -> np.ndarray:

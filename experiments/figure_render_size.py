@@ -2,7 +2,7 @@
 analytic warp rendered at the training size, the warp as `reenact animate` renders it (its crop
 shrunk), and the two models' calibrated outputs on the latter.
 
-    python scripts/figure_render_size.py runs/meshgcn-tiny/checkpoints/calibrated.pt \\
+    python experiments/figure_render_size.py runs/meshgcn-tiny/checkpoints/calibrated.pt \\
         runs/dcggan-tiny/checkpoints/calibrated.pt docs/render-size.png
 """
 

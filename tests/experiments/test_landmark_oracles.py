@@ -1,4 +1,4 @@
-"""scripts/landmark_oracles.py: its composites and table arithmetic on made-up images (no
+"""experiments/landmark_oracles.py: its composites and table arithmetic on made-up images (no
 tracker)."""
 
 import numpy as np
@@ -7,13 +7,15 @@ import torch
 
 from reenact.face.topology import landmark_topology
 from reenact.losses.parts import PARTS
+from tests.experiments import load_experiment
 from tests.losses.test_parts import _landmarks
-from tests.scripts import load_script
+
+pytestmark = pytest.mark.slow  # an experiment's arithmetic: not in the default suite
 
 
 @pytest.fixture(scope="module")
 def oracles():
-    return load_script("landmark_oracles")
+    return load_experiment("landmark_oracles")
 
 
 @pytest.fixture(scope="module")

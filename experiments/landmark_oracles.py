@@ -6,7 +6,7 @@ against the re-tracked driving frame. The change in landmark error (AKD) is what
 that part exactly right would win. Two rows change the warp alone: a slight blur and a slight
 sharpening, to show how the tracker reads a picture that is only softer or crisper.
 
-    python scripts/landmark_oracles.py configs/meshgcn/tiny128.yaml --figure docs/oracles.png
+    python experiments/landmark_oracles.py configs/meshgcn/tiny128.yaml --figure docs/oracles.png
 
 Each figure is the mean change over the config's test pairs against the warp, +- its standard
 error.

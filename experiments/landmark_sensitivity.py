@@ -6,7 +6,7 @@ this prints what blur and sharpening alone do on the same pairs, so those figure
 against it (README, Training). Each row is scored like ``reenact.train.validate``: the checkpoint's
 run's test pairs, differences from the warp's own scores, mean +- standard error over the pairs.
 
-    python scripts/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt
+    python experiments/landmark_sensitivity.py runs/meshgcn-tiny/checkpoints/calibrated.pt
 """
 
 import argparse

@@ -13,7 +13,7 @@ against the driving frame's landmarks tracked at the cache's crop size (256 px, 
 
 Each figure is the mean over the config's test pairs (+- standard error for the headroom).
 
-    python scripts/landmark_floor.py configs/meshgcn/tiny.yaml --sizes 64 128 256
+    python experiments/landmark_floor.py configs/meshgcn/tiny.yaml --sizes 64 128 256
 """
 
 import argparse
