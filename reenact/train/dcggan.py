@@ -20,6 +20,7 @@ from reenact.models.arcface import identity_loss, load_arcface
 from reenact.models.dcggan.discriminator import MultiScaleDiscriminator
 from reenact.models.dcggan.model import DCGGAN, DCGGANConfig
 from reenact.models.e3d import geometry_loss, geometry_target, load_e3d
+from reenact.train.gan import GANTrainer
 
 log = logging.getLogger("reenact")
 
@@ -37,15 +38,11 @@ class DCGGANTrainConfig:
     e3d: str | None = None  # a trained E_3D checkpoint (reenact.train.e3d) for L_geo; None: off
 
 
-class DCGGANTrainer:
+class DCGGANTrainer(GANTrainer):
     """Owns the networks and optimisers. A batch is a dict of (B, C, H, W) tensors: image_s,
     proxy_s, proxy_r, landmarks_s, landmarks_r, parsing_s, parsing_r (used by sD), target (the
     driving frame I_d), paired ((B,) bool: source and driving from the same video) and, for
-    ``use_prior`` models, prior (the analytic warp).
-
-    ``ddp=True`` (inside ``torch.distributed``) wraps the generator and the discriminator in
-    DistributedDataParallel; ``amp=True`` runs the forward passes in bfloat16 autocast (on CUDA;
-    tests switch it on on CPU to run that path)."""
+    ``use_prior`` models, prior (the analytic warp). ``ddp``, ``amp``: see ``GANTrainer``."""
 
     INPUTS = ("image_s", "proxy_s", "proxy_r", "landmarks_s", "landmarks_r", "parsing_s",
               "parsing_r", "prior", "prior_outline")
@@ -53,19 +50,10 @@ class DCGGANTrainer:
     def __init__(self, cfg: DCGGANTrainConfig = DCGGANTrainConfig(), device="cpu",
                  ddp: bool = False, amp: bool = False):
         self.cfg = cfg
-        self.device = torch.device(device)
-        self.amp = amp and self.device.type == "cuda"
-        self.model = DCGGAN(cfg.model).to(self.device)
-        self.disc = MultiScaleDiscriminator(width=cfg.disc_width, scales=cfg.disc_scales
-                                            ).to(self.device)
-        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.g, self.d = self.model, self.disc  # the DDP-wrapped views, when distributed
-        if ddp:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g, self.d = DDP(self.model, device_ids=ids), DDP(self.disc, device_ids=ids)
+        super().__init__(DCGGAN(cfg.model),
+                         MultiScaleDiscriminator(width=cfg.disc_width, scales=cfg.disc_scales),
+                         cfg.lr, cfg.betas, device, ddp, amp)
+        self.disc = self.critic
         self.arcface = None
         if cfg.arcface:
             self.arcface = load_arcface(cfg.arcface, cfg.arcface_arch).to(self.device)
@@ -74,9 +62,6 @@ class DCGGANTrainer:
         self.e3d = load_e3d(cfg.e3d).to(self.device) if cfg.e3d else None
         if self.e3d is None and cfg.weights.geo > 0:
             log.warning("L_geo is off: no E_3D checkpoint given (DCGGANTrainConfig.e3d)")
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def generate(self, batch: dict, module=None):
         """The generator's output for a batch (``module``: the raw or EMA model, default the
@@ -88,9 +73,7 @@ class DCGGANTrainer:
             inputs.pop("prior_outline", None)
         return (module or self.g)(**inputs)
 
-    def step(self, batch: dict) -> dict[str, float]:
-        w = self.cfg.weights
-        batch = {k: v.to(self.device) for k, v in batch.items()}
+    def prepare(self, batch: dict) -> dict:
         if self.e3d is not None and "geo_target" not in batch:
             if "reenacted_head" not in batch:
                 raise ValueError("L_geo needs batch['geo_target']: (B, 3 + K) intended pose and "
@@ -98,59 +81,48 @@ class DCGGANTrainer:
                                  "reenacted_head to compute it from)")
             batch["geo_target"] = geometry_target(self.e3d, batch["reenacted_pose"],
                                                   batch["reenacted_head"])
-        with self._autocast():
-            out = self.generate(batch)
-            # Discriminator phase (Eq. 13): real driving frames vs detached outputs, in one
-            # forward pass (one DDP synchronisation).
-            real, fake = batch["target"], out.image.detach().to(batch["target"].dtype)
-            logits = self.d(torch.cat([real, fake]))
-            n = real.shape[0]
-            d_loss = hinge_discriminator([x[:n] for x in logits], [x[n:] for x in logits])
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        # Generator phase (L_G): correspondence and generator terms, D frozen (the raw module:
-        # no discriminator gradients to synchronise).
-        with self._autocast():
-            scale = self.model.correspondence.scale
-            proxy_r = torch.nn.functional.avg_pool2d(batch["proxy_r"], scale)
-            image_s = torch.nn.functional.avg_pool2d(batch["image_s"], scale)
-            terms = {
-                "mw": warp_loss(out.proxy_warp, proxy_r),
-                "cc": cycle_loss(out.image_back, image_s),
-                "pix": pixel_loss(out.image, batch["target"], batch["paired"]),
-            }
-            self.disc.requires_grad_(False)
-            try:
-                terms["adv"] = hinge_generator(self.disc(out.image))
-            finally:
-                self.disc.requires_grad_(True)
-            if w.grad:
-                terms["grad"] = gradient_loss(out.image, batch["target"], batch["paired"])
-            if w.parts:
-                mask = part_mask(batch["target_landmarks"], out.image.shape[-1])
-                terms["parts"] = parts_loss(out.image, batch["target"], mask, batch["paired"])
-            if self.arcface is not None:
-                terms["id"] = identity_loss(self.arcface, out.image, batch["image_s"])
-            if self.e3d is not None:
-                terms["geo"] = geometry_loss(self.e3d, out.image, batch["geo_target"])
-            g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
-                      + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0)
-                      + w.geo * terms.get("geo", 0.0) + w.grad * terms.get("grad", 0.0)
-                      + w.parts * terms.get("parts", 0.0))
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        self.last_output = out.image.detach()
-        return {"loss_g": g_loss.item(), "loss_d": d_loss.item(),
-                **{k: v.item() for k, v in terms.items()}}
+        return batch
 
-    def state_dict(self) -> dict:
-        return {"generator": self.model.state_dict(), "disc": self.disc.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+    def critic_phase(self, batch: dict):
+        """Eq. 13: real driving frames vs detached outputs, in one forward pass (one DDP
+        synchronisation)."""
+        out = self.generate(batch)
+        real, fake = batch["target"], out.image.detach().to(batch["target"].dtype)
+        logits = self.d(torch.cat([real, fake]))
+        n = real.shape[0]
+        return out, hinge_discriminator([x[:n] for x in logits], [x[n:] for x in logits])
 
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["generator"])
-        self.disc.load_state_dict(state["disc"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def generator_phase(self, batch: dict, out):
+        """L_G: the correspondence and generator terms, D frozen (the raw module: no
+        discriminator gradients to synchronise)."""
+        w = self.cfg.weights
+        scale = self.model.correspondence.scale
+        proxy_r = torch.nn.functional.avg_pool2d(batch["proxy_r"], scale)
+        image_s = torch.nn.functional.avg_pool2d(batch["image_s"], scale)
+        terms = {
+            "mw": warp_loss(out.proxy_warp, proxy_r),
+            "cc": cycle_loss(out.image_back, image_s),
+            "pix": pixel_loss(out.image, batch["target"], batch["paired"]),
+        }
+        self.disc.requires_grad_(False)
+        try:
+            terms["adv"] = hinge_generator(self.disc(out.image))
+        finally:
+            self.disc.requires_grad_(True)
+        if w.grad:
+            terms["grad"] = gradient_loss(out.image, batch["target"], batch["paired"])
+        if w.parts:
+            mask = part_mask(batch["target_landmarks"], out.image.shape[-1])
+            terms["parts"] = parts_loss(out.image, batch["target"], mask, batch["paired"])
+        if self.arcface is not None:
+            terms["id"] = identity_loss(self.arcface, out.image, batch["image_s"])
+        if self.e3d is not None:
+            terms["geo"] = geometry_loss(self.e3d, out.image, batch["geo_target"])
+        g_loss = (w.mw * terms["mw"] + w.cc * terms["cc"] + w.pix * terms["pix"]
+                  + w.adv * terms["adv"] + w.identity * terms.get("id", 0.0)
+                  + w.geo * terms.get("geo", 0.0) + w.grad * terms.get("grad", 0.0)
+                  + w.parts * terms.get("parts", 0.0))
+        return g_loss, terms
+
+    def output_image(self, out) -> torch.Tensor:
+        return out.image
