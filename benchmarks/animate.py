@@ -4,7 +4,7 @@
 
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
 message when absent). Decoding and encoding are included, as in the CLI: frames go through the same
-Reenactor and VideoWriter (libx264) into a temporary file. Prints a markdown table.
+``Reenactor.run`` and VideoWriter (libx264) into a temporary file. Prints a markdown table.
 """
 
 import argparse
@@ -19,7 +19,7 @@ import torch
 from reenact.app.runtime import configure_runtime
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, iter_video_frames, probe_video
-from reenact.pipeline import Reenactor
+from reenact.pipeline import Driving, Reenactor
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 STAGES = ("decode", "track", "fit+mix", "warp", "compose", "encode")
@@ -35,10 +35,12 @@ def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool) ->
         start = time.perf_counter()
         encode = 0.0
         with VideoWriter(Path(tmp) / "o.mp4", info.fps) as writer:
-            driven = reenactor.drive(src, itertools.islice(iter_video_frames(driving), frames),
-                                     float(info.fps), True)
-            for warp in driven:
-                out = reenactor.compose(src, warp)
+            # the first frames of the video, relative to its first frame (as animate does with
+            # --reference-frame 0), through the same Reenactor.run
+            clip = Driving(itertools.islice(iter_video_frames(driving), frames), True,
+                           float(info.fps), None, str(driving))
+            for frame in reenactor.run(src, clip):
+                out = frame.image
                 t = time.perf_counter()
                 writer.write(out)
                 encode += time.perf_counter() - t
