@@ -92,11 +92,16 @@ class Frame:
     time: float | None  # seconds from the first driving frame (video files), else None
 
     def driving_crop(self, size: int) -> np.ndarray:
-        """The driving frame's face crop (size, size, 3) uint8 (the whole frame, resized, before
-        a face has been seen)."""
-        if self.driving_box is None:
-            return cv2.resize(self.driving, (size, size), interpolation=cv2.INTER_AREA)
-        return crop_image(self.driving, self.driving_box, size, border="smooth")
+        """The driving frame's face crop (size, size, 3) uint8 (see ``driving_crop``)."""
+        return driving_crop(self.driving, self.driving_box, size)
+
+
+def driving_crop(frame: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:
+    """A driving frame's steady face crop (size, size, 3) uint8; the whole frame, resized, before
+    a face has been seen (``box`` None)."""
+    if box is None:
+        return cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+    return crop_image(frame, box, size, border="smooth")
 
 
 @dataclass
@@ -231,13 +236,12 @@ class Reenactor:
         for i, (frame, box, found, warp) in enumerate(self._steps(
                 source, driving.frames, driving.fps, driving.is_video, driving.reference,
                 driving.name)):
-            image = self.compose(source, warp)
-            record = Frame(index=i, image=image, warp=warp, driving=frame, driving_box=box,
-                           face_found=found, time=None if times is None else times[i])
-            if self.config.side_by_side:
-                record = dataclasses.replace(record, image=side_by_side(
-                    source.crop, record.driving_crop(S), warp_crop(warp)))
-            yield record
+            if self.config.side_by_side:  # the panels show crops: no paste-back
+                image = side_by_side(source.crop, driving_crop(frame, box, S), warp_crop(warp))
+            else:
+                image = self.compose(source, warp)
+            yield Frame(index=i, image=image, warp=warp, driving=frame, driving_box=box,
+                        face_found=found, time=None if times is None else times[i])
 
     def drive(self, source: Source, frames: Iterable[np.ndarray], fps: float = 25.0,
               is_video: bool = True, reference: np.ndarray | None = None,

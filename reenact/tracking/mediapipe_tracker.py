@@ -60,7 +60,7 @@ class FaceTracker:
     """
 
     def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5,
-                 tiles: bool | None = None):
+                 tiles: bool = True):
         _quiet_mediapipe()
         import mediapipe as mp
 
@@ -68,7 +68,7 @@ class FaceTracker:
         self._static, self._max_faces, self._confidence = static, max_faces, min_confidence
         # the tiled search (about a second for a 4000-pixel photo): every still, and one video
         # frame in TILE_EVERY while no face is found
-        self._tiles = True if tiles is None else tiles
+        self._tiles = tiles
         self._faceless = 0  # video: frames since a face was found (or since the last tiled search)
         self._mesh = self._new_mesh(static, max_faces)
         self._crop_mesh = None  # the mesh on small faces' crops, made on first need
