@@ -1,4 +1,4 @@
-"""Command line: ``reenact animate``, ``demo``, ``preprocess``, ``train``, ``validate``,
+"""Command line: ``reenact animate``, ``live``, ``ui``, ``demo``, ``preprocess``, ``train``, ``validate``,
 ``calibrate`` and ``evaluate``.
 Everything is built inside ``main()``; user errors print one line naming the file, frame or value
 and exit non-zero, never a traceback."""
@@ -34,6 +34,26 @@ def _animate_parser(sub) -> None:
     p.add_argument("--driving", "-d", required=True, help="driving image or video (the motion); "
                    "faces from 56 pixels wide")
     p.add_argument("--out", "-o", required=True, help="output .png/.jpg (image) or .mp4 (video)")
+    _options(p)
+    p.add_argument("--reference-frame", type=_reference_frame, metavar="auto|N",
+                   help="driving frame relative motion starts from: auto (default: the frame "
+                        "nearest the photo in head pose and expression, among the first 10 s) "
+                        "or a frame index")
+    p.add_argument("--detail", action="store_true", default=None,
+                   help="also carry the folds the driver's expression makes (frown lines, "
+                        "nasolabial folds) onto the photo, as a ratio image; off by default: "
+                        "on smooth, young or drawn faces the folds read as marks")
+    p.add_argument("--model", choices=("analytic", "dcggan", "meshgcn"),
+                   help="analytic warp (default, no weights) or a learned refiner")
+    p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")
+    _face_model_arguments(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--device", help="where a learned refiner runs: cpu (default), cuda, cuda:N "
+                   "or mps (the warp itself runs on the CPU)")
+
+
+def _options(p) -> None:
+    """The AnimateConfig options ``animate`` and ``live`` share."""
     p.add_argument("--config", help="YAML file of AnimateConfig values (flags override it)")
     p.add_argument("--size", type=int, choices=(256, 512), help="crop resolution (default 256)")
     p.add_argument("--face-index", type=int,
@@ -41,10 +61,6 @@ def _animate_parser(sub) -> None:
                         "(the driver's is always its largest)")
     p.add_argument("--motion", choices=("relative", "absolute"),
                    help="expression transfer (default: relative for videos, absolute for images)")
-    p.add_argument("--reference-frame", type=_reference_frame, metavar="auto|N",
-                   help="driving frame relative motion starts from: auto (default: the frame "
-                        "nearest the photo in head pose and expression, among the first 10 s) "
-                        "or a frame index")
     p.add_argument("--reference-expression", type=float, metavar="0..1",
                    help="relative motion: how much of the reference frame's own expression the "
                         "photo also takes, mouth and eyes (default 0.5: half of an emotion the "
@@ -61,22 +77,41 @@ def _animate_parser(sub) -> None:
                    help="driving frames without a face: hold the last motion (default) or stop")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", default=None,
                    help="no temporal smoothing of the driving motion")
-    p.add_argument("--detail", action="store_true", default=None,
-                   help="also carry the folds the driver's expression makes (frown lines, "
-                        "nasolabial folds) onto the photo, as a ratio image; off by default: "
-                        "on smooth, young or drawn faces the folds read as marks")
     p.add_argument("--mouth", choices=("driver", "synthetic"),
                    help="inside an opened mouth: the driver's own teeth and tongue, colour-matched "
                         "(default), or synthetic teeth and shadow")
-    p.add_argument("--model", choices=("analytic", "dcggan", "meshgcn"),
-                   help="analytic warp (default, no weights) or a learned refiner")
-    p.add_argument("--checkpoint", help="weights for --model dcggan or meshgcn")
-    _face_model_arguments(p)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--side-by-side", action="store_true", default=None,
                    help="write source | driving | result panels instead of the result alone")
-    p.add_argument("--device", help="where a learned refiner runs: cpu (default), cuda, cuda:N "
-                   "or mps (the warp itself runs on the CPU)")
+
+
+def _live_parser(sub) -> None:
+    p = sub.add_parser("live", help="re-enact a photo with a camera (or a video file played as "
+                       "one), live: to a window, a virtual camera and/or a file")
+    p.add_argument("--source", "-s", required=True, help="source photo (the identity)")
+    p.add_argument("--camera", default="0", metavar="N|FILE",
+                   help="a camera number (default 0) or a video file, played at its own rate")
+    p.add_argument("--show", action="store_true", help="show the result in a window (q quits)")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="send the result to a virtual camera (pyvirtualcam: v4l2loopback, OBS) "
+                        "for video calls")
+    p.add_argument("--out", "-o", help="also write the result to this .mp4")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--stats-every", type=float, default=5.0, metavar="SECONDS",
+                   help="print frames a second and latency this often (0: only at the end)")
+    p.add_argument("--seconds", type=float, default=0.0,
+                   help="stop after this many seconds (default: until Ctrl-C or the file's end)")
+    _options(p)
+
+
+def _ui_parser(sub) -> None:
+    p = sub.add_parser("ui", help="a web page: upload a photo and a driver, or use a webcam")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to serve on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share", action="store_true",
+                   help="also make a public link through Gradio's share servers (off by default)")
+    p.add_argument("--max-upload-mb", type=float, default=200.0,
+                   help="refuse uploads larger than this (default 200 MB)")
 
 
 def _face_model_arguments(p, default: str | None = None) -> None:
@@ -180,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     _animate_parser(sub)
+    _live_parser(sub)
+    _ui_parser(sub)
     _demo_parser(sub)
     _preprocess_parser(sub)
     _train_parser(sub)
@@ -256,6 +293,14 @@ def _command(args) -> Callable[[], int | None]:
         from reenact.app.animate import run_animate
 
         return lambda: run_animate(args, _config_from_args(args))
+    if args.command == "live":
+        from reenact.app.live import run_live
+
+        return lambda: run_live(args, _config_from_args(args))
+    if args.command == "ui":
+        from reenact.app.ui import run_ui
+
+        return lambda: run_ui(args)
     if args.command == "demo":
         from reenact.app.demo import run_demo
 

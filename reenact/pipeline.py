@@ -72,6 +72,7 @@ class Driving:
     name: str  # for messages: the file, or "driving frames"
     count: int = 0  # the frames a video file's header lists (0: not known)
     has_audio: bool = False  # a video file with sound (the output takes it from ``name``)
+    live: bool = False  # a camera (reenact.app.live): track the newest frame, hold none back
 
     @property
     def times(self) -> list[float] | None:
@@ -187,12 +188,14 @@ class Reenactor:
     def _head(self, c: FaceCoefficients) -> torch.Tensor:
         return self.model.head_vertices(c.identity, c.expression)
 
-    def _tracked(self, frames: Iterable[np.ndarray], is_video: bool
+    def _tracked(self, frames: Iterable[np.ndarray], is_video: bool, live: bool = False
                  ) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
         """Decode and track one frame ahead, in a background thread: PyAV and mediapipe release
-        the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here."""
+        the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here.
+        ``live``: the next frame is taken from the camera only when the last tracked one has
+        been taken for the warp, so no frame waits behind another (each adds a frame's latency)."""
         queue: Queue = Queue(maxsize=2)
-        stop = threading.Event()
+        stop, taken = threading.Event(), threading.Event()
 
         def produce() -> None:
             try:
@@ -205,12 +208,15 @@ class Reenactor:
                         face = pick_face(tracker.detect(frame), 0, previous)
                         previous = face or previous
                         t = self.report.add("track", t)
+                        taken.clear()
                         while not stop.is_set():
                             try:
                                 queue.put((frame, face), timeout=0.1)
                                 break
                             except Full:
                                 continue
+                        while live and not stop.is_set() and not taken.wait(0.1):
+                            pass
                         if stop.is_set():
                             return
                         t = time.perf_counter()
@@ -222,6 +228,7 @@ class Reenactor:
         worker.start()
         try:
             while (item := queue.get()) is not _DONE:
+                taken.set()
                 if isinstance(item, BaseException):
                     raise item
                 yield item  # (frame, TrackedFace or None for a frame without a face)
@@ -235,7 +242,7 @@ class Reenactor:
         S, times = self.config.size, driving.times
         for i, (frame, box, found, warp) in enumerate(self._steps(
                 source, driving.frames, driving.fps, driving.is_video, driving.reference,
-                driving.name)):
+                driving.name, driving.live)):
             if self.config.side_by_side:  # the panels show crops: no paste-back
                 image = side_by_side(source.crop, driving_crop(frame, box, S), warp_crop(warp))
             else:
@@ -258,7 +265,7 @@ class Reenactor:
             yield warp
 
     def _steps(self, source: Source, frames: Iterable[np.ndarray], fps: float, is_video: bool,
-               reference: np.ndarray | None, name: str
+               reference: np.ndarray | None, name: str, live: bool = False
                ) -> Iterator[tuple[np.ndarray, CropBox | None, bool, WarpResult]]:
         """(driving frame, its steady crop box, whether it shows a face, the warp) per frame."""
         cfg = self.config
@@ -279,7 +286,7 @@ class Reenactor:
         mouth = MouthFromDriver(source, self.model) if cfg.mouth_fill and cfg.mouth == "driver" \
             else None
         driver_mouth, folds, box = None, None, None
-        for i, (frame, face) in enumerate(self._tracked(frames, is_video)):
+        for i, (frame, face) in enumerate(self._tracked(frames, is_video, live)):
             t = time.perf_counter()
             # no autograd bookkeeping (about 8 % a frame); a FLAME / BFM fit optimises
             with torch.inference_mode(self.transfer is None):

@@ -4,6 +4,7 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -13,7 +14,7 @@ from reenact.io import InputError, VideoWriter, variable_rate, write_image
 from reenact.io.image import IMAGE_SUFFIXES
 from reenact.io.native_log import native_stderr_to
 from reenact.io.video import VIDEO_SUFFIXES, is_video_file
-from reenact.pipeline import Reenactor
+from reenact.pipeline import Driving, Reenactor, Source
 
 
 def check_paths(source: Path, driving: Path, out: Path, overwrite: bool) -> bool:
@@ -84,47 +85,68 @@ def run_animate(args, config: AnimateConfig) -> None:
         # mediapipe's native console lines would run through the progress bar (--debug keeps
         # them)
         if getattr(args, "debug", False):
-            report = _animate(args, config, is_video, sys.stderr)
+            notes = _animate(args, config, is_video, sys.stderr)
         else:
             with native_stderr_to(os.devnull) as console:
-                report = _animate(args, config, is_video, console)
+                notes = _animate(args, config, is_video, console)
     except BaseException:
         for folder in created:  # deepest first, and only while empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    missing = report.missing_face_frames
-    if missing:
-        print(f"reenact: {len(missing)} of {report.frames} driving frames had no face "
-              f"(first: frame {missing[0]}); held the last motion there", file=sys.stderr)
+    for note in notes:
+        print(f"reenact: {note}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
 
 
-def _animate(args, config: AnimateConfig, is_video: bool, console):
-    """Load, track, warp and write; returns the pipeline's report (frames, missing faces)."""
+def _animate(args, config: AnimateConfig, is_video: bool, console) -> list[str]:
+    """Load, track, warp and write; returns the notes for the user (``write_animation``)."""
     source, out = Path(args.source), Path(args.out)
-    from reenact.face.expression import PHOTO_TRUST, expression_trust, off_axis_degrees
-
     reenactor = Reenactor(config)  # builds the refiner of --model on --device
     src = reenactor.prepare_source(source)
-    held = float(expression_trust(src.coeffs.rotation, PHOTO_TRUST)[0])
-    if held < 0.9:  # a few per cent less turn does not show
-        print(f"reenact: {source}: the face is turned "
-              f"{float(off_axis_degrees(src.coeffs.rotation)[0]):.0f} degrees from the camera, "
-              f"too far round to track its hidden side; its head turns and expressions are "
-              f"{f'reduced to {held:.0%}' if held > 0.005 else 'held'} "
-              f"(held entirely from {PHOTO_TRUST[1]:.0f} degrees)", file=console)
+    if (note := turned_note(src)) is not None:
+        print(f"reenact: {source}: {note}", file=console)
     driving = reenactor.open_driving(src, Path(args.driving))
-    if is_video and config.reference_frame == "auto" and (config.motion or "relative") == "relative":
-        print(f"reference frame: {reenactor.reference_index} (the driving frame nearest the "
-              f"photo in pose and expression; --reference-frame N sets it)", file=console)
+    if (note := reference_note(reenactor, driving)) is not None:
+        print(note, file=console)
+    return write_animation(reenactor, src, driving, out, console)
+
+
+def turned_note(src: Source) -> str | None:
+    """What a photo turned far from the camera holds back, or None (``animate`` and the page)."""
+    from reenact.face.expression import PHOTO_TRUST, expression_trust, off_axis_degrees
+
+    held = float(expression_trust(src.coeffs.rotation, PHOTO_TRUST)[0])
+    if held >= 0.9:  # a few per cent less turn does not show
+        return None
+    return (f"the face is turned {float(off_axis_degrees(src.coeffs.rotation)[0]):.0f} degrees "
+            f"from the camera, too far round to track its hidden side; its head turns and "
+            f"expressions are {f'reduced to {held:.0%}' if held > 0.005 else 'held'} "
+            f"(held entirely from {PHOTO_TRUST[1]:.0f} degrees)")
+
+
+def reference_note(reenactor: Reenactor, driving: Driving) -> str | None:
+    """Which driving frame ``--reference-frame auto`` chose, or None where it chose none."""
+    config = reenactor.config
+    if driving.is_video and config.reference_frame == "auto" and \
+            (config.motion or "relative") == "relative":
+        return (f"reference frame: {reenactor.reference_index} (the driving frame nearest the "
+                f"photo in pose and expression; --reference-frame N sets it)")
+    return None
+
+
+def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Path, console,
+                    progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Run the frame path into ``out`` (an image for an image driver, else an mp4 with the
+    driver's sound and frame times), atomically, with a progress bar on ``console`` and
+    ``progress(done, total)`` per frame (total 0: not known); returns notes for the user."""
     frames = reenactor.run(src, driving)
-    if not is_video:
+    if not driving.is_video:
         image = next(frames).image
         for _ in frames:  # the end of the one-frame run: where a faceless image raises
             pass
         write_image(out, image)
-        return reenactor.report
+        return _missing_note(reenactor.report)
     with VideoWriter(out, driving.fps, audio_from=driving.name if driving.has_audio else None,
                      timed=True) as writer:
         bar = tqdm(total=driving.count or None, unit="frame", desc="animate", disable=None,
@@ -132,13 +154,23 @@ def _animate(args, config: AnimateConfig, is_video: bool, console):
         for frame in frames:
             writer.write(frame.image, frame.time)
             bar.update(1)
+            if progress is not None:
+                progress(frame.index + 1, driving.count)
         bar.close()
+    notes = []
     if (rates := variable_rate(driving.times)) is not None:
-        print(f"reenact: {driving.name}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
-              f"frames a second); each output frame kept its driving frame's time", file=console)
+        notes.append(f"{driving.name}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
+                     f"frames a second); each output frame kept its driving frame's time")
     decoded = reenactor.report.frames
     if driving.count and decoded < driving.count:
-        print(f"reenact: {driving.name}: its header promises {driving.count} frames but only "
-              f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}",
-              file=console)
-    return reenactor.report
+        notes.append(f"{driving.name}: its header promises {driving.count} frames but only "
+                     f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}")
+    return notes + _missing_note(reenactor.report)
+
+
+def _missing_note(report) -> list[str]:
+    missing = report.missing_face_frames
+    if not missing:
+        return []
+    return [(f"{len(missing)} of {report.frames} driving frames had no face (first: frame "
+             f"{missing[0]}); held the last motion there")]
