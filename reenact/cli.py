@@ -1,4 +1,4 @@
-"""Command line: ``reenact animate``, ``live``, ``ui``, ``demo``, ``preprocess``, ``train``, ``validate``,
+"""Command line: ``reenact animate``, ``live``, ``ui``, ``verify``, ``demo``, ``preprocess``, ``train``, ``validate``,
 ``calibrate`` and ``evaluate``.
 Everything is built inside ``main()``; user errors print one line naming the file, frame or value
 and exit non-zero, never a traceback."""
@@ -114,6 +114,12 @@ def _ui_parser(sub) -> None:
                    help="refuse uploads larger than this (default 200 MB)")
 
 
+def _verify_parser(sub) -> None:
+    p = sub.add_parser("verify", help="say whether images and videos are marked as synthetic "
+                       "(exit 0: all are, 1: one is not, 3: one cannot be read)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="images or videos")
+
+
 def _face_model_arguments(p, default: str | None = None) -> None:
     from reenact.config import FACE_MODELS
 
@@ -217,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     _animate_parser(sub)
     _live_parser(sub)
     _ui_parser(sub)
+    _verify_parser(sub)
     _demo_parser(sub)
     _preprocess_parser(sub)
     _train_parser(sub)
@@ -301,6 +308,10 @@ def _command(args) -> Callable[[], int | None]:
         from reenact.app.ui import run_ui
 
         return lambda: run_ui(args)
+    if args.command == "verify":
+        from reenact.app.verify import run_verify
+
+        return lambda: run_verify(args)
     if args.command == "demo":
         from reenact.app.demo import run_demo
 

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from reenact.config import AnimateConfig
 from reenact.io import InputError, VideoWriter, variable_rate, write_image
 from reenact.io.image import IMAGE_SUFFIXES
+from reenact.io.marking import marking
 from reenact.io.native_log import native_stderr_to
 from reenact.io.video import VIDEO_SUFFIXES, is_video_file
 from reenact.pipeline import Driving, Reenactor, Source
@@ -138,17 +139,18 @@ def reference_note(reenactor: Reenactor, driving: Driving) -> str | None:
 def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Path, console,
                     progress: Callable[[int, int], None] | None = None) -> list[str]:
     """Run the frame path into ``out`` (an image for an image driver, else an mp4 with the
-    driver's sound and frame times), atomically, with a progress bar on ``console`` and
+    driver's sound and frame times, marked as synthetic in its metadata), atomically, with a progress bar on ``console`` and
     ``progress(done, total)`` per frame (total 0: not known); returns notes for the user."""
     frames = reenactor.run(src, driving)
+    mark = marking(reenactor.config.model)  # every output says it is synthetic
     if not driving.is_video:
         image = next(frames).image
         for _ in frames:  # the end of the one-frame run: where a faceless image raises
             pass
-        write_image(out, image)
+        write_image(out, image, mark)
         return _missing_note(reenactor.report)
     with VideoWriter(out, driving.fps, audio_from=driving.name if driving.has_audio else None,
-                     timed=True) as writer:
+                     timed=True, marking=mark) as writer:
         bar = tqdm(total=driving.count or None, unit="frame", desc="animate", disable=None,
                    file=console)
         for frame in frames:

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, write_image
+from reenact.io.marking import marking
 from reenact.io.native_log import native_stderr_to
 from reenact.io.samples import sample_images
 from reenact.motion.paste import side_by_side, warp_crop
@@ -35,12 +36,13 @@ def _demo(out_dir: Path, num_frames: int, console) -> None:
     src = reenactor.prepare_source(source, "astronaut")
     frame = next(reenactor.run(src, reenactor.open_driving(src, driver)))
     out_dir.mkdir(parents=True, exist_ok=True)
+    mark = marking()  # every output says it is synthetic
     write_image(out_dir / "demo.png", side_by_side(src.crop, frame.driving_crop(config.size),
-                                                   warp_crop(frame.warp), h=256))
-    write_image(out_dir / "demo_full.png", frame.image)
+                                                   warp_crop(frame.warp), h=256), mark)
+    write_image(out_dir / "demo_full.png", frame.image, mark)
     half = np.linspace(0.0, 1.0, max(2, num_frames // 2))
     alphas = np.r_[half, half[::-1]]
-    with VideoWriter(out_dir / "demo_sweep.mp4", 24) as writer:
+    with VideoWriter(out_dir / "demo_sweep.mp4", 24, marking=mark) as writer:
         for a in tqdm(alphas, desc="sweep", unit="frame", disable=None, file=console):
             r = Reenactor(dataclasses.replace(config, alpha=float(a), crop_only=True))
             writer.write(r.animate(src, driver)[0])

@@ -19,6 +19,7 @@ import numpy as np
 
 from reenact.config import AnimateConfig
 from reenact.io import InputError, VideoWriter
+from reenact.io.marking import marking
 from reenact.io.video import is_video_file
 from reenact.pipeline import Driving, Frame, Reenactor, Source
 
@@ -369,7 +370,8 @@ def _loop(reenactor: Reenactor, src: Source, camera: Camera, out: Path | None,
     """Frames from the camera to the outputs until it ends, the user quits or --seconds; returns
     why it ended, the input and the figures."""
     frames, stats = LatestFrames(), LiveStats()
-    writer = VideoWriter(out, camera.fps, timed=True) if out is not None else None
+    writer = None if out is None else VideoWriter(out, camera.fps, timed=True,
+                                                  marking=marking(reenactor.config.model))
     ended = "the camera ended"
     print(f"live: {src.name} driven by {camera.name}; Ctrl-C ends", file=console)
     every, seconds = args.stats_every, args.seconds

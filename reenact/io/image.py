@@ -74,15 +74,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write (H, W, 3) uint8 RGB to ``path`` (format from its suffix), atomically."""
+def write_image(path: str | os.PathLike, image: np.ndarray, marking=None) -> None:
+    """Write (H, W, 3) uint8 RGB to ``path`` (format from its suffix), atomically. ``marking``: a
+    ``reenact.io.marking.Marking`` to carry in the file's metadata (outputs say they are
+    synthetic)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"{path}: unsupported image suffix {path.suffix!r}")
     try:
         with atomic_path(path) as tmp:
+            suffix = path.suffix.lower()
             Image.fromarray(image).save(
-                tmp, format=Image.registered_extensions()[path.suffix.lower()],
-                **({"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}))
+                tmp, format=Image.registered_extensions()[suffix],
+                **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}),
+                **(marking.image_kwargs(suffix) if marking is not None else {}))
     except OSError as exc:  # a full disk, a read-only folder: the user's path, not the part file
         raise InputError(f"{path}: cannot write the image ({exc.strerror or exc})") from None

@@ -153,8 +153,9 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, fps: Fraction | float, *,
                  audio_from: str | os.PathLike | None = None, crf: int = 18,
-                 timed: bool = False) -> None:
+                 timed: bool = False, marking=None) -> None:
         self.path = Path(path)
+        self.marking = marking  # a reenact.io.marking.Marking for the container's tags
         self.fps = Fraction(fps).limit_denominator(1001)
         self.audio_from = Path(audio_from) if audio_from else None
         self.crf = crf
@@ -174,6 +175,8 @@ class VideoWriter:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         self._container = av.open(str(tmp), mode="w", format="mp4")
+        if self.marking is not None:
+            self._container.metadata.update(self.marking.video_tags())
         return self
 
     def write(self, frame: np.ndarray, time: float | None = None) -> None:
