@@ -50,6 +50,14 @@ def _animate_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--device", help="where a learned refiner runs: cpu (default), cuda, cuda:N "
                    "or mps (the warp itself runs on the CPU)")
+    _sign_arguments(p)
+
+
+def _sign_arguments(p) -> None:
+    p.add_argument("--sign-key", metavar="KEY.pem",
+                   help="also embed C2PA content credentials signed with this private key "
+                        "(needs --sign-cert and c2pa-python)")
+    p.add_argument("--sign-cert", metavar="CERT.pem", help="the key's certificate chain, PEM")
 
 
 def _options(p) -> None:
@@ -100,6 +108,7 @@ def _live_parser(sub) -> None:
                    help="print frames a second and latency this often (0: only at the end)")
     p.add_argument("--seconds", type=float, default=0.0,
                    help="stop after this many seconds (default: until Ctrl-C or the file's end)")
+    _sign_arguments(p)
     _options(p)
 
 

@@ -72,9 +72,22 @@ def check_writable(out: Path) -> None:
         raise InputError(f"{out}: cannot write there ({exc.strerror or exc})") from None
 
 
+def signing_key(args):
+    """``--sign-key`` and ``--sign-cert`` read and checked before the work, or None."""
+    key, cert = getattr(args, "sign_key", None), getattr(args, "sign_cert", None)
+    if key is None and cert is None:
+        return None
+    if key is None or cert is None:
+        raise InputError("--sign-key and --sign-cert go together (a key and its certificate)")
+    from reenact.io.credentials import load_signing_key
+
+    return load_signing_key(key, cert)
+
+
 def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
+    args.signing = signing_key(args)
     if config.detail and not is_video:
         print("reenact: --detail carries a driving video's folds against its reference frame; "
               "an image driver has none, so it changes nothing here", file=sys.stderr)
@@ -110,7 +123,8 @@ def _animate(args, config: AnimateConfig, is_video: bool, console) -> list[str]:
     driving = reenactor.open_driving(src, Path(args.driving))
     if (note := reference_note(reenactor, driving)) is not None:
         print(note, file=console)
-    return write_animation(reenactor, src, driving, out, console)
+    return write_animation(reenactor, src, driving, out, console,
+                           signing=getattr(args, "signing", None))
 
 
 def turned_note(src: Source) -> str | None:
@@ -137,10 +151,12 @@ def reference_note(reenactor: Reenactor, driving: Driving) -> str | None:
 
 
 def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Path, console,
-                    progress: Callable[[int, int], None] | None = None) -> list[str]:
+                    progress: Callable[[int, int], None] | None = None, signing=None
+                    ) -> list[str]:
     """Run the frame path into ``out`` (an image for an image driver, else an mp4 with the
     driver's sound and frame times, marked as synthetic in its metadata), atomically, with a progress bar on ``console`` and
-    ``progress(done, total)`` per frame (total 0: not known); returns notes for the user."""
+    ``progress(done, total)`` per frame (total 0: not known); returns notes for the user.
+    ``signing``: a ``reenact.io.credentials.SigningKey`` to embed signed C2PA credentials."""
     frames = reenactor.run(src, driving)
     mark = marking(reenactor.config.model)  # every output says it is synthetic
     if not driving.is_video:
@@ -148,6 +164,7 @@ def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Pa
         for _ in frames:  # the end of the one-frame run: where a faceless image raises
             pass
         write_image(out, image, mark)
+        _sign(out, signing, mark)
         return _missing_note(reenactor.report)
     with VideoWriter(out, driving.fps, audio_from=driving.name if driving.has_audio else None,
                      timed=True, marking=mark) as writer:
@@ -159,6 +176,7 @@ def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Pa
             if progress is not None:
                 progress(frame.index + 1, driving.count)
         bar.close()
+    _sign(out, signing, mark)
     notes = []
     if (rates := variable_rate(driving.times)) is not None:
         notes.append(f"{driving.name}: variable frame rate ({rates[0]:.3g} to {rates[1]:.3g} "
@@ -168,6 +186,13 @@ def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Pa
         notes.append(f"{driving.name}: its header promises {driving.count} frames but only "
                      f"{decoded} could be decoded (a truncated or damaged file?); wrote {decoded}")
     return notes + _missing_note(reenactor.report)
+
+
+def _sign(out: Path, signing, mark) -> None:
+    if signing is not None:
+        from reenact.io.credentials import sign
+
+        sign(out, signing, mark)
 
 
 def _missing_note(report) -> list[str]:

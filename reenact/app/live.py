@@ -348,6 +348,11 @@ def run_live(args, config: AnimateConfig) -> None:
         if out.exists() and not args.overwrite:
             raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
         check_writable(out)
+    from reenact.app.animate import signing_key
+
+    signing = signing_key(args) if out is not None else None
+    if signing is None and getattr(args, "sign_key", None) and out is None:
+        raise InputError("--sign-key signs the file of --out; give one")
     camera = open_camera(args.camera)
     window = Window() if args.show else None
     virtual = VirtualCamera(camera.fps) if args.virtual_camera else None
@@ -356,22 +361,26 @@ def run_live(args, config: AnimateConfig) -> None:
         console = sys.stderr if args.debug else stack.enter_context(native_stderr_to(os.devnull))
         reenactor = Reenactor(config)
         src = reenactor.prepare_source(source)
+        mark = marking(config.model)  # every output says it is synthetic
         ended, frames, stats = _loop(reenactor, src, camera, out, window, virtual, args,
-                                     console)
+                                     console, mark)
         print(f"live: {ended}; {stats.line(frames)} over {len(stats.shown)} frames",
               file=console)
         if out is not None:
+            if signing is not None:
+                from reenact.io.credentials import sign
+
+                sign(out, signing, mark)
             print(f"wrote {out}", file=console)
 
 
 def _loop(reenactor: Reenactor, src: Source, camera: Camera, out: Path | None,
-          window: Window | None, virtual: VirtualCamera | None, args, console
+          window: Window | None, virtual: VirtualCamera | None, args, console, mark
           ) -> tuple[str, LatestFrames, LiveStats]:
     """Frames from the camera to the outputs until it ends, the user quits or --seconds; returns
     why it ended, the input and the figures."""
     frames, stats = LatestFrames(), LiveStats()
-    writer = None if out is None else VideoWriter(out, camera.fps, timed=True,
-                                                  marking=marking(reenactor.config.model))
+    writer = None if out is None else VideoWriter(out, camera.fps, timed=True, marking=mark)
     ended = "the camera ended"
     print(f"live: {src.name} driven by {camera.name}; Ctrl-C ends", file=console)
     every, seconds = args.stats_every, args.seconds

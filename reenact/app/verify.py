@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from reenact.io import InputError
+from reenact.io.credentials import read_credentials
 from reenact.io.marking import read_marking
 
 EXIT_MARKED, EXIT_UNMARKED, EXIT_UNREADABLE = 0, 1, 3
@@ -25,12 +26,17 @@ def verify_file(path: Path) -> tuple[int, str]:
         mark = read_marking(path)
     except InputError as exc:
         return EXIT_UNREADABLE, str(exc)
-    if mark is None:
-        return EXIT_UNMARKED, (f"{path}: not marked (no synthetic-media metadata; no watermark "
-                               f"is looked for yet)")
-    kind = mark.source_type.rsplit("/", 1)[-1]
-    return EXIT_MARKED, (f"{path}: synthetic (metadata): {mark.tool}, made {mark.made}, IPTC "
-                         f"digital source type {kind}")
+    credentials = read_credentials(path)
+    if mark is None and credentials is None:
+        return EXIT_UNMARKED, (f"{path}: not marked (no synthetic-media metadata or C2PA "
+                               f"manifest; no watermark is looked for yet)")
+    parts = []
+    if mark is not None:
+        kind = mark.source_type.rsplit("/", 1)[-1]
+        parts.append(f"metadata: {mark.tool}, made {mark.made}, IPTC digital source type {kind}")
+    if credentials is not None:
+        parts.append(credentials)
+    return EXIT_MARKED, f"{path}: synthetic ({'; '.join(parts)})"
 
 
 def run_verify(args) -> int:

@@ -55,7 +55,7 @@ def test_verify_says_which_files_are_marked_and_exits_accordingly(tmp_path, samp
     capfd.readouterr()
     assert main(["verify", str(out)]) == 0
     line = capfd.readouterr().out
-    assert line.startswith(f"{out}: synthetic (metadata): reenact ") and "compositeSynthetic" in line
+    assert line.startswith(f"{out}: synthetic (metadata: reenact ") and "compositeSynthetic" in line
     assert main(["verify", str(out), str(src)]) == 1  # the photo itself is not marked
     lines = capfd.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].startswith(f"{src}: not marked")
