@@ -1,27 +1,31 @@
 """A prototype invisible watermark, not adopted yet (docs/marking.md has its figures): a keyed,
-tiled spread-spectrum pattern in the luma that carries a 32-bit payload (the tool's version and the
-day it ran).
+tiled spread-spectrum pattern in the colour (Cb and Cr) channels that carries a 32-bit payload (the
+tool's version and the day).
 
-    python experiments/watermark_prototype.py [--native]
+    python experiments/watermark_prototype.py [--native] [--video CLIP.mp4]
 
-measures it on corpus portraits (256 px, or their own size with --native) after no attack, JPEG 75,
-halving, a 10 % crop off each side and H.264 at CRF 28, with false positives on the unmarked ones.
+measures it on corpus portraits (256 px, or their own size) after no attack, JPEG 75, halving, a
+10 % crop off each side and H.264 at CRF 28, with false positives on the unmarked ones; with
+--video, on a clip marked and written as ``animate`` writes (CRF 18), then re-encoded at CRF 28
+whole, halved and cropped.
 
-Why our own: the library this field reaches for, ``invisible-watermark``, pulls ``opencv-python``
-beside the ``opencv-contrib-python`` that mediapipe needs (two packages writing one ``cv2``), and
-its weight-free methods (DWT-DCT, DWT-DCT-SVD) sit on a fixed block grid, so a crop or a resize
-loses them; its RivaGAN needs onnxruntime. This one is built to survive H.264, JPEG, halving and
-cropping:
+Why our own: the library this field reaches for, ``invisible-watermark``, requires
+``opencv-python`` beside the ``opencv-contrib-python`` mediapipe needs (two packages writing one
+``cv2``); its weight-free methods (DWT-DCT, DWT-DCT-SVD) embed on a fixed block grid, so a crop or
+a resize loses them; its RivaGAN needs onnxruntime. This one is built for those attacks
+(docs/marking.md has the figures):
 
-- The pattern repeats every ``TILE`` pixels, so any crop holds whole periods: the detector folds the
-  picture into one tile (summing all tiles) and finds the crop's offset as the peak of the circular
-  cross-correlation with a sync pattern.
-- A resized picture has a shorter period: the detector tries the scales a resize gives (the period
-  from the folded autocorrelation, then a list of common ones).
-- The patterns are smooth (8-pixel cells), where JPEG and H.264 keep what they are given, and
-  orthogonal to each other (a QR basis), so the bits do not blur into one another.
-- Presence needs both a sync peak far above the correlation's spread and a CRC-8 that matches the
-  payload, so an unmarked picture is almost never called marked.
+- The pattern repeats every ``TILE`` pixels, so any crop holds whole periods: the detector folds
+  the picture into one period (summing all of them) and finds the crop's offset as the peak of the
+  circular cross-correlation with a sync pattern.
+- A resized picture has a shorter period: the detector tries the scales a resize gives.
+- The payload is four bytes, each the shift of its own pattern against the sync pattern; the five
+  patterns are orthogonal (a QR basis of 4-pixel cells), smooth, and the same in Cb and Cr.
+- It lives in colour, not brightness: faces and backgrounds have far less fine colour detail than
+  fine brightness detail, so the pattern stands out to the detector at a lower strength (in
+  brightness, the same detection needed a grain that showed on smooth skin).
+- Presence needs a sync peak and four data peaks all far above their correlation's spread, so an
+  unmarked picture is almost never called marked.
 """
 
 import datetime
@@ -37,7 +41,10 @@ GRID = TILE // CELL
 BYTES = 4  # the payload: one byte per data pattern, as its shift against the sync pattern
 STEP = 8  # shifts are multiples of this many pixels (TILE / STEP = 16 in each direction)
 KEY = 0x7265656E  # "reen"
-STRENGTH = 1.0  # the pattern's RMS in 0-255 luma levels, before the strength map
+STRENGTH = 1.0  # the tile's RMS before ``strength``
+# the pattern's RMS in Cb and Cr levels: 3 for a 256 x 256 picture, less for larger ones (the
+# detector's evidence grows with the square root of the pixel count), never under 1.5
+STRENGTH_256, MIN_STRENGTH = 3.0, 1.5
 MIN_PEAK = 6.0  # sync peak, in standard deviations of the correlation over all offsets
 MIN_DATA_PEAK = 4.5  # each data pattern's peak, likewise
 EPOCH = datetime.date(2024, 1, 1)  # days are counted from here in the payload
@@ -115,31 +122,23 @@ def _tiled(payload: Payload, h: int, w: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(tile, reps)[:h, :w, None])
 
 
-def strength_map(luma: np.ndarray) -> np.ndarray:
-    """How strongly each pixel takes the pattern: in proportion to the picture's own detail at
-    the pattern's scale, which hides it (hair, fabric, edges), and ``FLOOR`` in flat skin and
-    sky, up to ``CEIL``."""
-    r = luma - cv2.GaussianBlur(luma, (0, 0), CELL)
-    local = np.sqrt(cv2.GaussianBlur(r * r, (0, 0), 2 * CELL))
-    return np.clip(MASK * local, FLOOR, CEIL)
-
-
-MASK, FLOOR, CEIL = 0.5, 1.5, 6.0
+def strength(h: int, w: int) -> float:
+    """The pattern's RMS for an h x w picture: equal detection strength at every size."""
+    return float(np.clip(STRENGTH_256 * 256 / np.sqrt(h * w), MIN_STRENGTH, STRENGTH_256))
 
 
 def embed(image: np.ndarray, payload: Payload) -> np.ndarray:
-    """The image (H, W, 3) uint8 with the watermark added to its luma (equally to R, G and B)."""
+    """The image (H, W, 3) uint8 RGB with the watermark added to its Cb and Cr channels."""
     h, w = image.shape[:2]
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    pattern = _tiled(payload, h, w) * strength_map(luma)[..., None]
-    out = image.astype(np.float32) + pattern
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    ycc[..., 1:] += strength(h, w) * _tiled(payload, h, w)
+    return cv2.cvtColor(np.clip(np.rint(ycc), 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
 
 
-def _residual(luma: np.ndarray) -> np.ndarray:
-    """The picture's detail at the pattern's scale: minus its blur, normalised by local contrast
-    (so edges and texture do not drown the pattern in flat skin and sky)."""
-    r = luma - cv2.GaussianBlur(luma, (0, 0), CELL)
+def _residual(channel: np.ndarray) -> np.ndarray:
+    """A channel's fine detail (minus its 5 x 5 median), normalised by its local contrast, so
+    edges do not drown the pattern elsewhere."""
+    r = channel - cv2.medianBlur(np.clip(channel, 0, 255).astype(np.uint8), 5).astype(np.float32)
     local = np.sqrt(cv2.GaussianBlur(r * r, (0, 0), 2 * CELL)) + 1.0
     return r / local
 
@@ -165,8 +164,8 @@ def _peak(corr: np.ndarray) -> tuple[tuple[int, int], float]:
     return (int(at[0]), int(at[1])), float((corr[at] - corr.mean()) / (corr.std() + 1e-12))
 
 
-def _detect_at(luma: np.ndarray) -> Detection:
-    folded = np.fft.fft2(_fold(_residual(luma)))
+def _detect_at(ycc: np.ndarray) -> Detection:
+    folded = np.fft.fft2(_fold(_residual(ycc[..., 1])) + _fold(_residual(ycc[..., 2])))
     corr = np.real(np.fft.ifft2(folded[None] * np.conj(_filtered_patterns()), axes=(1, 2)))
     (sy, sx), peak = _peak(corr[0])
     values, weakest = [], peak
@@ -183,16 +182,17 @@ def _detect_at(luma: np.ndarray) -> Detection:
     return Detection(found, Payload.from_bytes(values) if found else None, weakest, 1.0)
 
 
-def detect(image: np.ndarray) -> Detection:
-    """Look for the watermark in an (H, W, 3) uint8 picture at the scales a resize gives."""
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+def detect(image: np.ndarray, scales: tuple[float, ...] | None = None) -> Detection:
+    """Look for the watermark in an (H, W, 3) uint8 RGB picture at the scales a resize gives
+    (``scales``, default ``SCALES``; the first that finds it wins)."""
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     best = None
-    for scale in SCALES:
-        h, w = luma.shape
+    for scale in scales or SCALES:
+        h, w = ycc.shape[:2]
         size = (round(w / scale), round(h / scale))
         if min(size) < TILE // 2 or max(size) > 8192:
             continue
-        resized = luma if scale == 1.0 else cv2.resize(luma, size, interpolation=cv2.INTER_CUBIC)
+        resized = ycc if scale == 1.0 else cv2.resize(ycc, size, interpolation=cv2.INTER_CUBIC)
         d = _detect_at(resized)
         d = Detection(d.found, d.payload, d.peak, scale)
         if d.found:
@@ -249,7 +249,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="measure the prototype watermark")
     ap.add_argument("--native", action="store_true", help="the portraits at their own size")
     ap.add_argument("--every", type=int, default=15, help="every n-th corpus portrait")
+    ap.add_argument("--video", type=Path, help="also a clip: marked, written, re-encoded")
     args = ap.parse_args()
+    if args.video is not None:
+        _video(args.video)
+        return
     root = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus"
     paths = sorted(glob.glob(str(root / "portraits" / "*" / "*.jpg")))[::args.every]
     images = [read_image(p) for p in paths]
@@ -273,5 +277,53 @@ def main() -> None:
               f"{sum(d.found for d in false)}/{len(false)} |")
 
 
+def _video(clip) -> None:
+    """Mark 60 frames of a clip (as a face crop, 256, and as a 512 picture), write them at CRF 18
+    as animate does, re-encode at CRF 28 whole, halved and cropped; per-frame detection."""
+    import itertools
+    import tempfile
+    from pathlib import Path
+
+    import av
+
+    from reenact.io import VideoWriter, iter_video_frames
+
+    payload = Payload((0, 1, 0), datetime.date(2026, 12, 4))
+    frames = list(itertools.islice(iter_video_frames(clip), 60))
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in (256, 512):
+            marked = Path(tmp) / f"m{side}.mp4"
+            with VideoWriter(marked, 25) as w:
+                for f in frames:
+                    w.write(embed(cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA),
+                                  payload))
+            for kind in ("none", "crf28", "half", "crop"):
+                path = marked if kind == "none" else Path(tmp) / f"{kind}{side}.mp4"
+                if kind != "none":
+                    with av.open(str(marked)) as i, av.open(str(path), "w", format="mp4") as o:
+                        s = None
+                        for fr in i.decode(video=0):
+                            a = fr.to_ndarray(format="rgb24")
+                            if kind == "half":
+                                a = cv2.resize(a, (side // 2, side // 2),
+                                               interpolation=cv2.INTER_AREA)
+                            if kind == "crop":
+                                a = a[side // 10:side - side // 10, side // 10:side - side // 10]
+                            a = np.ascontiguousarray(a[:a.shape[0] // 2 * 2, :a.shape[1] // 2 * 2])
+                            if s is None:
+                                s = o.add_stream("libx264", rate=25)
+                                s.width, s.height, s.pix_fmt = a.shape[1], a.shape[0], "yuv420p"
+                                s.options = {"crf": "28"}
+                            for p in s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
+                                o.mux(p)
+                        for p in s.encode():
+                            o.mux(p)
+                got = [detect(f, (1.0, 0.5)) for f in iter_video_frames(path)]
+                ok = sum(d.found and d.payload == payload for d in got)
+                print(f"{side} px, {kind}: found in {ok}/{len(got)} frames, median peak "
+                      f"{np.median([d.peak for d in got]):.1f}", flush=True)
+
+
 if __name__ == "__main__":
     main()
+
