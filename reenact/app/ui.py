@@ -96,7 +96,10 @@ class App:
             return self._animate(Path(photo), Path(driver), motion, alpha, transfer, size,
                                  crop_only, side_by_side, progress)
         except (InputError, ValueError, FileNotFoundError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            message = str(exc)
+            for upload in (Path(photo), Path(driver)):  # the user's file name, not Gradio's copy
+                message = message.replace(str(upload), upload.name)
+            raise gr.Error(message, print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - one line on the page, never a traceback
             raise gr.Error(f"unexpected error ({type(exc).__name__}): {exc}",
                            print_exception=False) from None
@@ -184,6 +187,16 @@ class App:
             return session
 
 
+def _upload_path(value) -> str | None:
+    """The file path of an upload as an event receives it without preprocessing (a FileData
+    dict or object, or a path already)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("path")
+    return getattr(value, "path", None)
+
+
 def build_page(app: App):
     """The Gradio Blocks page."""
     import gradio as gr
@@ -228,15 +241,17 @@ def build_page(app: App):
 
             def animate(photo, driver, motion, alpha, transfer, size, crop_only, side_by_side,
                         progress=gr.Progress()):  # noqa: B008 - Gradio's way to ask for one
+                # the uploads arrive as files, unread (preprocess=False): a photo Gradio cannot
+                # decode gets our one-line message, not Gradio's "could not preprocess"
                 image, video, file, notes = app.animate(
-                    photo, driver, motion, alpha, transfer, size, crop_only, side_by_side,
-                    progress)
+                    _upload_path(photo), _upload_path(driver), motion, alpha, transfer, size,
+                    crop_only, side_by_side, progress)
                 return (gr.update(value=image, visible=video is None),
                         gr.update(value=video, visible=video is not None), file, notes)
 
             run.click(animate, [photo, driver, motion, alpha, transfer, size, crop_only,
                                 side_by_side], [image_out, video_out, file_out, notes],
-                      concurrency_id="animate", concurrency_limit=1,
+                      concurrency_id="animate", concurrency_limit=1, preprocess=False,
                       show_progress_on=[image_out, video_out])
         with gr.Tab("Webcam"):
             gr.Markdown("Start the camera, then press record: your head pose and expression "

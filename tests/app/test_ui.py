@@ -145,14 +145,24 @@ def test_the_example_gives_a_real_reenactment(server, browser):
     page.close()
 
 
-def test_a_bad_upload_shows_the_one_line_error(server, browser, tmp_path):
+@pytest.mark.parametrize("which", ["photo", "driver"])
+def test_a_bad_upload_shows_the_one_line_error(server, browser, tmp_path, which):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"this is not a picture")
     page = browser.new_page()
-    _animate(page, server, sample_image_path("astronaut"), str(broken))
-    error = page.get_by_text(re.compile(r"broken\.jpg: "))
+    if which == "driver":
+        _animate(page, server, sample_image_path("astronaut"), str(broken))
+    else:
+        page.goto(server.url)
+        page.wait_for_selector("#run")
+        page.locator("#photo input[type=file]").set_input_files(str(broken))
+        page.locator("#driver input[type=file]").set_input_files(sample_image_path("grace_hopper"))
+        page.locator("#driver").get_by_text("grace_hopper").first.wait_for()
+        page.click("#run")
+    # the CLI's line, naming the user's file (not the server's copy of it)
+    error = page.get_by_text(re.compile(r"^broken\.jpg: not a readable image"))
     error.first.wait_for(timeout=60_000)
-    assert "Traceback" not in page.content()
+    assert "Traceback" not in page.content() and "preprocess" not in page.content()
     page.close()
 
 
