@@ -162,3 +162,25 @@ def test_show_opens_a_window_on_a_display(files):
     assert "camera ended" in r.stderr and "over" in r.stderr and "Traceback" not in r.stderr
     shown = int(r.stderr.split(" over ")[-1].split()[0])
     assert shown >= 3
+
+
+def test_live_on_a_shared_driving_video(tmp_path, capfd):
+    """A real talking-head clip played as a camera into a real photo: the mouth region moves."""
+    from tests.conftest import data_path
+
+    photo, clip = data_path("faces", "s42.jpg"), data_path("driving", "d0.mp4")
+    out = tmp_path / "live.mp4"
+    code = main(["live", "-s", str(photo), "--camera", str(clip), "--out", str(out),
+                 "--stats-every", "0"])
+    err = capfd.readouterr().err
+    assert code == 0 and "camera ended" in err, err
+    frames = [f for f, _ in iter_video_timed(out)]
+    source = read_image(photo)
+    assert len(frames) >= 5 and all(f.shape == source.shape for f in frames)
+    with FaceTracker(static=True) as t:
+        mouth = t.detect(source)[0].points[[61, 291, 0, 17], :2]  # mouth corners, lips
+    x0, y0 = (mouth.min(0) - 10).astype(int)
+    x1, y1 = (mouth.max(0) + 10).astype(int)
+    region = np.stack(frames)[:, y0:y1, x0:x1].astype(np.float32)
+    assert region.std(axis=0).mean() > 4  # the mouth moves with the driver's speech
+    assert np.abs(np.stack(frames)[:, :40].astype(np.float32) - source[:40]).mean() < 4
