@@ -26,7 +26,7 @@ import numpy as np
 from reenact.app.animate import check_paths, reference_note, turned_note, write_animation
 from reenact.app.live import LiveLoop
 from reenact.config import AnimateConfig
-from reenact.io import InputError
+from reenact.io import InputError, read_image
 from reenact.io.native_log import native_stderr_to
 from reenact.io.samples import sample_image_path
 from reenact.pipeline import Reenactor, Source
@@ -271,10 +271,26 @@ def build_page(app: App):
                 live_crop = gr.Checkbox(True, label="Face crop only")
             rate = gr.Markdown(elem_id="live-rate")
 
+            # the photo's path, checked when it is chosen (the upload unread by Gradio, so a
+            # picture it cannot decode gets our one line, not "could not preprocess")
+            live_path = gr.State(astronaut)
+
+            def choose(photo):
+                path = _upload_path(photo)
+                if not path:
+                    return None, "choose a photo"
+                try:
+                    read_image(path)
+                except InputError as exc:
+                    return None, f"**{str(exc).replace(str(Path(path)), Path(path).name)}**"
+                return path, ""
+
+            live_photo.change(choose, live_photo, [live_path, rate], preprocess=False)
+
             def live(photo, frame, size, crop_only, request: gr.Request):
                 return app.live(photo, frame, size, crop_only, request)
 
-            camera.stream(live, [live_photo, camera, live_size, live_crop], [live_out, rate],
+            camera.stream(live, [live_path, camera, live_size, live_crop], [live_out, rate],
                           stream_every=0.04, time_limit=600, concurrency_id="webcam",
                           concurrency_limit=4, show_progress="hidden")
     return page

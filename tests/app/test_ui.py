@@ -258,6 +258,21 @@ def test_the_webcam_tab_streams_reenacted_frames_back(server, playwright, fake_c
     b.close()
 
 
+def test_a_bad_photo_in_the_webcam_tab_shows_the_one_line_error(server, browser, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not a picture")
+    page = browser.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#run")
+    page.get_by_role("tab", name="Webcam").click()
+    page.locator("#live-photo button[aria-label=\"Remove Image\"]").first.click()
+    page.locator("#live-photo input[type=file]").set_input_files(str(broken))
+    page.get_by_text(re.compile(r"broken\.png: not a readable image")).first.wait_for(
+        timeout=30_000)
+    assert "preprocess" not in page.content()
+    page.close()
+
+
 def test_the_page_needs_gradio_and_says_so(tmp_path):
     """Without Gradio, ``reenact ui`` is one line and exit 3 (its import made to fail)."""
     code = ("import sys, builtins; real = builtins.__import__\n"
