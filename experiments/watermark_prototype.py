@@ -235,7 +235,8 @@ def _attacks() -> dict:
         with av.open(b) as c:
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][5]
 
-    return {"none": lambda x: x, "jpeg75": jpeg, "half": half, "crop10": crop, "h264": h264}
+    return {"none": lambda x: x, "jpeg75": jpeg, "half": half, "crop10": crop, "h264": h264,
+            "crop10+h264": lambda x: h264(crop(x)), "h264 twice": lambda x: h264(h264(x))}
 
 
 def main() -> None:
