@@ -286,12 +286,18 @@ class Reenactor:
         mouth = MouthFromDriver(source, self.model) if cfg.mouth_fill and cfg.mouth == "driver" \
             else None
         driver_mouth, folds, box = None, None, None
+        # a live camera's loop drops frames: its filters take the real gap between the frames it
+        # shows (capture times), not 1 / fps, or they would lag by as many frames as it drops
+        captured = getattr(frames, "times", None) if live else None
         for i, (frame, face) in enumerate(self._tracked(frames, is_video, live)):
             t = time.perf_counter()
+            dt = None
+            if captured is not None and i > 0:
+                dt = float(np.clip(captured[i] - captured[i - 1], 1e-3, 0.5))
             # no autograd bookkeeping (about 8 % a frame); a FLAME / BFM fit optimises
             with torch.inference_mode(self.transfer is None):
                 if cropper is not None:
-                    box = cropper(None if face is None else face.points)
+                    box = cropper(None if face is None else face.points, dt)
                 elif face is not None:
                     box = face_crop_box(face.points, cfg.margin)
                 if face is None:
@@ -300,7 +306,7 @@ class Reenactor:
                     self.report.missing_face_frames.append(i)
                 else:
                     fitted = self._fit(face)
-                    last = fitted if smoother is None else smoother(fitted)
+                    last = fitted if smoother is None else smoother(fitted, dt)
                     if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
                         driver_mouth = mouth(frame, face.points, fitted)
                     if cfg.detail:

@@ -139,10 +139,12 @@ class StableCropper:
         self._filter = OneEuroFilter(min_cutoff=min_cutoff, beta=beta)
         self.box: CropBox | None = None
 
-    def __call__(self, points: np.ndarray | None) -> CropBox | None:
-        """Update with this frame's landmarks (None: no face, keep the box)."""
+    def __call__(self, points: np.ndarray | None, dt: float | None = None) -> CropBox | None:
+        """Update with this frame's landmarks (None: no face, keep the box); ``dt``: seconds since
+        the last frame (default 1 / fps)."""
         if points is not None:
             raw = face_crop_box(points, self.margin)
-            cx, cy, side = self._filter(np.array([raw.cx, raw.cy, raw.side]), self.dt)
+            cx, cy, side = self._filter(np.array([raw.cx, raw.cy, raw.side]),
+                                        self.dt if dt is None else dt)
             self.box = CropBox(float(cx), float(cy), float(side))
         return self.box

@@ -65,21 +65,24 @@ class CoefficientSmoother:
         self._shape = OneEuroFilter(min_cutoff, beta_shape)
         self._R_prev = None
 
-    def __call__(self, c: FaceCoefficients) -> FaceCoefficients:
+    def __call__(self, c: FaceCoefficients, dt: float | None = None) -> FaceCoefficients:
+        """The next frame's coefficients, filtered; ``dt``: seconds since the last frame (default
+        1 / fps; a live camera's loop, which drops frames, gives the real gap)."""
+        dt = self.dt if dt is None else dt
         R = c.rotation[0].double()
         if self._R_prev is None:
             self._R_prev = R
             self._rot._x, self._rot._dx = np.zeros(3), np.zeros(3)
         w = so3_log(self._R_prev.T @ R).numpy()  # offset from the last filtered rotation
-        w_f = self._rot(w, self.dt)
+        w_f = self._rot(w, dt)
         R_f = self._R_prev @ so3_exp(torch.from_numpy(w_f))
         # Re-base the filter on the new rotation so offsets stay small.
         self._rot._x = np.zeros(3)
         self._R_prev = R_f
         pos = np.r_[c.scale.double().numpy(), c.translation[0].double().numpy()]
-        pos_f = self._pos(pos, self.dt)
+        pos_f = self._pos(pos, dt)
         shape_f = self._shape(c.identity[0].double().numpy() + c.expression[0].double().numpy(),
-                              self.dt)
+                              dt)
         dtype = c.identity.dtype
         return FaceCoefficients(identity=torch.from_numpy(shape_f)[None].to(dtype),
                                 expression=torch.zeros_like(c.expression),

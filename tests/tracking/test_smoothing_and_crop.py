@@ -118,3 +118,31 @@ def test_fill_smooth_keeps_known_pixels_and_stays_in_their_range():
     inside = image[20:40, 10:30]
     assert out.min() >= inside.min() - 1e-5 and out.max() <= inside.max() + 1e-5
     assert np.isfinite(out).all()
+
+
+def test_filters_take_the_real_gap_between_frames_when_given():
+    """A live loop that drops every other frame passes the gap it saw: the filters then follow a
+    move as far in each shown frame as they would in two frames at the camera's rate, instead
+    of lagging twice as long."""
+    from reenact.face import FaceCoefficients
+
+    def coeffs(x: float) -> FaceCoefficients:
+        return FaceCoefficients(identity=torch.zeros(1, 5, 3), expression=torch.zeros(1, 5, 3),
+                                rotation=torch.eye(3)[None], scale=torch.ones(1),
+                                translation=torch.tensor([[x, 0.0]]))
+
+    every, skipping, given = (CoefficientSmoother(30.0) for _ in range(3))
+    for s in (every, skipping, given):
+        s(coeffs(0.0))
+    for _ in range(2):  # the camera's two frames after a step of 10 px
+        at_rate = float(every(coeffs(10.0)).translation[0, 0])
+    as_if_every = float(skipping(coeffs(10.0)).translation[0, 0])  # one frame, gap not given
+    with_gap = float(given(coeffs(10.0), dt=2 / 30).translation[0, 0])
+    assert with_gap > as_if_every  # the gap moves it further
+    assert abs(with_gap - at_rate) < abs(as_if_every - at_rate)
+    boxes = [StableCropper(30.0) for _ in range(2)]
+    pts = np.array([[0.0, 0.0, 0.0], [100.0, 100.0, 0.0]])
+    for b in boxes:
+        b(pts)
+    far, near = boxes[0](pts + 20, dt=2 / 30), boxes[1](pts + 20)
+    assert far.cx > near.cx
