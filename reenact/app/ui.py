@@ -261,8 +261,12 @@ def build_page(app: App):
                 live_photo = gr.Image(type="filepath", value=astronaut, label="Photo",
                                       sources=["upload", "clipboard"], elem_id="live-photo",
                                       height=360)
+                # 640 x 480 is ample for a face crop of 256 or 512 and a fraction of what a 720p
+                # webcam would send, encode and decode per frame
                 camera = gr.Image(sources=["webcam"], streaming=True, label="Your camera",
-                                  elem_id="camera")
+                                  elem_id="camera", webcam_options=gr.WebcamOptions(
+                                      constraints={"video": {"width": {"ideal": 640},
+                                                             "height": {"ideal": 480}}}))
                 # JPEG: a fifth of a PNG's encoding time per frame, on the CPU the loop needs
                 live_out = gr.Image(label="Re-enacted", interactive=False, elem_id="live-result",
                                     format="jpeg")

@@ -199,8 +199,9 @@ def test_two_users_at_once_each_get_their_own_result(server, browser, tmp_path):
 
 @pytest.fixture(scope="module")
 def fake_camera(tmp_path_factory) -> Path:
-    """A .y4m of a real driving video (Chromium's fake camera plays it in a loop); the bundled
-    Grace Hopper photo, turning, where ../shared/data is absent."""
+    """A .y4m of a real driving video at 960 px wide, as a webcam might send (Chromium's fake
+    camera plays it in a loop); the bundled Grace Hopper photo, turning, where ../shared/data is
+    absent."""
     import av
 
     from tests.conftest import DATA
@@ -208,12 +209,12 @@ def fake_camera(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("camera")
     video = DATA / "driving" / "d3.mp4"
     if video.exists():
-        frames = [f for _, f in zip(range(90), iter_video_frames(video), strict=False)]
+        frames = [f for _, f in zip(range(40), iter_video_frames(video), strict=False)]
     else:
         hopper = np.asarray(Image.open(sample_image_path("grace_hopper")).convert("RGB"))
-        frames = [np.roll(hopper, 4 * (i % 10), axis=1) for i in range(60)]
+        frames = [np.roll(hopper, 4 * (i % 10), axis=1) for i in range(40)]
     h, w = frames[0].shape[:2]
-    k = 360 / max(h, w)
+    k = 960 / max(h, w)
     size = (int(w * k) // 2 * 2, int(h * k) // 2 * 2)
     path = d / "camera.y4m"
     with av.open(str(path), "w", format="yuv4mpegpipe") as out:
@@ -247,6 +248,9 @@ def test_the_webcam_tab_streams_reenacted_frames_back(server, playwright, fake_c
             seen.append(src)
         time.sleep(0.3)
     assert len(seen) >= 4  # frames keep coming back
+    # the page asks the camera for 640 x 480, not the 960 px it could send
+    width = page.evaluate("() => document.querySelector('#camera video').videoWidth")
+    assert 0 < width <= 640, width
     frames = [_png(page, "#live-result img")]
     time.sleep(1.0)
     frames.append(_png(page, "#live-result img"))
