@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,11 +79,10 @@ class LatestFrames:
             yield frame
 
 
-@dataclass
 class LiveStats:
     """Frames shown and their latency (capture to display), overall and over the last window."""
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         self.shown: list[float] = []  # perf_counter when each frame was shown
         self.latency: list[float] = []  # seconds
 
@@ -130,7 +128,6 @@ class LiveLoop:
                  name: str = "webcam", idle: float = 5.0):
         self.frames = LatestFrames(idle)
         self.stats = LiveStats()
-        self.source = source
         self.error: Exception | None = None
         self._cond = threading.Condition()
         self._newest: tuple[int, Frame] | None = None
@@ -332,7 +329,7 @@ class VirtualCamera:
 
 # -- the command ------------------------------------------------------------------------------
 def run_live(args, config: AnimateConfig) -> None:
-    from reenact.app.animate import check_writable
+    from reenact.app.animate import check_writable, signing_key
     from reenact.io.native_log import native_stderr_to
 
     if not (args.show or args.virtual_camera or args.out):
@@ -348,11 +345,9 @@ def run_live(args, config: AnimateConfig) -> None:
         if out.exists() and not args.overwrite:
             raise InputError(f"{out}: already exists (pass --overwrite to replace it)")
         check_writable(out)
-    from reenact.app.animate import signing_key
-
-    signing = signing_key(args) if out is not None else None
-    if signing is None and getattr(args, "sign_key", None) and out is None:
+    if out is None and (args.sign_key or args.sign_cert):
         raise InputError("--sign-key signs the file of --out; give one")
+    signing = signing_key(args)
     camera = open_camera(args.camera)
     window = Window() if args.show else None
     virtual = VirtualCamera(camera.fps) if args.virtual_camera else None
@@ -380,45 +375,40 @@ def _loop(reenactor: Reenactor, src: Source, camera: Camera, out: Path | None,
     """Frames from the camera to the outputs until it ends, the user quits or --seconds; returns
     why it ended, the input and the figures."""
     frames, stats = LatestFrames(), LiveStats()
-    writer = None if out is None else VideoWriter(out, camera.fps, timed=True, marking=mark)
     ended = "the camera ended"
     print(f"live: {src.name} driven by {camera.name}; Ctrl-C ends", file=console)
     every, seconds = args.stats_every, args.seconds
-    try:
-        if writer is not None:
-            writer.__enter__()
-        camera.start(frames)
-        last_line = time.perf_counter()
-        for frame in live_frames(reenactor, src, frames, camera.fps, camera.name, stats):
-            if writer is not None:
-                writer.write(frame.image, frame.time)
-            if virtual is not None:
-                virtual.send(frame.image)
-            if window is not None and not window.show(frame.image):
-                ended = "closed by the user"
-                break
-            now = time.perf_counter()
-            if every > 0 and now - last_line >= every:
-                print(f"live: {stats.line(frames, now - every)}", file=console)
-                last_line = now
-            if seconds and now - frames.start >= seconds:
-                ended = f"--seconds {seconds:g} reached"
-                break
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) is how a live run ends: keep what was made
-        ended = "interrupted"
-    except BaseException:
-        if writer is not None:
-            writer.__exit__(*sys.exc_info())
-            writer = None
-        raise
-    finally:
-        camera.stop()
-        frames.close()
-        for sink in (window, virtual):
-            if sink is not None:
-                sink.close()
-    if camera.error is not None:
-        raise camera.error
-    if writer is not None:
-        writer.__exit__(None, None, None)
+    # the writer's part file is renamed into place when the loop ends (Ctrl-C included) and
+    # taken away when it fails (the camera's error included)
+    with contextlib.ExitStack() as stack:
+        writer = None if out is None else stack.enter_context(
+            VideoWriter(out, camera.fps, timed=True, marking=mark))
+        try:
+            camera.start(frames)
+            last_line = time.perf_counter()
+            for frame in live_frames(reenactor, src, frames, camera.fps, camera.name, stats):
+                if writer is not None:
+                    writer.write(frame.image, frame.time)
+                if virtual is not None:
+                    virtual.send(frame.image)
+                if window is not None and not window.show(frame.image):
+                    ended = "closed by the user"
+                    break
+                now = time.perf_counter()
+                if every > 0 and now - last_line >= every:
+                    print(f"live: {stats.line(frames, now - every)}", file=console)
+                    last_line = now
+                if seconds and now - frames.start >= seconds:
+                    ended = f"--seconds {seconds:g} reached"
+                    break
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) is how a live run ends: keep the file
+            ended = "interrupted"
+        finally:
+            camera.stop()
+            frames.close()
+            for sink in (window, virtual):
+                if sink is not None:
+                    sink.close()
+        if camera.error is not None:
+            raise camera.error
     return ended, frames, stats

@@ -72,7 +72,7 @@ class Marking:
             exif[0x010E] = self.statement  # ImageDescription
             exif[0x0132] = self.made.replace("-", ":").replace("T", " ").rstrip("Z")  # DateTime
             kwargs = {"exif": exif.tobytes()}
-            if suffix != ".tif" and suffix != ".tiff":
+            if suffix not in (".tif", ".tiff"):
                 kwargs["xmp"] = self.xmp().encode()
             return kwargs
         return {}  # BMP and GIF hold no such metadata

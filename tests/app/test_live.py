@@ -184,3 +184,22 @@ def test_live_on_a_shared_driving_video(tmp_path, capfd):
     region = np.stack(frames)[:, y0:y1, x0:x1].astype(np.float32)
     assert region.std(axis=0).mean() > 4  # the mouth moves with the driver's speech
     assert np.abs(np.stack(frames)[:, :40].astype(np.float32) - source[:40]).mean() < 4
+
+
+def test_a_camera_that_fails_leaves_no_part_file(files, tmp_path, capfd, monkeypatch):
+    """A camera error mid-run is one line, and the output's part file is taken away."""
+    from reenact.app import live
+    from reenact.io import InputError
+
+    def failing(self, frames):
+        for frame, _ in itertools.islice(iter_video_timed(self.path), 10):
+            frames.submit(frame)
+            time.sleep(0.05)
+        raise InputError(f"{self.path}: frame 10 cannot be decoded")
+
+    monkeypatch.setattr(live.FileCamera, "_capture", failing)
+    code = main(["live", "-s", str(files / "astronaut.png"), "--camera", str(files / "hopper.mp4"),
+                 "--out", str(tmp_path / "x.mp4"), "--stats-every", "0"])
+    err = capfd.readouterr().err
+    assert code == EXIT_INPUT and "frame 10 cannot be decoded" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
