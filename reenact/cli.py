@@ -54,6 +54,10 @@ def _animate_parser(sub) -> None:
 
 
 def _sign_arguments(p) -> None:
+    """How the output is marked as synthetic (``animate`` and ``live``)."""
+    p.add_argument("--no-watermark", action="store_true",
+                   help="research evaluation only: no invisible watermark in the pixels (the "
+                        "metadata still says the output is synthetic)")
     p.add_argument("--sign-key", metavar="KEY.pem",
                    help="also embed C2PA content credentials signed with this private key "
                         "(needs --sign-cert and c2pa-python)")

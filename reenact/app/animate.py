@@ -72,6 +72,19 @@ def check_writable(out: Path) -> None:
         raise InputError(f"{out}: cannot write there ({exc.strerror or exc})") from None
 
 
+NO_WATERMARK_WARNING = (
+    "reenact: warning: --no-watermark: the output's pixels carry no watermark; only its metadata "
+    "says it is synthetic, and re-encoding strips that. Use it for research evaluation only.")
+
+
+def watermark_wanted(args) -> bool:
+    """False for ``--no-watermark``, which says so on stderr."""
+    if getattr(args, "no_watermark", False):
+        print(NO_WATERMARK_WARNING, file=sys.stderr)
+        return False
+    return True
+
+
 def signing_key(args):
     """``--sign-key`` and ``--sign-cert`` read and checked before the work, or None."""
     key, cert = getattr(args, "sign_key", None), getattr(args, "sign_cert", None)
@@ -88,6 +101,7 @@ def run_animate(args, config: AnimateConfig) -> None:
     source, driving, out = Path(args.source), Path(args.driving), Path(args.out)
     is_video = check_paths(source, driving, out, args.overwrite)
     args.signing = signing_key(args)
+    args.watermark = watermark_wanted(args)
     if config.detail and not is_video:
         print("reenact: --detail carries a driving video's folds against its reference frame; "
               "an image driver has none, so it changes nothing here", file=sys.stderr)
@@ -124,7 +138,8 @@ def _animate(args, config: AnimateConfig, is_video: bool, console) -> list[str]:
     if (note := reference_note(reenactor, driving)) is not None:
         print(note, file=console)
     return write_animation(reenactor, src, driving, out, console,
-                           signing=getattr(args, "signing", None))
+                           signing=getattr(args, "signing", None),
+                           watermark=getattr(args, "watermark", True))
 
 
 def turned_note(src: Source) -> str | None:
@@ -151,14 +166,15 @@ def reference_note(reenactor: Reenactor, driving: Driving) -> str | None:
 
 
 def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Path, console,
-                    progress: Callable[[int, int], None] | None = None, signing=None
-                    ) -> list[str]:
+                    progress: Callable[[int, int], None] | None = None, signing=None,
+                    watermark: bool = True) -> list[str]:
     """Run the frame path into ``out`` (an image for an image driver, else an mp4 with the
-    driver's sound and frame times, marked as synthetic in its metadata), atomically, with a progress bar on ``console`` and
+    driver's sound and frame times), marked as synthetic in its metadata and, unless
+    ``watermark`` is off, in its pixels, atomically, with a progress bar on ``console`` and
     ``progress(done, total)`` per frame (total 0: not known); returns notes for the user.
     ``signing``: a ``reenact.io.credentials.SigningKey`` to embed signed C2PA credentials."""
     frames = reenactor.run(src, driving)
-    mark = marking(reenactor.config.model)  # every output says it is synthetic
+    mark = marking(reenactor.config.model, watermark=watermark)  # every output says synthetic
     if not driving.is_video:
         image = next(frames).image
         for _ in frames:  # the end of the one-frame run: where a faceless image raises

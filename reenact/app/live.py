@@ -7,6 +7,7 @@ latency from capture to display.
 """
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
@@ -18,7 +19,7 @@ import numpy as np
 
 from reenact.config import AnimateConfig
 from reenact.io import InputError, VideoWriter
-from reenact.io.marking import marking
+from reenact.io.marking import Marking, marking
 from reenact.io.video import is_video_file
 from reenact.pipeline import Driving, Frame, Reenactor, Source
 
@@ -109,11 +110,14 @@ class LiveStats:
 
 
 def live_frames(reenactor: Reenactor, source: Source, frames: LatestFrames, fps: float,
-                name: str, stats: LiveStats) -> Iterator[Frame]:
+                name: str, stats: LiveStats, mark: Marking | None = None) -> Iterator[Frame]:
     """``Reenactor.run`` on a live input: each finished frame, its latency recorded in ``stats``
-    when the caller comes back for the next one (after showing this one)."""
+    when the caller comes back for the next one (after showing this one). ``mark``: its
+    watermark is put in each frame here, once, for every place the frame goes."""
     driving = Driving(frames, True, fps, None, name, live=True)
     for frame in reenactor.run(source, driving):
+        if mark is not None and mark.watermark:
+            frame = dataclasses.replace(frame, image=mark.watermarked(frame.image))
         yield frame
         now = time.perf_counter()
         stats.add(now, now - (frames.start + frame.time))
@@ -125,21 +129,22 @@ class LiveLoop:
     last frame."""
 
     def __init__(self, reenactor: Reenactor, source: Source, fps: float = 30.0,
-                 name: str = "webcam", idle: float = 5.0):
+                 name: str = "webcam", idle: float = 5.0, mark: Marking | None = None):
         self.frames = LatestFrames(idle)
         self.stats = LiveStats()
         self.error: Exception | None = None
         self._cond = threading.Condition()
         self._newest: tuple[int, Frame] | None = None
         self._thread = threading.Thread(
-            target=self._run, args=(reenactor, source, fps, name), name="reenact-live",
+            target=self._run, args=(reenactor, source, fps, name, mark), name="reenact-live",
             daemon=True)
         self._thread.start()
 
-    def _run(self, reenactor: Reenactor, source: Source, fps: float, name: str) -> None:
+    def _run(self, reenactor: Reenactor, source: Source, fps: float, name: str,
+             mark: Marking | None) -> None:
         try:
             for i, frame in enumerate(live_frames(reenactor, source, self.frames, fps, name,
-                                                  self.stats)):
+                                                  self.stats, mark)):
                 with self._cond:
                     self._newest = (i, frame)
                     self._cond.notify_all()
@@ -329,7 +334,7 @@ class VirtualCamera:
 
 # -- the command ------------------------------------------------------------------------------
 def run_live(args, config: AnimateConfig) -> None:
-    from reenact.app.animate import check_writable, signing_key
+    from reenact.app.animate import check_writable, signing_key, watermark_wanted
     from reenact.io.native_log import native_stderr_to
 
     if not (args.show or args.virtual_camera or args.out):
@@ -348,6 +353,7 @@ def run_live(args, config: AnimateConfig) -> None:
     if out is None and (args.sign_key or args.sign_cert):
         raise InputError("--sign-key signs the file of --out; give one")
     signing = signing_key(args)
+    watermark = watermark_wanted(args)
     camera = open_camera(args.camera)
     window = Window() if args.show else None
     virtual = VirtualCamera(camera.fps) if args.virtual_camera else None
@@ -356,7 +362,7 @@ def run_live(args, config: AnimateConfig) -> None:
         console = sys.stderr if args.debug else stack.enter_context(native_stderr_to(os.devnull))
         reenactor = Reenactor(config)
         src = reenactor.prepare_source(source)
-        mark = marking(config.model)  # every output says it is synthetic
+        mark = marking(config.model, watermark=watermark)  # every output says it is synthetic
         ended, frames, stats = _loop(reenactor, src, camera, out, window, virtual, args,
                                      console, mark)
         print(f"live: {ended}; {stats.line(frames)} over {len(stats.shown)} frames",
@@ -381,12 +387,14 @@ def _loop(reenactor: Reenactor, src: Source, camera: Camera, out: Path | None,
     # the writer's part file is renamed into place when the loop ends (Ctrl-C included) and
     # taken away when it fails (the camera's error included)
     with contextlib.ExitStack() as stack:
-        writer = None if out is None else stack.enter_context(
-            VideoWriter(out, camera.fps, timed=True, marking=mark))
+        # the frames come watermarked (once, for every sink); the writer adds the metadata
+        writer = None if out is None else stack.enter_context(VideoWriter(
+            out, camera.fps, timed=True, marking=dataclasses.replace(mark, watermark=False)))
         try:
             camera.start(frames)
             last_line = time.perf_counter()
-            for frame in live_frames(reenactor, src, frames, camera.fps, camera.name, stats):
+            for frame in live_frames(reenactor, src, frames, camera.fps, camera.name, stats,
+                                     mark):
                 if writer is not None:
                     writer.write(frame.image, frame.time)
                 if virtual is not None:

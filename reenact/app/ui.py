@@ -27,6 +27,7 @@ from reenact.app.animate import check_paths, reference_note, turned_note, write_
 from reenact.app.live import LiveLoop
 from reenact.config import AnimateConfig
 from reenact.io import InputError, read_image
+from reenact.io.marking import marking
 from reenact.io.native_log import native_stderr_to
 from reenact.io.samples import sample_image_path
 from reenact.pipeline import Reenactor, Source
@@ -181,8 +182,10 @@ class App:
             if session is not None:
                 session.loop.close()
             src, _ = self.sources.get(photo, config)
-            session = LiveSession(LiveLoop(Reenactor(config), src, fps=25.0, idle=LIVE_IDLE),
-                                  key)
+            # watermarked like every output: the page's frames can be recorded from the screen
+            loop = LiveLoop(Reenactor(config), src, fps=25.0, idle=LIVE_IDLE,
+                            mark=marking(config.model))
+            session = LiveSession(loop, key)
             self.sessions[session_id] = session
             return session
 

@@ -76,11 +76,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def write_image(path: str | os.PathLike, image: np.ndarray, marking=None) -> None:
     """Write (H, W, 3) uint8 RGB to ``path`` (format from its suffix), atomically. ``marking``: a
-    ``reenact.io.marking.Marking`` to carry in the file's metadata (outputs say they are
-    synthetic)."""
+    ``reenact.io.marking.Marking`` to carry in the file's metadata and, unless its ``watermark``
+    is off, in the pixels (outputs say they are synthetic)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"{path}: unsupported image suffix {path.suffix!r}")
+    if marking is not None:
+        image = marking.watermarked(image)
     try:
         with atomic_path(path) as tmp:
             suffix = path.suffix.lower()

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 SOURCE_TYPES = {"analytic": IPTC + "compositeSynthetic",
                 "learned": IPTC + "compositeWithTrainedAlgorithmicMedia"}
@@ -32,6 +34,20 @@ class Marking:
     source_type: str  # an IPTC digital source type URI
     tool: str  # e.g. "reenact 0.1.0"
     made: str  # ISO 8601, UTC, seconds
+    watermark: bool = True  # the writers also put the pixel watermark in (reenact.io.watermark)
+
+    @property
+    def day(self) -> datetime.date:
+        """The day it was made: the watermark's payload."""
+        return datetime.date.fromisoformat(self.made[:10])
+
+    def watermarked(self, image: np.ndarray) -> np.ndarray:
+        """``image`` with the pixel watermark, or as it is when ``watermark`` is off."""
+        if not self.watermark:
+            return image
+        from reenact.io.watermark import embed
+
+        return embed(image, self.day)
 
     @property
     def statement(self) -> str:
@@ -83,14 +99,17 @@ class Marking:
                 "creation_time": self.made}
 
 
-def marking(model: str = "analytic", when: datetime.datetime | None = None) -> Marking:
-    """The marking of an output made now by ``model`` (analytic, or a learned refiner's name)."""
+def marking(model: str = "analytic", when: datetime.datetime | None = None,
+            watermark: bool = True) -> Marking:
+    """The marking of an output made now by ``model`` (analytic, or a learned refiner's name);
+    ``watermark``: also in the pixels (``--no-watermark`` turns it off)."""
     from reenact import __version__
 
     when = when or datetime.datetime.now(datetime.timezone.utc)
     kind = "analytic" if model == "analytic" else "learned"
     return Marking(SOURCE_TYPES[kind], f"reenact {__version__}",
-                   when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                   when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   watermark)
 
 
 def read_marking(path: str | Path) -> Marking | None:

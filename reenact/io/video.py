@@ -155,7 +155,7 @@ class VideoWriter:
                  audio_from: str | os.PathLike | None = None, crf: int = 18,
                  timed: bool = False, marking=None) -> None:
         self.path = Path(path)
-        self.marking = marking  # a reenact.io.marking.Marking for the container's tags
+        self.marking = marking  # a reenact.io.marking.Marking: the container's tags, the watermark
         self.fps = Fraction(fps).limit_denominator(1001)
         self.audio_from = Path(audio_from) if audio_from else None
         self.crf = crf
@@ -196,6 +196,8 @@ class VideoWriter:
             self._add_audio_stream()  # every stream must exist before the first packet is muxed
         import av
 
+        if self.marking is not None:
+            frame = self.marking.watermarked(frame)
         w, h = self._stream.width, self._stream.height
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
         if self.timed:  # strictly increasing, as the encoder requires

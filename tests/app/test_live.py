@@ -12,10 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from reenact.app.live import LatestFrames, LiveStats
+from reenact.app.live import LatestFrames, LiveLoop, LiveStats
 from reenact.cli import EXIT_INPUT, main
+from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, iter_video_timed, read_image, write_image
-from reenact.io.marking import read_marking
+from reenact.io.marking import marking, read_marking
+from reenact.io.watermark import detect, detect_frames
+from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
 
@@ -83,6 +86,7 @@ def test_live_plays_a_video_file_into_a_reenacted_mp4(files, tmp_path, capfd):
     assert read_marking(out) is not None  # says it is synthetic
     photo = read_image(files / "astronaut.png")
     frames, times = zip(*iter_video_timed(out), strict=True)
+    assert detect_frames(frames).clip.found  # and carries the watermark
     # played in real time: a slow or busy machine drops frames (never queues them), so only a
     # few are certain
     assert 5 <= len(frames) <= 80 and all(f.shape == photo.shape for f in frames)
@@ -128,6 +132,31 @@ def test_virtual_camera_without_a_device_is_one_line(files, capfd):
     err = capfd.readouterr().err
     assert code == 0 or (code == EXIT_INPUT and "virtual camera" in err and "Traceback" not in err
                          and err.strip().splitlines()[-1].startswith("reenact: error")), err
+
+
+def test_no_watermark_live_warns_and_leaves_the_pixels_unmarked(files, tmp_path, capfd):
+    out = tmp_path / "bare.mp4"
+    assert main(["live", "-s", str(files / "astronaut.png"), "--camera",
+                 str(files / "hopper.mp4"), "--out", str(out), "--stats-every", "0",
+                 "--no-watermark", "--seconds", "2"]) == 0
+    assert "warning: --no-watermark" in capfd.readouterr().err
+    assert read_marking(out) is not None  # the metadata still says it is synthetic
+    assert not detect_frames(f for f, _ in iter_video_timed(out)).clip.found
+
+
+def test_the_pages_live_loop_hands_out_watermarked_frames(files):
+    reenactor = Reenactor(AnimateConfig(crop_only=True))
+    src = reenactor.prepare_source(files / "astronaut.png")
+    loop = LiveLoop(reenactor, src, fps=20.0, idle=2.0, mark=marking())
+    try:
+        newest = None
+        for frame, _ in itertools.islice(iter_video_timed(files / "hopper.mp4"), 20):
+            loop.submit(frame)
+            newest = loop.newest(timeout=2.0) or newest
+        assert newest is not None and loop.error is None
+        assert detect(newest[1].image).found
+    finally:
+        loop.close()
 
 
 def test_ctrl_c_ends_cleanly_and_keeps_the_file(files, tmp_path):

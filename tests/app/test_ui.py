@@ -17,6 +17,7 @@ from PIL import Image
 
 from reenact.io import iter_video_frames, write_image
 from reenact.io.samples import sample_image_path
+from reenact.io.watermark import detect, embed
 from reenact.tracking.mediapipe_tracker import FaceTracker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -138,7 +139,11 @@ def test_the_example_gives_a_real_reenactment(server, browser):
     far = np.ones_like(diff, bool)
     w, h = x1 - x0, y1 - y0
     far[max(0, y0 - h):y1 + h, max(0, x0 - w):x1 + w] = False
-    assert diff[far].mean() < 1  # and nothing far from it changed
+    mark = detect(out)  # the result is watermarked, as every output
+    assert mark.found and mark.day is not None
+    marked_photo = embed(photo, mark.day)
+    # and nothing far from the face changed but the watermark
+    assert np.abs(out.astype(np.float32) - marked_photo).mean(axis=2)[far].mean() < 1
     assert "done in" in page.locator("#notes textarea").input_value()
     download = page.locator("#download a").first.get_attribute("href")
     assert page.request.get(download).ok

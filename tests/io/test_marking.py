@@ -9,6 +9,7 @@ import pytest
 from reenact.cli import main
 from reenact.io import VideoWriter, read_image, write_image
 from reenact.io.marking import IPTC, SOURCE_TYPES, marking, read_marking
+from reenact.io.watermark import embed
 
 WHEN = datetime.datetime(2026, 12, 4, 12, 30, tzinfo=datetime.timezone.utc)
 
@@ -22,8 +23,11 @@ def test_images_carry_the_marking_and_unmarked_ones_do_not(tmp_path, suffix):
     assert read_marking(tmp_path / f"m{suffix}") == mark
     assert mark.source_type == IPTC + "compositeSynthetic" and mark.made == "2026-12-04T12:30:00Z"
     assert read_marking(tmp_path / f"u{suffix}") is None
-    if suffix == ".png":  # the pixels are the image's, untouched
-        assert np.array_equal(read_image(tmp_path / f"m{suffix}"), image)
+    if suffix == ".png":  # the metadata leaves the pixels alone; the watermark is in them
+        write_image(tmp_path / "bare.png", image, marking("analytic", WHEN, watermark=False))
+        assert read_marking(tmp_path / "bare.png") == mark
+        assert np.array_equal(read_image(tmp_path / "bare.png"), image)
+        assert np.array_equal(read_image(tmp_path / f"m{suffix}"), embed(image, mark.day))
 
 
 def test_xmp_carries_the_iptc_digital_source_type(tmp_path):
@@ -55,7 +59,8 @@ def test_verify_says_which_files_are_marked_and_exits_accordingly(tmp_path, samp
     capfd.readouterr()
     assert main(["verify", str(out)]) == 0
     line = capfd.readouterr().out
-    assert line.startswith(f"{out}: synthetic (metadata: reenact ") and "compositeSynthetic" in line
+    assert line.startswith(f"{out}: synthetic (watermark: reenact, made ")
+    assert "; metadata: reenact " in line and "compositeSynthetic" in line
     assert main(["verify", str(out), str(src)]) == 1  # the photo itself is not marked
     lines = capfd.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].startswith(f"{src}: not marked")
