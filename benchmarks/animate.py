@@ -4,7 +4,9 @@
 
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
 message when absent). Decoding and encoding are included, as in the CLI: frames go through the same
-``Reenactor.run`` and VideoWriter (libx264) into a temporary file. Prints a markdown table.
+``Reenactor.run`` and VideoWriter (libx264) into a temporary file, marked as ``animate`` marks them
+(the "encode" stage includes the pixel watermark; ``--no-watermark`` leaves it out). Prints a
+markdown table.
 """
 
 import argparse
@@ -19,13 +21,15 @@ import torch
 from reenact.app.runtime import configure_runtime
 from reenact.config import AnimateConfig
 from reenact.io import VideoWriter, iter_video_frames, probe_video
+from reenact.io.marking import marking
 from reenact.pipeline import Driving, Reenactor
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 STAGES = ("decode", "track", "fit+mix", "warp", "compose", "encode")
 
 
-def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool) -> dict:
+def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool,
+        watermark: bool = True) -> dict:
     reenactor = Reenactor(AnimateConfig(size=size, crop_only=crop_only))
     t0 = time.perf_counter()
     src = reenactor.prepare_source(source)
@@ -34,7 +38,8 @@ def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool) ->
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         encode = 0.0
-        with VideoWriter(Path(tmp) / "o.mp4", info.fps) as writer:
+        with VideoWriter(Path(tmp) / "o.mp4", info.fps,
+                         marking=marking(watermark=watermark)) as writer:
             # the first frames of the video, relative to its first frame (as animate does with
             # --reference-frame 0), through the same Reenactor.run
             clip = Driving(itertools.islice(iter_video_frames(driving), frames), True,
@@ -58,12 +63,15 @@ def main() -> None:
     p.add_argument("--driving", type=Path, default=DATA / "driving" / "d3.mp4")
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-watermark", action="store_true",
+                   help="frames written without the pixel watermark (metadata only)")
     args = p.parse_args()
     for path in (args.source, args.driving):
         if not path.exists():
             sys.exit(f"skipped: {path} not found (pass --source/--driving)")
     configure_runtime(args.threads)  # what the CLI does: threads and allocator
-    rows = [run(args.source, args.driving, size, args.frames, crop_only)
+    rows = [run(args.source, args.driving, size, args.frames, crop_only,
+                not args.no_watermark)
             for size in (256, 512) for crop_only in (True, False)]
     print(f"source {args.source.name}, driving {args.driving.name}, {args.threads} threads, "
           f"torch {torch.__version__}\n")

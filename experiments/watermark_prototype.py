@@ -1,6 +1,7 @@
-"""A prototype invisible watermark, not adopted yet (docs/marking.md has its figures): a keyed,
+"""The first prototype of the invisible watermark, kept as the record (docs/marking.md, "What was
+tried before it"); what ships is ``reenact/io/watermark.py``, in brightness. This one: a keyed,
 tiled spread-spectrum pattern in the colour (Cb and Cr) channels that carries a 32-bit payload (the
-tool's version and the day).
+tool's version and the day); it lost videos to a second H.264 encode.
 
     python experiments/watermark_prototype.py [--native] [--video CLIP.mp4]
 
