@@ -31,6 +31,24 @@ def samples() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def turning_head(tmp_path_factory, samples) -> Path:
+    """A 4 s, 20 fps driving clip of Grace Hopper turning her head (the picture rotated and
+    shifted a little each frame), twice; made from the bundled photo, no ../shared/data."""
+    from reenact.io import VideoWriter
+
+    path = tmp_path_factory.mktemp("turning") / "hopper.mp4"
+    hopper = samples["grace_hopper"]
+    h, w = hopper.shape[:2]
+    with VideoWriter(path, 20) as writer:
+        for i in range(80):
+            a = 12 * np.sin(i / 40 * 2 * np.pi)
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), a, 1.0)
+            m[0, 2] += a
+            writer.write(cv2.warpAffine(hopper, m, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory, samples) -> str:
     """A tiny preprocessed cache built from the bundled sample photos (no ../shared/data needed):
     each photo becomes a "video" of frames under small rotations, shifts and zooms."""
