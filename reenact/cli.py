@@ -372,11 +372,26 @@ def _main(argv: list[str] | None) -> int:
         print(f"reenact: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:
+        if (interrupt := _wrapped_interrupt(exc)) is not None:
+            raise interrupt from None  # Ctrl-C that library code wrapped: still Ctrl-C, 130
         if args.debug:
             raise
         print(f"reenact: unexpected error ({type(exc).__name__}): {exc} (rerun with --debug)",
               file=sys.stderr)
         return 1
+
+
+def _wrapped_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or Terminated) behind an exception, if any: Python wraps one raised
+    while a class is created ("Error calling __set_name__ ...", a RuntimeError, as Ctrl-C during
+    matplotlib's import gave), and libraries re-raise with ``from``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 if __name__ == "__main__":

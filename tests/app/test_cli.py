@@ -576,3 +576,21 @@ def test_a_variable_frame_rate_driver_keeps_its_frame_times_and_sound(files, sam
         sound_seconds = float(sound.duration * sound.time_base)
     np.testing.assert_allclose(got, times, atol=2e-3)
     assert abs(sound_seconds - (times[-1] + 1 / 16)) < 0.1  # cut at the last frame's end
+
+
+def test_ctrl_c_wrapped_by_library_code_is_still_ctrl_c(monkeypatch, capsys):
+    """Ctrl-C while a class is created (matplotlib's import in the first seconds) reaches us as
+    "RuntimeError: Error calling __set_name__ ..." with the KeyboardInterrupt as its cause: it is
+    still an interrupt (exit 130, the one line), not an unexpected error."""
+    import reenact.cli as cli
+
+    def wrapped():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on '_axis_method_wrapper'") from exc
+
+    monkeypatch.setattr(cli, "_command", lambda args: wrapped)
+    assert main(["animate", "-s", "a.png", "-d", "b.png", "-o", "c.png"]) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "unexpected error" not in err
