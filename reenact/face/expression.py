@@ -151,7 +151,12 @@ def limit_opening(head_src: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor
 # between the lids). A driver's eye that closes to a share of its reference's lid gap closes
 # the photo's to at least that share of the gap it has at the reference (its offsets round that
 # eye scaled up, at most CLOSE_AT_MOST times); opening keeps the distances (limit_opening).
+# Only a real closing: the gain comes in as the driver's share falls from CLOSING[1] to
+# CLOSING[0], and moves the lids up and down only. Scaling every offset for any narrowing
+# tripled a surprised driver's small squint and its sideways glance with it: the iris's fan
+# centre left the eye and its opening smeared (W009 surprised, frames 28-44).
 CLOSE_AT_MOST = 3.0
+CLOSING = (0.5, 0.8)
 
 
 def head_lid_gaps(head: torch.Tensor) -> torch.Tensor:
@@ -170,15 +175,18 @@ def close_as_driver(head_src: torch.Tensor, offsets: torch.Tensor, base: torch.T
     """Expression offsets (B, V, 3) for the source shape (1, V, 3), ``base`` the offsets at the
     driver's reference (1 or B, V, 3), ``share`` (B, 2) each driver eye's lid gap over its
     reference's -> the offsets with each eye the driver closes closed to at least ``share`` of
-    its gap at ``base`` (CLOSE_AT_MOST)."""
+    its gap at ``base`` (CLOSE_AT_MOST, CLOSING)."""
     around = torch.from_numpy(_eye_surroundings()).to(offsets)
     start = _lid_heights(head_src + base)  # (1 or B, 2)
     moved = start - _lid_heights(head_src + offsets)  # how far the distances close each eye
     want = start * (1 - share.to(offsets).clamp(0, 1))
     gain = (want / moved.clamp(min=1e-9)).clamp(1, CLOSE_AT_MOST)
-    gain = torch.where((share < 1) & (moved > 0), gain, torch.ones_like(gain))  # (B, 2)
+    closing = ((CLOSING[1] - share.to(offsets)) / (CLOSING[1] - CLOSING[0])).clamp(0, 1)
+    gain = torch.where(moved > 0, 1 + (gain - 1) * closing, torch.ones_like(gain))  # (B, 2)
     scale = 1 + ((gain - 1)[:, :, None] * around[None]).sum(1)  # (B, V): the eyes do not overlap
-    return base + (offsets - base) * scale[..., None]
+    out = offsets.clone()
+    out[..., 1] = base[..., 1] + (offsets[..., 1] - base[..., 1]) * scale  # the lids: up and down
+    return out
 
 
 def relative_expression(head_drv: torch.Tensor, head_drv_ref: torch.Tensor) -> torch.Tensor:

@@ -176,6 +176,14 @@ def test_an_eye_the_driver_shuts_closes_by_the_same_share_of_a_wider_eye():
     assert torch.equal(close_as_driver(mean, -shut, base, torch.tensor([[1.2, 1.0]],
                                                                         dtype=torch.float64)),
                        -shut)
+    # a driver's eye narrowed a little is not a blink: its offsets, a glance too, are its own
+    # (scaled, a surprised driver's small squint tripled the iris's sideways move out of the eye)
+    glance = shut * 0.1
+    glance[0, [468, 469, 470, 471, 472], 0] -= 0.05
+    narrow = torch.tensor([[0.9, 1.0]], dtype=torch.float64)
+    assert torch.equal(close_as_driver(mean, glance, base, narrow), glance)
+    out = close_as_driver(mean, glance + shut, base, share)  # a blink while glancing
+    assert torch.equal(out[..., 0], (glance + shut)[..., 0])  # the lids close; the iris stays
 
 
 def test_a_photo_with_shut_eyes_driven_by_open_eyes_keeps_them_nearly_shut():
