@@ -582,7 +582,7 @@ def test_ctrl_c_wrapped_by_library_code_is_still_ctrl_c(monkeypatch, capsys):
     """Ctrl-C while a class is created (matplotlib's import in the first seconds) reaches us as
     "RuntimeError: Error calling __set_name__ ..." with the KeyboardInterrupt as its cause: it is
     still an interrupt (exit 130, the one line), not an unexpected error."""
-    import reenact.cli as cli
+    from reenact import cli
 
     def wrapped():
         try:
