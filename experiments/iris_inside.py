@@ -5,7 +5,8 @@ pair, the frames where the iris centre of an open eye of the re-enacted mesh (it
 least 0.2 of its width tall) lies outside the contour or within 0.05 of the eye's width of it,
 and the smallest such distance.
 
-    python experiments/iris_inside.py faces/s1.jpg,faces/s42.jpg dreamtalk/W009_front_surprised_level3_001.mp4
+    python experiments/iris_inside.py faces/s1.jpg,faces/s42.jpg \\
+        dreamtalk/W009_front_surprised_level3_001.mp4
 
 Photos are relative to ../shared/data, clips to its corpus/videos.
 """
@@ -56,7 +57,8 @@ def inside(verts: np.ndarray) -> float:
 def main(photos: list[str], clips: list[str]) -> None:
     total, bad = 0, 0
     for clip in clips:
-        frames = list(itertools.islice(iter_video_frames(DATA / "corpus" / "videos" / clip), FRAMES))
+        path = DATA / "corpus" / "videos" / clip
+        frames = list(itertools.islice(iter_video_frames(path), FRAMES))
         for photo in photos:
             r = Reenactor(AnimateConfig(crop_only=True))
             src = r.prepare_source(read_image(DATA / photo), photo)

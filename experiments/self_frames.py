@@ -1,8 +1,9 @@
 """Self-reenactment over whole stretches of corpus clips, scored by what the pipeline does not use
 (docs/expressions.md): the photo is a video's frame 0, which is also the reference of relative
 motion, and the clip's first 150 frames drive it; every 5th output is compared with its driving
-frame (the ground truth) by face PSNR (in the frame's face region) and by the distance of dlib's
-68 points over the outer eye corners' distance.
+frame (the ground truth) by face PSNR (in the frame's face region), by the distance of dlib's
+68 points over the outer eye corners' distance, and by the error of dlib's brow heights (each
+brow's mean point above its eye corners' line, eye distances; beside it the unmoved photo's).
 
     python experiments/self_frames.py dreamtalk/W009_front_surprised_level3_001.mp4,styletalk/Obama_clip1.mp4
 """
@@ -22,19 +23,31 @@ from reenact.metrics.psnr import psnr
 from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
 
+DLIB_BROWS, DLIB_EYES = (list(range(17, 22)), list(range(22, 27))), ((36, 39), (42, 45))
+
+
+def brow_heights(points: np.ndarray) -> np.ndarray:
+    """(2,) each brow's mean dlib point above its eye corners' line, in eye distances."""
+    u = points[45] - points[36]
+    iod = np.linalg.norm(u)
+    up = np.array([u[1], -u[0]]) / iod
+    return np.array([(points[b].mean(0) - points[list(e)].mean(0)) @ up / iod
+                     for b, e in zip(DLIB_BROWS, DLIB_EYES, strict=True)])
+
 VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "videos"
 FRAMES, EVERY = 150, 5
 
 
 def main(videos: list[str]) -> None:
     check = FaceLayoutCheck()  # dlib's detector and 68-point predictor
-    totals = {"psnr": [], "dlib": []}
+    totals = {"psnr": [], "dlib": [], "brow": [], "brow0": []}
     with FaceTracker(static=True) as tracker:
         for v in videos:
             clip = list(itertools.islice(iter_video_frames(VIDEOS / v), FRAMES))
             r = Reenactor(AnimateConfig(motion="relative", reference_frame=0))
             src = r.prepare_source(clip[0], v)
-            ps, ld = [], []
+            ps, ld, br, br0 = [], [], [], []
+            photo = check.landmarks(clip[0])
             for i, warp in enumerate(r.drive(src, clip, 25.0, True, clip[0], v)):
                 if i % EVERY or i == 0:
                     continue
@@ -47,12 +60,15 @@ def main(videos: list[str]) -> None:
                 got = check.landmarks(out)
                 if got is not None:
                     ld.append(dlib_landmark_error(got, truth))
-            print(f"{v}: face PSNR {np.mean(ps):.2f} dB, dlib landmark distance {np.mean(ld):.4f}",
-                  flush=True)
-            totals["psnr"].append(np.mean(ps))
-            totals["dlib"].append(np.mean(ld))
+                    br.append(np.abs(brow_heights(got) - brow_heights(truth)).mean())
+                    br0.append(np.abs(brow_heights(photo) - brow_heights(truth)).mean())
+            print(f"{v}: face PSNR {np.mean(ps):.2f} dB, dlib landmark distance {np.mean(ld):.4f}, "
+                  f"brow height error {np.mean(br):.4f} (photo {np.mean(br0):.4f})", flush=True)
+            for k, x in zip(totals, (ps, ld, br, br0), strict=True):
+                totals[k].append(np.mean(x))
     print(f"mean over {len(videos)} videos: face PSNR {np.mean(totals['psnr']):.2f} dB, dlib "
-          f"landmark distance {np.mean(totals['dlib']):.4f}")
+          f"landmark distance {np.mean(totals['dlib']):.4f}, brow height error "
+          f"{np.mean(totals['brow']):.4f} (photo {np.mean(totals['brow0']):.4f})")
 
 
 if __name__ == "__main__":

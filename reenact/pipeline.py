@@ -35,6 +35,7 @@ from reenact.motion.detail import ExpressionDetail, shading
 from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.paste import PasteGeometry, paste_back, paste_geometry, side_by_side, warp_crop
 from reenact.motion.scene import SourceScene, build_scene
+from reenact.tracking.brows import BrowRegistration
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
 from reenact.tracking.mediapipe_tracker import MIN_FACE_PIXELS, FaceTracker, TrackedFace, pick_face
 from reenact.tracking.segmentation import PersonSegmenter
@@ -274,10 +275,12 @@ class Reenactor:
                              expression_only=cfg.expression_only,
                              follow_translation=motion == "relative")
         smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
-        ref, detail = None, None
+        ref, detail, brows = None, None, None
         if reference is not None:
             ref_face = self._track_reference(reference, name)
             ref = self._fit(ref_face)
+            if is_video:
+                brows = BrowRegistration(reference, ref_face.points)
             if cfg.detail:
                 detail = ExpressionDetail(reference, ref_face.points)
         self.report = AnimationReport()
@@ -305,6 +308,10 @@ class Reenactor:
                         raise InputError(f"{name}: frame {i}: no face found")
                     self.report.missing_face_frames.append(i)
                 else:
+                    if is_video:  # the brows' rise mediapipe misses, from the pixels
+                        if brows is None:  # no reference given: the first frame with a face
+                            brows = BrowRegistration(frame, face.points)
+                        face = dataclasses.replace(face, points=brows(frame, face.points))
                     fitted = self._fit(face)
                     last = fitted if smoother is None else smoother(fitted, dt)
                     if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
