@@ -19,22 +19,13 @@ import cv2
 import numpy as np
 
 from reenact.config import AnimateConfig
-from reenact.face.topology import (
-    LEFT_EYE_INNER,
-    LEFT_EYE_OUTER,
-    LEFT_IRIS_CENTER,
-    RIGHT_EYE_INNER,
-    RIGHT_EYE_OUTER,
-    RIGHT_IRIS_CENTER,
-    landmark_topology,
-)
+from reenact.face.topology import landmark_topology
 from reenact.io import iter_video_frames, read_image
+from reenact.motion.eyes import IRISES
 from reenact.pipeline import Reenactor
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FRAMES = 150
-EYES = (("right_eye", RIGHT_IRIS_CENTER, RIGHT_EYE_OUTER, RIGHT_EYE_INNER),
-        ("left_eye", LEFT_IRIS_CENTER, LEFT_EYE_INNER, LEFT_EYE_OUTER))
 
 
 def inside(verts: np.ndarray) -> float:
@@ -42,7 +33,7 @@ def inside(verts: np.ndarray) -> float:
     (positive inside), over the eye's width; 1 where both eyes are nearly shut."""
     regions = landmark_topology().regions
     out = [1.0]
-    for name, iris, a, b in EYES:
+    for name, (iris, _, a, b) in zip(("right_eye", "left_eye"), IRISES, strict=True):
         pts = verts[regions[name], :2].astype(np.float32)
         u = verts[b, :2] - verts[a, :2]
         width = np.linalg.norm(u)
