@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from brow_strength import DLIB_BROWS, DLIB_EYES, brow_heights  # experiments/, run as a script
 
 from reenact.config import AnimateConfig
 from reenact.eval.expression_error import dlib_landmark_error
@@ -23,16 +24,11 @@ from reenact.metrics.psnr import psnr
 from reenact.pipeline import Reenactor
 from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
 
-DLIB_BROWS, DLIB_EYES = (list(range(17, 22)), list(range(22, 27))), ((36, 39), (42, 45))
 
-
-def brow_heights(points: np.ndarray) -> np.ndarray:
+def dlib_brows(points: np.ndarray) -> np.ndarray:
     """(2,) each brow's mean dlib point above its eye corners' line, in eye distances."""
-    u = points[45] - points[36]
-    iod = np.linalg.norm(u)
-    up = np.array([u[1], -u[0]]) / iod
-    return np.array([(points[b].mean(0) - points[list(e)].mean(0)) @ up / iod
-                     for b, e in zip(DLIB_BROWS, DLIB_EYES, strict=True)])
+    return brow_heights(points, DLIB_BROWS, DLIB_EYES)
+
 
 VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpus" / "videos"
 FRAMES, EVERY = 150, 5
@@ -60,8 +56,9 @@ def main(videos: list[str]) -> None:
                 got = check.landmarks(out)
                 if got is not None:
                     ld.append(dlib_landmark_error(got, truth))
-                    br.append(np.abs(brow_heights(got) - brow_heights(truth)).mean())
-                    br0.append(np.abs(brow_heights(photo) - brow_heights(truth)).mean())
+                if got is not None and photo is not None:
+                    br.append(np.abs(dlib_brows(got) - dlib_brows(truth)).mean())
+                    br0.append(np.abs(dlib_brows(photo) - dlib_brows(truth)).mean())
             print(f"{v}: face PSNR {np.mean(ps):.2f} dB, dlib landmark distance {np.mean(ld):.4f}, "
                   f"brow height error {np.mean(br):.4f} (photo {np.mean(br0):.4f})", flush=True)
             for k, x in zip(totals, (ps, ld, br, br0), strict=True):
