@@ -2,8 +2,15 @@
 
 mediapipe returns x, y normalised by the image width and height and z normalised by the width
 (smaller is closer); we scale all three to pixels so the landmarks are metric in image space.
-Still images use static mode (detect every call); videos use tracking mode, where mediapipe reuses
+Still images are detected afresh every call; videos use tracking mode, where mediapipe reuses
 the previous frame's face region (faster and steadier).
+
+A face just detected is meshed in the region mediapipe's detector gives, which can sit badly on a
+face that fills the image: on one (a raised-brow frame of a 256-pixel clip) the mesh put the brows
+on the upper lids, 20 pixels below where the next frame's tracked mesh (in the region the
+landmarks give) put them. So every new face is meshed twice, the second time in the region of its
+own first mesh, as tracking does (``SETTLE``): a photo, a driving image and a video's first frame
+then agree with the tracked frames that follow, which relative motion compares them with.
 
 Face mesh's own detector (short range) misses faces under about a tenth of the image's width. When
 it finds nothing, mediapipe's full-range detector looks for smaller faces (in overlapping tiles for
@@ -23,6 +30,7 @@ CROP_SCALE = 2.5  # crop side / detected face box side
 SMALL_FACE = 0.2  # the largest face, as a share of the image's side, the search for small ones keeps
 TILE_EVERY = 15  # video: frames between tiled searches while no face is found
 TILE = 768  # tile side of the search for small faces in stills (the detector sees 192 pixels)
+SETTLE = True  # mesh each newly detected face again in the region of its first mesh
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,10 @@ class FaceTracker:
         # frame in TILE_EVERY while no face is found
         self._tiles = tiles
         self._faceless = 0  # video: frames since a face was found (or since the last tiled search)
-        self._mesh = self._new_mesh(static, max_faces)
-        self._crop_mesh = None  # the mesh on small faces' crops, made on first need
+        # stills: a tracking-mode mesh made for each image (5 ms), meshing it twice
+        self._mesh = None if static else self._new_mesh(False, max_faces)
+        self._tracking = False  # video: whether the mesh found a face in the last frame
+        self._crop_mesh = None  # the mesh on small faces' crops, made on first need (videos)
         self._detector = None  # the full-range face detector, made on first need
         self._roi = None  # video: (cx, cy, side) of the crop a small face is followed in
 
@@ -81,11 +91,25 @@ class FaceTracker:
             min_detection_confidence=self._confidence,
             min_tracking_confidence=self._confidence)
 
+    def _still(self, image: np.ndarray, max_faces: int) -> list:
+        """mediapipe's results for a still: detected, then (``SETTLE``) tracked once in place."""
+        with self._new_mesh(not SETTLE, max_faces) as mesh:
+            first = mesh.process(image)
+            return [first, mesh.process(image)] if SETTLE and first.multi_face_landmarks \
+                else [first]
+
     def detect(self, image: np.ndarray) -> list[TrackedFace]:
         """All faces in an (H, W, 3) uint8 RGB image, largest first."""
         image = np.ascontiguousarray(image)
         if self._roi is None:
-            faces = _faces(self._mesh.process(image), 0.0, 0.0, 1.0, image.shape)
+            if self._static:
+                results = self._still(image, self._max_faces)
+            else:  # a face just detected (none tracked in the last frame) is meshed again
+                results = [self._mesh.process(image)]
+                if SETTLE and not self._tracking and results[0].multi_face_landmarks:
+                    results.append(self._mesh.process(image))
+                self._tracking = bool(results[-1].multi_face_landmarks)
+            faces = _settled([_faces(r, 0.0, 0.0, 1.0, image.shape) for r in results])
             if faces:
                 return faces
             rois = self._small_face_regions(image)
@@ -127,15 +151,19 @@ class FaceTracker:
     def _in_crop(self, image: np.ndarray, roi: tuple[float, float, float]
                  ) -> list[TrackedFace]:
         """The mesh on a CROP_SIZE crop around ``roi``, its landmarks back in image pixels."""
-        if self._crop_mesh is None:
-            self._crop_mesh = self._new_mesh(self._static, 1)
         cx, cy, side = roi
         k = CROP_SIZE / side
         x0, y0 = cx - side / 2, cy - side / 2
         M = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
         crop = cv2.warpAffine(image, M, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        return _faces(self._crop_mesh.process(crop), x0, y0, 1 / k, crop.shape)
+        if self._static:
+            results = self._still(crop, 1)
+        else:  # the crop follows the face; mediapipe tracks it inside
+            if self._crop_mesh is None:
+                self._crop_mesh = self._new_mesh(False, 1)
+            results = [self._crop_mesh.process(crop)]
+        return _settled([_faces(r, x0, y0, 1 / k, crop.shape) for r in results])
 
     def close(self) -> None:
         for mesh in (self._mesh, self._crop_mesh, self._detector):
@@ -161,6 +189,12 @@ def _faces(result, x0: float, y0: float, scale: float, shape: tuple) -> list[Tra
         pts[:, 1] += y0
         box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
         faces.append(TrackedFace(points=pts, box=tuple(float(b) for b in box)))
+    return sorted(faces, key=lambda f: -f.area)
+
+
+def _settled(passes: list[list[TrackedFace]]) -> list[TrackedFace]:
+    """The last pass's faces, and any earlier pass's face that it lost, largest first."""
+    faces = _distinct([f for p in reversed(passes) for f in p])
     return sorted(faces, key=lambda f: -f.area)
 
 
