@@ -50,7 +50,10 @@ from reenact.motion.eyes import (
     closed_weight,
     eye_of_triangle,
     lash_lines,
+    lid_strips,
+    relit,
     rigid_iris,
+    strip_of_triangle,
 )
 from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
@@ -112,18 +115,32 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
-                 at: tuple[torch.Tensor, ...], which: torch.Tensor, overlay: torch.Tensor,
-                 weight: torch.Tensor, points: torch.Tensor) -> None:
-    """Draw lid skin over the eye openings the pose closes, and the lashes where the lids meet
-    (``reenact.motion.eyes``), in place on the overlay and its weight. ``which``: (N,) the eye
-    (0, 1) of each face pixel, or -1; ``points``: (B, V, 2) the re-enacted vertices."""
+                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, coords: torch.Tensor,
+                 overlay: torch.Tensor, weight: torch.Tensor, points: torch.Tensor) -> None:
+    """Draw lid skin over the eye openings the pose closes and over the lid strips above them,
+    and the lashes where the lids meet (``reenact.motion.eyes``), in place on the overlay and its
+    weight. ``tri``: (N,) the triangle of each face pixel at ``at`` (b, y, x); ``points``:
+    (B, V, 2) the re-enacted vertices."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
-    sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
-    if not len(sel):
+    if not (closed > 1e-3).any():
         return
-    b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
-    _blend(overlay, weight, b, y, x, closed[b, e][:, None],
-           closed_colour(scene.lid_color.float()[e]))
+    colour = closed_colour(scene.lid_color.float(), scene.cheek_color.float())  # (2, 3)
+    strip = strip_of_triangle()[tri]
+    sel = torch.nonzero(strip >= 0)[:, 0]
+    if len(sel):
+        w = lid_strips(points, closed, tuple(a[sel] for a in at), strip[sel])
+        keep = torch.nonzero(w > 1e-3)[:, 0]
+        sel, w = sel[keep], w[keep]
+        b, y, x, e = at[0][sel], at[1][sel], at[2][sel], strip[sel]
+        # the photo's strip as warped there, its mean brought to the lid colour: the shading
+        # and the lashes' shadow stay, the make-up's or the brow ridge's darkness goes
+        rgb = sample_image(scene.image.float(), coords[b, y, x][None, None])[0, :, 0].T
+        _blend(overlay, weight, b, y, x, w[:, None], relit(rgb, w, b * 2 + e, colour[e]))
+    which = eye_of_triangle()[tri]
+    sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
+    if len(sel):
+        b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
+        _blend(overlay, weight, b, y, x, closed[b, e][:, None], colour[e])
     for b, y, x, w, e in lash_lines(points, closed, overlay.shape[-1]):
         _blend(overlay, weight, torch.full_like(y, b), y, x, w[:, None],
                scene.lash_color.float()[e])
@@ -448,7 +465,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    _closed_eyes(model, scene, coeffs, (b, y, x), which, overlay, weight, points[:, :V, :2])
+    _closed_eyes(model, scene, coeffs, (b, y, x), tri, coords, overlay, weight,
+                 points[:, :V, :2])
     warped = sample_image(scene.image.float(), coords)
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there

@@ -3,10 +3,17 @@
 The warp squashes the eye opening (the fans from each eye's contour to its iris centre) into a
 thin band as the lids meet, and drew the photo's eyeball squashed into it: a slit of white and
 iris between the lids, which reads as a squint, not a closed eye. Where the re-enacted lids are
-much closer than the photo's, the opening is drawn as the photo's own upper-lid skin instead,
-in the lashes' shadow, and the lashes where the lids meet: a soft dark line, thickest in the
-middle, in the colour of the photo's own upper lash line. Without it the two lids' edges met in
+much closer than the photo's, the opening is drawn as a closed lid instead, and the lashes
+where the lids meet: a soft dark line, thickest in the middle, in the colour of the photo's own
+upper lash line. Without it the two lids' edges met in
 a hairline, jagged where the squashed triangles alias, and a shut eye read as a half-open one.
+
+The lid's colour is predicted from the photo's open eye: real blinks in the corpus (38 clips,
+76 eyes; docs/expressions.md) show a closed lid about as bright as CLOSED_MIX of the skin just
+above the open eye's lid and of the cheek below it. The strip of upper lid between the lashes
+and the crease, mostly hidden (and often made up, or in the brow ridge's shadow) while the eye
+is open, is stretched two to three times over a closing eye by the mesh's triangles there; it is
+drawn in that lid colour too, fading out towards the ring above the crease.
 """
 
 import functools
@@ -39,11 +46,22 @@ IRISES = ((RIGHT_IRIS_CENTER, (469, 470, 471, 472), RIGHT_EYE_OUTER, RIGHT_EYE_I
           (LEFT_IRIS_CENTER, (474, 475, 476, 477), LEFT_EYE_OUTER, LEFT_EYE_INNER))
 IRIS_RIGID = (1.3, 2.0)  # iris radii from its centre: moved rigidly inside, by the fans outside
 OPENING_ERODE = 1  # px the photo's eye openings are shrunk by, so the lash line counts as lid
-LASH = 0.7  # the closed eye's brightness relative to the lid skin (the lashes' shadow)
+# A closed lid's colour: CLOSED_MIX[0] of the cheek's plus CLOSED_MIX[1] of the skin LID_ABOVE
+# over the open lid (least squares over the corpus' blinks; the old rule, 0.7 of the skin above,
+# was 2-3x the error on held-out people). CHEEKS: mediapipe points on each cheek below the eye.
+CLOSED_MIX = (0.29, 0.69)
+CHEEKS = ((117, 118, 119, 120, 101, 100), (346, 347, 348, 349, 330, 329))
 # Each eye's upper and lower lid, corner to corner, in matching order (mediapipe's 478 points).
 LIDS = (((33, 246, 161, 160, 159, 158, 157, 173, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133)),
         ((263, 466, 388, 387, 386, 385, 384, 398, 362),
          (263, 249, 390, 373, 374, 380, 381, 382, 362)))
+# Each eye's two rings above its upper lid: the crease (the lid strip's upper edge) and the one
+# above it, where the drawn lid has faded out (LID_FADE: from that far up, upper lid 0, ring 1).
+ABOVE_LIDS = (((130, 247, 30, 29, 27, 28, 56, 190, 243), (113, 225, 224, 223, 222, 221, 189, 244)),
+              ((359, 467, 260, 259, 257, 258, 286, 414, 463),
+               (342, 445, 444, 443, 442, 441, 413, 464)))
+LID_FADE = (0.55, 1.0)
+RELIT_DETAIL = 0.5  # how much of the warped strip's own variation the drawn lid keeps
 # The lash line of a shut eye: its half width in the middle, in eye widths (corner to corner;
 # about 2.5 px for a 30 px eye, as the corpus' closed eyes show), LASH_TAPER of it at the corners,
 # and its opacity on a fully shut eye. The photo's lash colour: the darkest LASH_DARKEST of the
@@ -60,6 +78,31 @@ def eye_of_triangle() -> torch.Tensor:
     out[(tris == RIGHT_IRIS_CENTER).any(1)] = 0
     out[(tris == LEFT_IRIS_CENTER).any(1)] = 1
     return torch.from_numpy(out)
+
+
+@functools.cache
+def strip_of_triangle() -> torch.Tensor:
+    """(T,) of the landmark mesh: 0 for the triangles between the right eye's upper lid and the
+    second ring above it, 1 for the left's, -1 elsewhere."""
+    tris = landmark_topology().triangles
+    out = np.full(len(tris), -1)
+    for e, ((upper, _), rings) in enumerate(zip(LIDS, ABOVE_LIDS, strict=True)):
+        band = set(upper) | set(rings[0]) | set(rings[1])
+        out[np.isin(tris, list(band)).all(1)] = e
+    return torch.from_numpy(out)
+
+
+def cheek_colours(image: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
+    """(1, 3, S, S) photo, (1, V, 3) its posed vertices -> (2, 3) the median colour of the 3x3
+    pixels round each cheek's CHEEKS points (a median: a glasses rim or a shadow may cross one)."""
+    S = image.shape[-1]
+    out = []
+    for points in CHEEKS:
+        ij = np.round(verts[0, list(points), :2].double().numpy() - 0.5).astype(int)
+        near = (ij[:, None] + np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1]), -1).reshape(1, 9, 2)
+                ).reshape(-1, 2).clip(0, S - 1)
+        out.append(image[0, :, near[:, 1], near[:, 0]].double().median(1).values)
+    return torch.stack(out)
 
 
 def lid_colours(image: torch.Tensor, verts: torch.Tensor, model: LandmarkFaceModel,
@@ -146,11 +189,53 @@ def closed_weight(model: LandmarkFaceModel, photo, shown) -> torch.Tensor:
     return ((1 - smoothstep(ratio, *CLOSED)) * smoothstep(photo_gap, *PHOTO_OPEN)).float()
 
 
-def closed_colour(lid: torch.Tensor) -> torch.Tensor:
-    """(N, 3) lid colours -> (N, 3) the closed eye's colour: lid skin in the lashes' shadow.
-    Uniform over the band: the fans from the iris centre interleave across a squashed eye, so a
-    shade that varied from lid to lid drew it as a dashed line."""
-    return lid * LASH
+def closed_colour(lid: torch.Tensor, cheek: torch.Tensor) -> torch.Tensor:
+    """(N, 3) colours of the skin above the open lids and of the cheeks -> (N, 3) the closed
+    lids' colour. Uniform over the eye: the fans from the iris centre interleave across a squashed
+    eye, so a shade that varied from lid to lid drew it as a dashed line."""
+    return CLOSED_MIX[0] * cheek + CLOSED_MIX[1] * lid
+
+
+def lid_strips(points: torch.Tensor, closed: torch.Tensor, at: tuple[torch.Tensor, ...],
+               strip: torch.Tensor) -> torch.Tensor:
+    """(N,) how much of the closed lid colour each of N pixels in the lid strips takes: the eye's
+    closed weight, fading out from the crease to the ring above it (LID_FADE).
+
+    Args:
+        points: (B, V, 2) the re-enacted vertices, crop pixels. closed: (B, 2) ``closed_weight``.
+        at: (b, y, x) of the pixels. strip: (N,) their eye (``strip_of_triangle``).
+    """
+    out = torch.zeros(len(strip))
+    for b, e in torch.nonzero(closed > 1e-3).tolist():
+        sel = torch.nonzero((at[0] == b) & (strip == e))[:, 0]
+        if not len(sel):
+            continue
+        p = torch.stack([at[2][sel], at[1][sel]], -1).double() + 0.5
+        lid = _distance(p, points[b, list(LIDS[e][0])].double())
+        top = _distance(p, points[b, list(ABOVE_LIDS[e][1])].double())
+        t = lid / (lid + top).clamp(min=1e-6)  # 0 on the upper lid, 1 on the second ring
+        out[sel] = ((1 - smoothstep(t, *LID_FADE)) * closed[b, e]).float()
+    return out
+
+
+def relit(rgb: torch.Tensor, w: torch.Tensor, group: torch.Tensor, target: torch.Tensor
+          ) -> torch.Tensor:
+    """(N, 3) pixels, (N,) their weights, (N,) their group (frame and eye), (N, 3) each one's
+    target colour -> (N, 3) the target plus RELIT_DETAIL of each pixel's difference from its
+    group's weighted mean: the shading and the lashes' shadow kept, softened."""
+    out = rgb.clone()
+    for g in torch.unique(group).tolist():
+        sel = torch.nonzero(group == g)[:, 0]
+        mean = (rgb[sel] * w[sel, None]).sum(0) / w[sel].sum().clamp(min=1e-6)
+        out[sel] = (target[sel] + RELIT_DETAIL * (rgb[sel] - mean)).clamp(0, 1)
+    return out
+
+
+def _distance(p: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
+    """(n,) the distance of points (n, 2) to a polyline (k, 2)."""
+    a, d = line[:-1], line[1:] - line[:-1]
+    t = (((p[:, None] - a[None]) * d[None]).sum(-1) / (d * d).sum(-1).clamp(min=1e-9)).clamp(0, 1)
+    return (p[:, None] - (a[None] + t[..., None] * d[None])).norm(dim=-1).min(1).values
 
 
 def eye_openings(image_size: int, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

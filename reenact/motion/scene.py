@@ -16,7 +16,7 @@ from reenact.face.topology import REGION
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import StillBackground, still_background
 from reenact.motion.completion import FaceTexture, build_face_texture, smoothstep
-from reenact.motion.eyes import eye_openings, lash_colours, lid_colours
+from reenact.motion.eyes import cheek_colours, eye_openings, lash_colours, lid_colours
 from reenact.render import rasterize
 
 RING_RADII = (1.3, 1.75)  # extension rings, as multiples of the face oval about its centre
@@ -53,6 +53,7 @@ class SourceScene:
     mouth_uv: torch.Tensor  # (V, 2) mouth-interior coordinates (u across, v down) per vertex
     lip_color: torch.Tensor  # (3,) mean lip colour of the source
     lid_color: torch.Tensor  # (2, 3) the skin colour above each eye's upper lid
+    cheek_color: torch.Tensor  # (2, 3) the skin colour of the cheek below each eye
     lash_color: torch.Tensor  # (2, 3) the colour of each eye's upper lash line
     eye_openings: torch.Tensor  # (S, S) where the photo shows its eyeballs (eyes.eye_openings)
     src_tri_area: torch.Tensor  # (T,) projected triangle areas in the source, px^2
@@ -165,7 +166,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
         person_mask=torch.from_numpy(mask)[None, None], plate=plate, carried=carried,
         mouth_uv=torch.from_numpy(_mouth_uv(model)), lip_color=lip_color.double(),
         lid_color=lid_colours(image, verts, model, float(coeffs.scale[0])),
-        lash_color=lash_colours(image, verts),
+        cheek_color=cheek_colours(image, verts), lash_color=lash_colours(image, verts),
         eye_openings=eye_openings(S, verts, faces),
         src_tri_area=area, still=still_background(image, carried, plate),
         own_teeth=own_teeth(img_hw3, gap, lips, float(coeffs.scale[0])))

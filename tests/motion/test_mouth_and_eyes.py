@@ -89,10 +89,18 @@ def test_driver_mouth_is_drawn_inside_the_mouth_only():
 
 def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     """Closing the right eye's lids (its upper contour moved onto the lower) draws that eye's
-    opening in the photo's lid colour, with its lash line where the lids meet; the open left eye
-    and an unmoved face are untouched."""
+    opening in the closed lid's colour (from the photo's skin over the lid and its cheek), with
+    its lash line where the lids meet, and brings the lid strip stretched above it towards that
+    colour; the open left eye and an unmoved face are untouched."""
     from reenact.motion.analytic import analytic_warp
-    from reenact.motion.eyes import LASH, LASH_OPACITY, closed_weight, eye_of_triangle
+    from reenact.motion.eyes import (
+        LASH_OPACITY,
+        closed_colour,
+        closed_weight,
+        eye_of_triangle,
+        strip_of_triangle,
+    )
+    from reenact.render.shaders import sample_image
 
     r = Reenactor()
     src = r.prepare_source(samples["astronaut"])
@@ -111,7 +119,7 @@ def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     which = torch.where(tri >= 0, eye_of_triangle()[tri.clamp(min=0)], torch.tensor(-1))
     eye = which == 0
     assert eye.sum() > 0
-    lid = src.scene.lid_color.float()[0] * LASH  # the right eye's
+    lid = closed_colour(src.scene.lid_color.float(), src.scene.cheek_color.float())[0]
     lash = src.scene.lash_color.float()[0]
     got = warp.image[0][:, eye].T  # (n, 3)
     # each pixel lid skin in the lashes' shadow, darkened towards the photo's lash colour where
@@ -120,12 +128,30 @@ def test_a_closed_eye_shows_lid_skin_not_a_squashed_eyeball(samples):
     assert t.min() > -0.02 and t.max() < LASH_OPACITY + 0.02 and t.max() > 0.5
     assert (got - (lid + t[:, None] * (lash - lid))).abs().max() < 0.02
     assert lash.sum() < lid.sum()  # the astronaut's lashes are darker than her lids
+    strip = torch.where(tri >= 0, strip_of_triangle()[tri.clamp(min=0)], torch.tensor(-1)) == 0
+    plain = sample_image(src.scene.image.float(), warp.coords_src_from_out)[0][:, strip].T
+    drawn = warp.image[0][:, strip].T
+    assert (drawn.mean(0) - lid).abs().max() < 0.5 * (plain.mean(0) - lid).abs().max()
     # unmoved, both eyes show the photo's own eyes
     still = analytic_warp(src.scene, model, c, turn_limit=False)
     tri = still.fragments.pix_to_face[0]
     eyes = torch.where(tri >= 0, eye_of_triangle()[tri.clamp(min=0)], torch.tensor(-1)) >= 0
     photo = torch.from_numpy(src.crop).permute(2, 0, 1).float() / 255
     assert (still.image[0][:, eyes] - photo[:, eyes]).abs().max() < 0.02
+
+
+def test_relit_brings_a_strip_to_the_lid_colour_keeping_half_its_detail():
+    from reenact.motion.eyes import RELIT_DETAIL, relit
+
+    rgb = torch.tensor([[0.1, 0.1, 0.1], [0.3, 0.2, 0.1], [0.9, 0.9, 0.9], [0.5, 0.5, 0.5]])
+    w = torch.tensor([1.0, 1.0, 0.5, 1.0])
+    group = torch.tensor([0, 0, 0, 1])
+    target = torch.tensor([0.6, 0.5, 0.4]).expand(4, 3)
+    out = relit(rgb, w, group, target)
+    first = out[:3]
+    assert torch.allclose((first * w[:3, None]).sum(0) / w[:3].sum(), target[0], atol=1e-6)
+    assert torch.allclose(first[1] - first[0], RELIT_DETAIL * (rgb[1] - rgb[0]), atol=1e-6)
+    assert torch.allclose(out[3], target[3])  # a group of its own: the target
 
 
 def test_lash_line_is_drawn_where_shut_lids_meet():
