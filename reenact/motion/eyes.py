@@ -5,8 +5,8 @@ thin band as the lids meet, and drew the photo's eyeball squashed into it: a sli
 iris between the lids, which reads as a squint, not a closed eye. Where the re-enacted lids are
 much closer than the photo's, the opening is drawn as a closed lid instead, and the lashes
 where the lids meet: a soft dark line, thickest in the middle, in the colour of the photo's own
-upper lash line. Without it the two lids' edges met in
-a hairline, jagged where the squashed triangles alias, and a shut eye read as a half-open one.
+upper lash line. Without it the two lids' edges met in a hairline, jagged where the squashed
+triangles alias, and a shut eye read as a half-open one.
 
 The lid's colour is predicted from the photo's open eye: real blinks in the corpus (38 clips,
 76 eyes; docs/expressions.md) show a closed lid about as bright as CLOSED_MIX of the skin just
