@@ -6,10 +6,9 @@ Two parts:
 eye's lid gap under a quarter of its median, tracked by mediapipe), the colour of the shut lid
 (the median between the lower lid and the crease ring) against two colours of the same person
 with open eyes (the frame nearest the median gap): the skin 0.16 eye widths above the upper lid
-and the cheek below the eye (CHEEKS, as ``reenact.motion.eyes`` has them; copied so that
-the judge runs against commits before them). Fits closed = a cheek + b above by
-least squares on one identity-disjoint half (people alternated, by the manifest's labels) and
-reports its error on the other, beside the rules it replaces.
+and the cheek below the eye (CHEEKS, below). Fits closed = a cheek + b above by least squares on
+one identity-disjoint half (people alternated, by the manifest's labels) and reports its error on
+the other, beside the rules it replaces.
 
 ``self``: self-reenactment of each such video from its frame 0 (the photo and the reference;
 skipped where that frame's eyes are not open) up to its shut frame; the output pasted into the
@@ -39,6 +38,8 @@ from reenact.tracking.mediapipe_tracker import FaceTracker
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 FRAMES, SHUT, ABOVE = 300, 0.25, 0.16
 LID_SKIN = (0.05, 0.4)
+# as reenact.motion.eyes.CHEEKS and reenact.face.topology.EYE_CREASES have them, copied so that the
+# judge runs against commits before them
 CHEEKS = ((117, 118, 119, 120, 101, 100), (346, 347, 348, 349, 330, 329))
 CREASE = ((130, 247, 30, 29, 27, 28, 56, 190, 243), (359, 467, 260, 259, 257, 258, 286, 414, 463))
 DLIB_EYES = ((36, (37, 38), 39, (40, 41)), (45, (44, 43), 42, (47, 46)))  # corner, upper, corner, lower

@@ -32,6 +32,9 @@ MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
 # (upper lid, lower lid) middle vertices of the right and left eye
 LID_PAIRS = ((159, 145), (386, 374))
+# the ring over each upper lid, corner to corner, where its crease lies (right, left eye)
+EYE_CREASES = ((130, 247, 30, 29, 27, 28, 56, 190, 243),
+               (359, 467, 260, 259, 257, 258, 286, 414, 463))
 
 
 @dataclass(frozen=True)

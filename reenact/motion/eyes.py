@@ -25,6 +25,7 @@ import torch
 from reenact.face.expression import head_lid_gaps
 from reenact.face.landmark_model import LandmarkFaceModel
 from reenact.face.topology import (
+    EYE_CREASES,
     LEFT_EYE_INNER,
     LEFT_EYE_OUTER,
     LEFT_IRIS_CENTER,
@@ -57,9 +58,8 @@ LIDS = (((33, 246, 161, 160, 159, 158, 157, 173, 133), (33, 7, 163, 144, 145, 15
          (263, 249, 390, 373, 374, 380, 381, 382, 362)))
 # Each eye's two rings above its upper lid: the crease (the lid strip's upper edge) and the one
 # above it, where the drawn lid has faded out (LID_FADE: from that far up, upper lid 0, ring 1).
-ABOVE_LIDS = (((130, 247, 30, 29, 27, 28, 56, 190, 243), (113, 225, 224, 223, 222, 221, 189, 244)),
-              ((359, 467, 260, 259, 257, 258, 286, 414, 463),
-               (342, 445, 444, 443, 442, 441, 413, 464)))
+ABOVE_LIDS = ((EYE_CREASES[0], (113, 225, 224, 223, 222, 221, 189, 244)),
+              (EYE_CREASES[1], (342, 445, 444, 443, 442, 441, 413, 464)))
 LID_FADE = (0.55, 1.0)
 RELIT_DETAIL = 0.5  # how much of the warped strip's own variation the drawn lid keeps
 # The lash line of a shut eye: its half width in the middle, in eye widths (corner to corner;

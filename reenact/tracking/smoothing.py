@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from reenact.face.base import FaceCoefficients
-from reenact.face.topology import NUM_VERTICES, landmark_topology
+from reenact.face.topology import EYE_CREASES, NUM_VERTICES, landmark_topology
 from reenact.geometry import so3_exp, so3_log
 
 # The eyes' vertices (their contours, irises and the crease ring over each upper lid) are filtered
@@ -20,13 +20,12 @@ from reenact.geometry import so3_exp, so3_log
 # at 0.36 of their open gap instead of the fit's 0.20 (too open to draw shut); with these 0.25,
 # for 1.26x the lids' jitter while they are still (experiments/blink_smoothing.py, 75 clips).
 EYE_BETA, EYE_D_CUTOFF = 20.0, 5.0
-CREASES = (130, 247, 30, 29, 27, 28, 56, 190, 243, 359, 467, 260, 259, 257, 258, 286, 414, 463)
 
 
 def eye_coordinates() -> np.ndarray:
     """Indices into a landmark shape flattened (V * 3) of the eyes' vertices."""
     regions = landmark_topology().regions
-    verts = np.unique(np.r_[regions["right_eye"], regions["left_eye"], regions["iris"], CREASES])
+    verts = np.unique(np.r_[regions["right_eye"], regions["left_eye"], regions["iris"], *EYE_CREASES])
     return (verts[:, None] * 3 + np.arange(3)).ravel()
 
 
