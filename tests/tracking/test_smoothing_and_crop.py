@@ -151,8 +151,8 @@ def test_filters_take_the_real_gap_between_frames_when_given():
 def test_a_one_frame_blink_is_kept_and_still_lids_stay_steady():
     """The eyes' quicker filter: a blink that shuts the lids for one frame at 25 fps (as the
     corpus' blinks do) leaves them at under 0.3 of their open gap in the smoothed shape (the
-    shape's own filter kept 0.41 open: too open to draw shut); noise on still lids is smoothed
-    about as much as the rest of the shape's."""
+    shape's own filter kept 0.41 open: too open to draw shut); noise on still lids is still
+    smoothed (unfiltered lids would keep all of it)."""
     from reenact.face import FaceCoefficients
     from reenact.face.expression import head_lid_gaps
 
