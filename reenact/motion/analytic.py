@@ -115,12 +115,14 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
-                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, coords: torch.Tensor,
-                 overlay: torch.Tensor, weight: torch.Tensor, points: torch.Tensor) -> None:
+                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, which: torch.Tensor,
+                 warped: torch.Tensor, overlay: torch.Tensor, weight: torch.Tensor,
+                 points: torch.Tensor) -> None:
     """Draw lid skin over the eye openings the pose closes and over the lid strips above them,
     and the lashes where the lids meet (``reenact.motion.eyes``), in place on the overlay and its
-    weight. ``tri``: (N,) the triangle of each face pixel at ``at`` (b, y, x); ``points``:
-    (B, V, 2) the re-enacted vertices."""
+    weight. ``tri``, ``which``: (N,) the triangle and the eye (0, 1, or -1) of each face pixel at
+    ``at`` (b, y, x); ``warped``: (B, 3, S, S) the photo as warped; ``points``: (B, V, 2) the
+    re-enacted vertices."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
     if not (closed > 1e-3).any():
         return
@@ -134,9 +136,8 @@ def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoeff
         b, y, x, e = at[0][sel], at[1][sel], at[2][sel], strip[sel]
         # the photo's strip as warped there, its mean brought to the lid colour: the shading
         # and the lashes' shadow stay, the make-up's or the brow ridge's darkness goes
-        rgb = sample_image(scene.image.float(), coords[b, y, x][None, None])[0, :, 0].T
-        _blend(overlay, weight, b, y, x, w[:, None], relit(rgb, w, b * 2 + e, colour[e]))
-    which = eye_of_triangle()[tri]
+        _blend(overlay, weight, b, y, x, w[:, None],
+               relit(warped[b, :, y, x], w, b * 2 + e, colour[e]))
     sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
     if len(sel):
         b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
@@ -465,9 +466,9 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    _closed_eyes(model, scene, coeffs, (b, y, x), tri, coords, overlay, weight,
-                 points[:, :V, :2])
     warped = sample_image(scene.image.float(), coords)
+    _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, warped, overlay, weight,
+                 points[:, :V, :2])
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there
         at = rim_coords[None, None].float()  # (1, 1, n, 2)
