@@ -25,7 +25,8 @@ EYE_BETA, EYE_D_CUTOFF = 20.0, 5.0
 def eye_coordinates() -> np.ndarray:
     """Indices into a landmark shape flattened (V * 3) of the eyes' vertices."""
     regions = landmark_topology().regions
-    verts = np.unique(np.r_[regions["right_eye"], regions["left_eye"], regions["iris"], *EYE_CREASES])
+    verts = np.unique(np.concatenate([regions["right_eye"], regions["left_eye"], regions["iris"],
+                                      *EYE_CREASES]))
     return (verts[:, None] * 3 + np.arange(3)).ravel()
 
 
