@@ -78,6 +78,10 @@ def _options(p) -> None:
                         "photo also takes, mouth and eyes (default 0.5: half of an emotion the "
                         "clip holds throughout; 0: only the driver's changes since it; 1: as "
                         "much as absolute motion)")
+    p.add_argument("--head-turn", choices=("relative", "absolute"),
+                   help="relative motion: the head takes the driver's pose (absolute, default) "
+                        "or turns from the photo's own pose as far as the driver turns after the "
+                        "reference frame (relative: a turned photo stays turned)")
     p.add_argument("--alpha", type=float, help="0 = source pose/expression, 1 = driver's (default)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--pose-only", action="store_true", default=None, help="transfer pose only")

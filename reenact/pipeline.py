@@ -273,7 +273,8 @@ class Reenactor:
         motion = cfg.motion or ("relative" if is_video else "absolute")
         options = MixOptions(alpha=cfg.alpha, pose_only=cfg.pose_only,
                              expression_only=cfg.expression_only,
-                             follow_translation=motion == "relative")
+                             follow_translation=motion == "relative",
+                             follow_rotation=motion == "relative" and cfg.head_turn == "relative")
         smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
         ref, detail, brows = None, None, None
         if reference is not None:

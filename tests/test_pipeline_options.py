@@ -146,6 +146,22 @@ def test_reference_expression_takes_part_of_the_references_own_expression(pair):
         AnimateConfig(reference_expression=1.5)
 
 
+def test_a_relative_head_turn_keeps_the_photos_pose_at_the_reference(pair):
+    """--head-turn relative: re-enacting its own reference frame (d9, turned a little) the photo
+    (s42) keeps its own pose; the default (absolute) takes d9's."""
+    source, driver = pair
+    poses = {}
+    for turn in ("relative", "absolute"):
+        r = Reenactor(AnimateConfig(crop_only=True, motion="relative", head_turn=turn))
+        src = r.prepare_source(source)
+        warp = next(iter(r.drive(src, [driver], 25.0, True, reference=driver)))
+        poses[turn] = warp.coeffs.rotation[0]
+    assert torch.allclose(poses["relative"], src.coeffs.rotation[0], atol=1e-6)
+    assert float(torch.linalg.matrix_norm(poses["absolute"] - src.coeffs.rotation[0])) > 0.05
+    with pytest.raises(ValueError, match="head_turn"):
+        AnimateConfig(head_turn="sideways")
+
+
 def test_auto_reference_is_the_frame_most_like_the_photo():
     """--reference-frame auto (the default): the photo is frame 40 of the clip, so frame 40 (or
     one next to it) is where relative motion starts, and re-enacting it leaves the photo's face

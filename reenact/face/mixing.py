@@ -16,6 +16,10 @@ class MixOptions:
     pose_only: bool = False  # keep the source's expression
     expression_only: bool = False  # keep the source's pose
     follow_translation: bool = True  # move and scale the head as the driver moves relative to ref
+    # turn the head from the source's pose as the driver turns after ref (R_drv R_ref^T R_src)
+    # instead of to the driver's own pose, which can lie 20 degrees from the source's all clip
+    # long and is then drawn as raised brows and a frown (docs/expressions.md)
+    follow_rotation: bool = False
 
     def __post_init__(self) -> None:
         if self.pose_only and self.expression_only:
@@ -42,7 +46,10 @@ def mix_coefficients(src: FaceCoefficients, drv: FaceCoefficients, drv_ref: Face
     a = float(options.alpha)
     a_pose = 0.0 if options.expression_only else a
     a_expr = 0.0 if options.pose_only else a
-    rotation = rotation_interpolate(src.rotation.expand(B, 3, 3), drv.rotation, a_pose)
+    turned = drv.rotation
+    if options.follow_rotation:
+        turned = drv.rotation @ drv_ref.rotation.transpose(-1, -2) @ src.rotation
+    rotation = rotation_interpolate(src.rotation.expand(B, 3, 3), turned, a_pose)
     scale, translation = src.scale.expand(B), src.translation.expand(B, 3)
     if options.follow_translation:
         ratio = drv.scale / drv_ref.scale  # (B,)

@@ -61,6 +61,30 @@ def test_mixing_takes_driver_pose_and_source_shape(tracked_mesh):
         MixOptions(alpha=1.5)
 
 
+def test_a_relative_turn_adds_the_drivers_turn_since_the_reference_to_the_photos_pose(
+        tracked_mesh):
+    """follow_rotation: the photo keeps its own pose at the reference and turns by what the
+    driver turns after it; without it the photo takes the driver's pose whatever its own."""
+    model = LandmarkFaceModel()
+    src = model.fit(torch.from_numpy(tracked_mesh)[None])
+    src = src.replace(rotation=euler_to_matrix(torch.tensor([[-0.1, 0.3, 0.0]],
+                                                            dtype=torch.float64)))
+    ref = src.replace(rotation=euler_to_matrix(torch.tensor([[0.25, 0.0, 0.05]],
+                                                            dtype=torch.float64)))
+    turn = euler_to_matrix(torch.tensor([[0.0, 0.2, 0.0]], dtype=torch.float64))
+    drv = ref.replace(rotation=turn @ ref.rotation)  # the driver turns 0.2 rad after its reference
+    expr = torch.zeros_like(src.expression)
+    relative = MixOptions(follow_rotation=True)
+    at_ref = mix_coefficients(src, ref, ref, expr, relative)
+    assert torch.allclose(at_ref.rotation, src.rotation)
+    turned = mix_coefficients(src, drv, ref, expr, relative)
+    assert torch.allclose(turned.rotation, turn @ src.rotation)
+    assert torch.allclose(mix_coefficients(src, drv, ref, expr).rotation, drv.rotation)
+    half = mix_coefficients(src, drv, ref, expr, MixOptions(alpha=0.5, follow_rotation=True))
+    angle = rotation_angle_between(half.rotation[0], src.rotation[0])
+    assert abs(float(angle) - 0.1) < 1e-6
+
+
 def test_relative_expression_cancels_identity():
     a = torch.randn(1, 478, 3, dtype=torch.float64)
     assert torch.allclose(relative_expression(a, a), torch.zeros_like(a))
