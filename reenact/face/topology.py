@@ -57,9 +57,9 @@ class Topology:
 
 
 def _connections():
-    from mediapipe.python.solutions import face_mesh_connections as fmc  # heavy; import lazily
+    from reenact.tracking.mediapipe_tracker import import_mediapipe  # heavy; import lazily
 
-    return fmc
+    return import_mediapipe().solutions.face_mesh_connections
 
 
 def _loop(edges) -> list[int]:

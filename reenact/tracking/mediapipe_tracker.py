@@ -18,7 +18,10 @@ stills), and the mesh runs on an enlarged crop around each; in a video the crop 
 face from frame to frame. Faces from about ``MIN_FACE_PIXELS`` wide are found this way.
 """
 
+import importlib
 import os
+import sys
+import types
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +61,32 @@ def _quiet_mediapipe() -> None:
         pass
 
 
+class _Deferred(types.ModuleType):
+    """A stand-in for a module in ``sys.modules`` that imports the real one on the first use of
+    any of its attributes. (``importlib.util.LazyLoader`` does not do here: the import statement
+    reads a module's ``__spec__``, which loads a lazy module at once.)"""
+
+    def __getattr__(self, name: str):
+        real = self.__dict__.get("_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = self._real = importlib.import_module(self.__name__)
+        return getattr(real, name)
+
+
+def import_mediapipe():
+    """mediapipe, quiet, without loading matplotlib's pyplot: mediapipe's package imports it for
+    drawing helpers we never call (a quarter of a second at start-up here). pyplot stays a
+    ``_Deferred`` stand-in until someone uses it."""
+    _quiet_mediapipe()
+    if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+        sys.modules["matplotlib.pyplot"] = _Deferred("matplotlib.pyplot")
+    import mediapipe
+
+    return mediapipe
+
+
 class FaceTracker:
     """Wraps ``mediapipe.solutions.face_mesh.FaceMesh``.
 
@@ -69,10 +98,7 @@ class FaceTracker:
 
     def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5,
                  tiles: bool = True):
-        _quiet_mediapipe()
-        import mediapipe as mp
-
-        self._mp = mp
+        self._mp = import_mediapipe()
         self._static, self._max_faces, self._confidence = static, max_faces, min_confidence
         # the tiled search (about a second for a 4000-pixel photo): every still, and one video
         # frame in TILE_EVERY while no face is found

@@ -2,17 +2,14 @@
 
 import numpy as np
 
-from reenact.tracking.mediapipe_tracker import _quiet_mediapipe
+from reenact.tracking.mediapipe_tracker import import_mediapipe
 
 
 class PersonSegmenter:
     """``mediapipe.solutions.selfie_segmentation`` (general model, 256x256 input)."""
 
     def __init__(self) -> None:
-        _quiet_mediapipe()
-        import mediapipe as mp
-
-        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._seg = import_mediapipe().solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
 
     def mask(self, image: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> (H, W) float32 person probability in [0, 1]."""
