@@ -85,3 +85,17 @@ def test_write_is_atomic_and_round_trips(tmp_path):
     assert [f.name for f in p.parent.iterdir()] == ["x.png"]
     with pytest.raises(InputError, match="suffix"):
         write_image(tmp_path / "x.xyz", img)
+
+
+def test_each_output_suffix_is_written_in_the_format_pillow_gives_it(tmp_path):
+    """write_image's own suffix -> format table (it spares loading every Pillow plugin) agrees
+    with Pillow's registry, and each suffix writes a file Pillow reads back as that format."""
+    from reenact.io.image import FORMATS
+
+    registry = Image.registered_extensions()
+    assert {s: registry[s] for s in FORMATS} == FORMATS
+    rgb = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    for suffix, name in FORMATS.items():
+        write_image(tmp_path / f"o{suffix}", rgb)
+        with Image.open(tmp_path / f"o{suffix}") as img:
+            assert img.format == name
