@@ -57,9 +57,13 @@ class Topology:
 
 
 def _connections():
-    from reenact.tracking.mediapipe_tracker import import_mediapipe  # heavy; import lazily
+    from reenact.face.mediapipe_loader import import_mediapipe  # heavy; import lazily
 
-    return import_mediapipe().solutions.face_mesh_connections
+    import_mediapipe()  # quiet, and without pyplot
+    from mediapipe.python.solutions import face_mesh_connections as fmc  # the module path the
+    # shim of scripts/gpu_train.py also has
+
+    return fmc
 
 
 def _loop(edges) -> list[int]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reenact.tracking.mediapipe_tracker import import_mediapipe
+from reenact.face.mediapipe_loader import import_mediapipe
 
 
 class PersonSegmenter:
