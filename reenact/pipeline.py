@@ -35,6 +35,7 @@ from reenact.motion.detail import ExpressionDetail, shading
 from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.paste import PasteGeometry, paste_back, paste_geometry, side_by_side, warp_crop
 from reenact.motion.scene import SourceScene, build_scene
+from reenact.render.compiled import load_in_background, without_waiting
 from reenact.tracking.brows import BrowRegistration
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
 from reenact.tracking.mediapipe_tracker import MIN_FACE_PIXELS, FaceTracker, TrackedFace, pick_face
@@ -176,7 +177,8 @@ class Reenactor:
         coeffs = self.model.fit(torch.from_numpy(lm)[None])
         with PersonSegmenter() as seg:
             person = seg.mask(crop)
-        scene = build_scene(image_to_tensor(crop).double(), coeffs, self.model, person)
+        with without_waiting():  # a photo and one image driver: done before numba loads
+            scene = build_scene(image_to_tensor(crop).double(), coeffs, self.model, person)
         backend = None if self.transfer is None else self.transfer.prepare(
             torch.from_numpy(lm)[None])
         return Source(name=name, frame=image, box=box, crop=crop, landmarks=lm, coeffs=coeffs,
@@ -276,6 +278,9 @@ class Reenactor:
                              follow_translation=motion == "relative",
                              follow_rotation=motion == "relative" and cfg.head_turn == "relative")
         smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
+        if is_video or (isinstance(frames, (list, tuple)) and len(frames) > 1):
+            load_in_background()  # enough frames to repay the compiled loops; the torch path
+            # (the same bits) draws the frames before they are ready
         ref, detail, brows = None, None, None
         if reference is not None:
             ref_face = self._track_reference(reference, name)
@@ -287,8 +292,10 @@ class Reenactor:
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None
-        mouth = MouthFromDriver(source, self.model) if cfg.mouth_fill and cfg.mouth == "driver" \
-            else None
+        mouth = None
+        if cfg.mouth_fill and cfg.mouth == "driver":
+            with without_waiting():
+                mouth = MouthFromDriver(source, self.model)
         driver_mouth, folds, box = None, None, None
         # a live camera's loop drops frames: its filters take the real gap between the frames it
         # shows (capture times), not 1 / fps, or they would lag by as many frames as it drops
@@ -327,8 +334,9 @@ class Reenactor:
                 coeffs, meshes = mixed.coeffs, mixed.meshes
                 t = self.report.add("fit+mix", t)
                 self.report.frames += 1
-                warp = analytic_warp(source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
-                                     driver_mouth=driver_mouth)
+                with without_waiting():
+                    warp = analytic_warp(source.scene, self.model, coeffs,
+                                         mouth_fill=cfg.mouth_fill, driver_mouth=driver_mouth)
                 if meshes is not None:
                     warp = dataclasses.replace(warp, model_meshes=meshes)
                 if folds is not None:

@@ -29,7 +29,7 @@ import torch
 from reenact.geometry import pixel_centres
 from reenact.geometry.fastpath import plain
 from reenact.motion.completion import smoothstep
-from reenact.render.compiled import kernels
+from reenact.render.compiled import usable_kernels
 from reenact.render.shaders import resize_bilinear, sample_image
 
 SOLVE_SIZE = 32  # the background flow is smooth: solved on a grid this size (or the crop's)
@@ -176,7 +176,7 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
         behind = behind.expand(B, -1, -1, -1).clone()
         behind[b, :, y, x] = torch.lerp(seen[:3].T, plate[0, :, y, x].T,
                                         smoothstep(seen[3:].T, *PLATE_RAMP))
-    fast = kernels() if dtype == torch.float32 and plain(coords, person) else None
+    fast = usable_kernels() if dtype == torch.float32 and plain(coords, person) else None
     if fast is not None:  # the same selects compiled (reenact.render.compiled), bitwise equal
         return tuple(torch.from_numpy(a) for a in fast.select_layers(
             near[:, 0].numpy() > 0, person[:, 0].float().numpy(), coords.numpy(), at.numpy(),

@@ -11,17 +11,33 @@ beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the tor
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
 
+import contextlib
+import contextvars
 import functools
 import math
 import os
+import threading
 
 import numpy as np
 
+_LOCK, _START = threading.Lock(), threading.Lock()
+_READY = threading.Event()  # kernels() has returned once: later calls return at once
+_NO_WAIT = contextvars.ContextVar("reenact_compiled_no_wait", default=False)
+_loader: threading.Thread | None = None
 
-@functools.cache
+
 def kernels():
     """The compiled functions (this module's ``rasterize`` and ``interpolate``), or None where
-    numba is missing, cannot cache, or ``REENACT_COMPILED=0``."""
+    numba is missing, cannot cache, or ``REENACT_COMPILED=0``. The first call loads them (about
+    0.4 s here: numba's import and its cached machine code), in whichever thread makes it."""
+    with _LOCK:
+        out = _load()
+    _READY.set()
+    return out
+
+
+@functools.cache
+def _load():
     if os.environ.get("REENACT_COMPILED", "1") == "0":
         return None
     try:
@@ -31,6 +47,35 @@ def kernels():
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
+
+
+def load_in_background() -> None:
+    """Start loading the kernels in a thread of their own (once), for work long enough to
+    repay them (a video); ``usable_kernels`` takes them when they are ready."""
+    global _loader
+    with _START:
+        if _loader is None and not _READY.is_set():
+            _loader = threading.Thread(target=kernels, name="reenact-numba")
+            _loader.start()
+
+
+@contextlib.contextmanager
+def without_waiting():
+    """Within it ``usable_kernels`` never loads or waits for the kernels: it gives None (the
+    torch path, which computes the same bits) until they are ready. A photo and one image
+    driver are done with the torch path sooner than numba loads."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
+def usable_kernels():
+    """``kernels()``; within ``without_waiting``, None until they are ready."""
+    if _NO_WAIT.get() and not _READY.is_set():
+        return None
+    return kernels()
 
 
 class _Kernels:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from reenact.render.compiled import kernels
+from reenact.render.compiled import usable_kernels
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _rasterize_one(verts: torch.Tensor, faces: torch.Tensor, H: int, W: int, eps
     """One mesh, verts (V, 3) -> (H, W) pix_to_face, (H, W, 3) bary, (H, W) zbuf."""
     device = verts.device
     exact = verts.dtype == torch.float32 and not (verts.requires_grad and torch.is_grad_enabled())
-    fast = kernels() if device.type == "cpu" else None
+    fast = usable_kernels() if device.type == "cpu" else None
     if fast is not None:  # the same pass compiled (reenact.render.compiled), bitwise equal
         pix_to_face, bary_all, zbuf = (torch.from_numpy(a) for a in fast.rasterize(
             verts.detach().float().numpy(), faces.numpy(), H, W, eps))

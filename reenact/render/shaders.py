@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.geometry.fastpath import plain
-from reenact.render.compiled import kernels
+from reenact.render.compiled import usable_kernels
 from reenact.render.rasterizer import Fragments
 
 
@@ -14,7 +14,7 @@ def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.T
                        ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """Barycentric interpolation at covered pixels only: ((b, y, x) index tensors of the N covered
     pixels, values (N, C)). ``attrs`` is (B, V, C) per-vertex values."""
-    fast = kernels() if plain(fragments.bary, attrs) else None
+    fast = usable_kernels() if plain(fragments.bary, attrs) else None
     if fast is not None and attrs.dtype in (torch.float32, torch.float64):
         # compiled (reenact.render.compiled): the same sums in the same order, bitwise equal
         B, _, W = fragments.pix_to_face.shape

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -7,6 +11,7 @@ from reenact.render import interpolate_attributes, landmark_heatmaps, parsing_ma
 from reenact.render.compiled import kernels
 from reenact.render.rasterizer import _barycentric
 from reenact.render.shaders import interpolate_pixels, textured_proxy
+from tests.conftest import data_path
 
 
 def _square(z_front=1.0):
@@ -111,8 +116,8 @@ def _soup(H, W, seed):
 def path(request, monkeypatch):
     """Each test below runs on the compiled loops (reenact.render.compiled) and on plain torch."""
     if request.param == "torch":
-        monkeypatch.setattr(rasterizer_module, "kernels", lambda: None)
-        monkeypatch.setattr(shaders_module, "kernels", lambda: None)
+        monkeypatch.setattr(rasterizer_module, "usable_kernels", lambda: None)
+        monkeypatch.setattr(shaders_module, "usable_kernels", lambda: None)
     else:
         assert kernels() is not None, "numba is a dependency: the compiled loops must load"
     return request.param
@@ -158,8 +163,8 @@ def test_compiled_loops_equal_torch_bit_for_bit(monkeypatch):
             fast = rasterize(verts, f, (H, W))
             fast_px = interpolate_pixels(fast, f, attrs)
             with monkeypatch.context() as m:
-                m.setattr(rasterizer_module, "kernels", lambda: None)
-                m.setattr(shaders_module, "kernels", lambda: None)
+                m.setattr(rasterizer_module, "usable_kernels", lambda: None)
+                m.setattr(shaders_module, "usable_kernels", lambda: None)
                 ref = rasterize(verts, f, (H, W))
                 ref_px = interpolate_pixels(ref, f, attrs)
             assert ref.mask.sum() > 100
@@ -167,3 +172,21 @@ def test_compiled_loops_equal_torch_bit_for_bit(monkeypatch):
                          (fast.zbuf, ref.zbuf), *zip(fast_px[0], ref_px[0]),
                          (fast_px[1], ref_px[1])]:
                 assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_a_photo_and_one_image_driver_never_load_numba_and_a_video_loads_it_aside():
+    """numba's import and cached code take about 0.4 s, more than a photo and one image driver
+    take on the torch path (the same bits): that run leaves numba unloaded; a run of several
+    frames loads the compiled loops in a thread of their own and uses them once ready."""
+    code = (
+        "import sys; from reenact.pipeline import Reenactor; from reenact.io import read_image;"
+        f"photo = read_image({str(data_path('faces', 's42.jpg'))!r});"
+        f"driver = read_image({str(data_path('faces', 'd9.jpg'))!r});"
+        "r = Reenactor(); src = r.prepare_source(photo); r.animate(src, driver);"
+        "print('numba' in sys.modules);"
+        "r.animate(src, [driver, driver, driver]);"
+        "import reenact.render.compiled as c; c._loader.join();"
+        "print('numba' in sys.modules, c.usable_kernels() is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["False", "True", "True"]
