@@ -466,13 +466,13 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    warped = sample_image(scene.image.float(), coords)
+    warped = sample_image(scene.image32, coords)
     _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, warped, overlay, weight,
                  points[:, :V, :2])
     image = torch.lerp(warped, overlay, weight)
     if len(rb):  # the rim fades into what the extension would show there
         at = rim_coords[None, None].float()  # (1, 1, n, 2)
-        ext = sample_image(scene.image.float(), at)[0, :, 0].T  # (n, 3)
+        ext = sample_image(scene.image32, at)[0, :, 0].T  # (n, 3)
         carried = sample_image(scene.still.source[:, 3:], at)[0, 0, 0]  # (n,)
         ext = torch.lerp(scene.still.plate[0, :, ry, rx].T, ext, carried[:, None])
         image[rb, :, ry, rx] = torch.lerp(ext, image[rb, :, ry, rx], rim[rb, ry, rx][:, None])
