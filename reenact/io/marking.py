@@ -99,13 +99,17 @@ class Marking:
                 "creation_time": self.made}
 
 
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def marking(model: str = "analytic", when: datetime.datetime | None = None,
             watermark: bool = True) -> Marking:
     """The marking of an output made now by ``model`` (analytic, or a learned refiner's name);
     ``watermark``: also in the pixels (``--no-watermark`` turns it off)."""
     from reenact import __version__
 
-    when = when or datetime.datetime.now(datetime.timezone.utc)
+    when = when or _now()
     kind = "analytic" if model == "analytic" else "learned"
     return Marking(SOURCE_TYPES[kind], f"reenact {__version__}",
                    when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
