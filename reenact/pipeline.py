@@ -13,8 +13,9 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
@@ -243,15 +244,33 @@ class Reenactor:
         """The finished output frames, one per driving frame, as they are made: the one frame
         path of ``reenact animate``, ``evaluate`` and the Python API."""
         S, times = self.config.size, driving.times
-        for i, (frame, box, found, warp) in enumerate(self._steps(
-                source, driving.frames, driving.fps, driving.is_video, driving.reference,
-                driving.name, driving.live)):
+
+        def finish(i: int, frame: np.ndarray, box: CropBox | None, found: bool, warp: WarpResult
+                   ) -> Frame:
             if self.config.side_by_side:  # the panels show crops: no paste-back
                 image = side_by_side(source.crop, driving_crop(frame, box, S), warp_crop(warp))
             else:
                 image = self.compose(source, warp)
-            yield Frame(index=i, image=image, warp=warp, driving=frame, driving_box=box,
-                        face_found=found, time=None if times is None else times[i])
+            return Frame(index=i, image=image, warp=warp, driving=frame, driving_box=box,
+                         face_found=found, time=None if times is None else times[i])
+
+        steps = enumerate(self._steps(source, driving.frames, driving.fps, driving.is_video,
+                                      driving.reference, driving.name, driving.live))
+        if driving.live:  # a camera: each frame out as soon as it is made, no later
+            for i, step in steps:
+                yield finish(i, *step)
+            return
+        # a file: each frame's paste-back runs in a thread of its own while the next frame is
+        # warped (torch releases the GIL), so the second core, which the tracking thread leaves
+        # mostly idle, does it
+        with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose") as pool:
+            pending: deque[Future] = deque()
+            for i, step in steps:
+                pending.append(pool.submit(finish, i, *step))
+                if len(pending) > 1:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def drive(self, source: Source, frames: Iterable[np.ndarray], fps: float = 25.0,
               is_video: bool = True, reference: np.ndarray | None = None,

@@ -61,3 +61,18 @@ def test_build_refiner_and_the_device_setting(tmp_path):
         assert AnimateConfig(device=good).device == good
     with pytest.raises(ValueError, match="device must be cpu, cuda, cuda:N or mps, got 'gpu'"):
         AnimateConfig(device="gpu")
+
+
+def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples):
+    # a file's frames are pasted back in a thread of their own while the next is warped; a
+    # camera's one after another: the same frames either way
+    photo, driver = samples["astronaut"], samples["grace_hopper"]
+    clip = [np.roll(driver, s, axis=1) for s in (0, 3, 6, 9, 12)]
+    r = Reenactor(AnimateConfig())
+    src = r.prepare_source(photo)
+    made = {live: [f.image for f in r.run(src, Driving(list(clip), True, 25.0, None, "d", live=live))]
+            for live in (False, True)}
+    assert len(made[False]) == len(clip)
+    for threaded, in_turn in zip(made[False], made[True], strict=True):
+        np.testing.assert_array_equal(threaded, in_turn)
+
