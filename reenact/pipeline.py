@@ -172,7 +172,8 @@ class Reenactor:
             raise InputError(f"{name}: no face found in the source image (the smallest "
                              f"found are {MIN_FACE_PIXELS} pixels wide)")
         S = self.config.size
-        box = face_crop_box(face.points, self.config.margin)
+        # whole-pixel corners: paste-back upsamples by a plain scale (reenact.motion.paste)
+        box = face_crop_box(face.points, self.config.margin).snapped()
         crop = crop_image(image, box, S, border="smooth")
         lm = box.to_crop(face.points, S)
         coeffs = self.model.fit(torch.from_numpy(lm)[None])

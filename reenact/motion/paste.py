@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import WarpResult
@@ -28,7 +29,10 @@ class PasteGeometry:
     """What paste-back needs that depends only on the source frame and crop box (cached)."""
 
     region: tuple[int, int, int, int]  # x0, y0, x1, y1 in the full frame
-    at: torch.Tensor  # (1, h, w, 2) crop pixels of each full-resolution pixel in the region
+    at: torch.Tensor | None  # (1, h, w, 2) crop pixels of each full-resolution pixel in the
+    #   region; None for a box with whole-pixel corners and side (``CropBox.snapped``), where the
+    #   crop upsampled to the box's side and cut at ``window`` gives the same
+    window: tuple[int, int]  # where the region starts in the box (whole boxes)
     feather: torch.Tensor  # (1, 1, h, w) paste alpha, 0 at the crop border
     frame: torch.Tensor  # (1, 3, H, W) the full source frame in [0, 1]
 
@@ -44,7 +48,9 @@ def paste_geometry(frame: np.ndarray, box: CropBox, S: int) -> PasteGeometry | N
     xs = (torch.arange(x0, x1, dtype=torch.float64) + 0.5 - box.x0) * k
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     edge = torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S
-    return PasteGeometry(region=(x0, y0, x1, y1), at=torch.stack([gx, gy], -1)[None].float(),
+    at = None if box.whole else torch.stack([gx, gy], -1)[None].float()
+    return PasteGeometry(region=(x0, y0, x1, y1), at=at,
+                         window=(round(y0 - box.y0), round(x0 - box.x0)),
                          feather=(edge / FEATHER).clamp(0, 1)[None, None].float(),
                          frame=image_to_tensor(frame))
 
@@ -69,7 +75,13 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
                         warp.overlay_weight], 1)
     if warp.shading is not None:
         layers = torch.cat([layers, warp.shading.to(layers.dtype)], 1)
-    up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
+    if geo.at is None:  # a whole box: the crop's pixels cover the box's evenly, so this is
+        # sample_image at the region's pixels (to rounding), a third of its time
+        side, (wy, wx) = round(box.side), geo.window
+        up = F.interpolate(layers.float(), size=(side, side), mode="bilinear",
+                           align_corners=False)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
+    else:
+        up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
     warped = sample_image(geo.frame, coords_full)
     region = torch.lerp(warped, up[:, 2:5], up[:, 5:6])

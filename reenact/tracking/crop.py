@@ -44,6 +44,19 @@ class CropBox:
             out[..., 2:] *= k
         return out
 
+    def snapped(self) -> "CropBox":
+        """The box with whole-pixel corners and side (within half a pixel of this one): a crop
+        pasted back into its picture is then an upsampling by a plain scale, with no sub-pixel
+        shift (``reenact.motion.paste``)."""
+        side = max(1, round(self.side))
+        x0, y0 = round(self.x0), round(self.y0)
+        return CropBox(cx=x0 + side / 2, cy=y0 + side / 2, side=float(side))
+
+    @property
+    def whole(self) -> bool:
+        """Whether the corners and side are whole pixels (``snapped``)."""
+        return all(float(v).is_integer() for v in (self.x0, self.y0, self.side))
+
     def affine(self, size: int) -> np.ndarray:
         """(2, 3) matrix mapping full-image pixels to crop pixels."""
         k = size / self.side

@@ -1,6 +1,8 @@
 """Properties of the analytic warp: the background stays put, the head carries its hair, the
 an opening mouth gets an interior (the revealed cheek: test_completion.py)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ import torch
 from reenact.face import REGION
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
+from reenact.motion.paste import paste_back
 from reenact.pipeline import Reenactor
 
 
@@ -114,3 +117,19 @@ def test_plate_leaves_no_ghost_of_the_outline():
     assert np.abs(plate[ring] - rgb[0, 0]).max(1).mean() < 0.1  # background there, not hair
     far = r > 55
     assert np.abs(plate[far] - rgb[far]).max() < 1e-6  # the background itself is untouched
+
+
+def test_a_whole_boxs_paste_back_upsamples_as_the_general_path_samples(astronaut):
+    # a photo's crop box has whole-pixel corners and side (CropBox.snapped): paste-back upsamples
+    # the warp's layers by F.interpolate, which must give the picture that sampling them at each
+    # full-resolution pixel gives (the path of any other box)
+    r, src = astronaut
+    assert src.box.whole
+    warp = analytic_warp(src.scene, r.model, _turn(src, 25.0, 8.0))
+    off = dataclasses.replace(src.box, cx=src.box.cx + 1e-9)  # the same box, not whole
+    assert not off.whole
+    fast = paste_back(src.frame, src.box, warp).astype(int)
+    general = paste_back(src.frame, off, warp).astype(int)
+    diff = np.abs(fast - general)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
+    assert (np.abs(fast - src.frame.astype(int)).max(-1) > 8).mean() > 0.02  # the head did turn
