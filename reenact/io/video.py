@@ -8,6 +8,8 @@ so that motion and sound stay together.
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -168,6 +170,9 @@ class VideoWriter:
         self._audio_src = None
         self._audio_out = None
         self.frames_written = 0
+        self._queue: queue.Queue | None = None  # frames for the encoding thread
+        self._encoder: threading.Thread | None = None
+        self._failure: BaseException | None = None  # what stopped the encoding thread
 
     def __enter__(self) -> "VideoWriter":
         import av
@@ -194,22 +199,58 @@ class VideoWriter:
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
             self._add_audio_stream()  # every stream must exist before the first packet is muxed
-        import av
-
-        if self.marking is not None:
-            frame = self.marking.watermarked(frame)
-        w, h = self._stream.width, self._stream.height
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+            # the watermark and the encoding run in a thread of their own: the caller makes the
+            # next frame meanwhile (they release the GIL)
+            self._queue = queue.Queue(maxsize=4)
+            self._encoder = threading.Thread(target=self._encode_frames, name="reenact-encode",
+                                             daemon=True)
+            self._encoder.start()
+        self._raise_failure()
+        pts = None
         if self.timed:  # strictly increasing, as the encoder requires
-            self._last_pts = max(round(time / TIMED_BASE), self._last_pts + 1)
-            video_frame.pts, video_frame.time_base = self._last_pts, TIMED_BASE
+            self._last_pts = pts = max(round(time / TIMED_BASE), self._last_pts + 1)
             self.duration = float(self._last_pts * TIMED_BASE) + 1 / float(self.fps)
         else:
             self.duration = (self.frames_written + 1) / float(self.fps)
-        with self._writing():
-            for packet in self._stream.encode(video_frame):
-                self._container.mux(packet)
+        w, h = self._stream.width, self._stream.height
+        while True:  # a copy: the caller may reuse its array
+            try:
+                self._queue.put((np.array(frame[:h, :w]), pts), timeout=0.1)
+                break
+            except queue.Full:
+                self._raise_failure()
         self.frames_written += 1
+
+    def _encode_frames(self) -> None:
+        """The encoding thread: each queued (frame, pts) watermarked, encoded and muxed, until
+        None; the first error is kept for the writer's thread to raise."""
+        import av
+
+        while (item := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # drain: the writer raises it
+            frame, pts = item
+            try:
+                if self.marking is not None:
+                    frame = self.marking.watermarked(frame)
+                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                if pts is not None:
+                    video_frame.pts, video_frame.time_base = pts, TIMED_BASE
+                for packet in self._stream.encode(video_frame):
+                    self._container.mux(packet)
+            except BaseException as exc:  # noqa: BLE001 - raised in the writer's thread
+                self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            with self._writing():
+                raise self._failure
+
+    def _finish_encoding(self) -> None:
+        """Wait for the encoding thread to take every queued frame (stopped, on an error)."""
+        if self._encoder is not None and self._encoder.is_alive():
+            self._queue.put(None)
+            self._encoder.join()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -245,9 +286,11 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         failed = exc
         try:
+            self._finish_encoding()
             if exc_type is None:
                 if self._stream is None:
                     raise InputError(f"{self.path}: no frame to write")
+                self._raise_failure()
                 with self._writing():
                     for packet in self._stream.encode():
                         self._container.mux(packet)

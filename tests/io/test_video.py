@@ -70,6 +70,36 @@ def test_interrupted_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_frames_are_encoded_as_written_and_a_failure_there_is_the_writers(tmp_path):
+    # the watermark and the encoding run in a thread of their own: the frames come out as they
+    # were written (a caller may reuse its array), and an error there is raised by the writer,
+    # named as the user's file, with nothing left behind
+    p = tmp_path / "v.mp4"
+    ramp = np.linspace(0, 120, 64)[None, :, None]
+    frames = [np.broadcast_to(ramp + 20 * i, (64, 64, 3)).astype(np.uint8) for i in range(6)]
+    buffer = np.zeros((64, 64, 3), np.uint8)
+    with VideoWriter(p, 25, crf=0) as w:
+        for f in frames:
+            buffer[:] = f
+            w.write(buffer)
+    for wrote, read in zip(frames, iter_video_frames(p), strict=True):
+        assert np.abs(wrote.astype(int) - read).mean() < 2
+
+    class FullDisk:  # a marking whose watermarking step meets a full disk
+        def video_tags(self):
+            return {}
+
+        def watermarked(self, frame):
+            raise OSError(28, "No space left on device")
+
+    out = tmp_path / "full.mp4"
+    with pytest.raises(InputError, match=f"{out}: cannot write the video"), \
+            VideoWriter(out, 25, marking=FullDisk()) as w:
+        for f in _frames(20):
+            w.write(f)
+    assert sorted(tmp_path.iterdir()) == [p]
+
+
 def test_empty_truncated_and_non_video_files(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
