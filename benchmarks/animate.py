@@ -7,8 +7,10 @@ beside the floor measured in the same run, and the time from command to file for
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
 message when absent). Decoding and encoding are included, as in the CLI: frames go through the same
 ``Reenactor.run`` and VideoWriter (libx264) into a temporary file, marked as ``animate`` marks them
-(the "encode" stage includes the pixel watermark; ``--no-watermark`` leaves it out). Prints a
-markdown table.
+(``--no-watermark`` leaves the pixel watermark out). Prints a markdown table. Decoding and
+tracking, paste-back ("compose") and the watermark with libx264 run in threads of their own, so
+the stages overlap and each stage's time includes its waits for a core; "encode" is the time
+``write`` takes the caller (queuing the frame).
 
 The floor is what any landmark-driven reenactor pays here, with no reenactment: the same frames
 decoded and tracked in a background thread (as ``Reenactor.run`` does), the driver's face cut
