@@ -31,6 +31,7 @@ from reenact.face.reenactment import Reenacted, hold_turned, reenact_face, refer
 from reenact.face.reference import placement_cost, placement_weight, reference_cost
 from reenact.io import InputError, TimedFrames, image_to_tensor, iter_video_frames, read_image
 from reenact.io.video import is_video_file
+from reenact.io.workers import lower_priority
 from reenact.motion.analytic import WarpResult, analytic_warp
 from reenact.motion.detail import ExpressionDetail, shading
 from reenact.motion.mouth import MouthFromDriver
@@ -203,6 +204,8 @@ class Reenactor:
         stop, taken = threading.Event(), threading.Event()
 
         def produce() -> None:
+            if not live:  # a camera's frame path waits for each frame: nothing to yield to
+                lower_priority()
             try:
                 with FaceTracker(static=not is_video) as tracker:
                     previous, t = None, time.perf_counter()
@@ -264,7 +267,8 @@ class Reenactor:
         # a file: each frame's paste-back runs in a thread of its own while the next frame is
         # warped (torch releases the GIL), so the second core, which the tracking thread leaves
         # mostly idle, does it
-        with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose") as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose",
+                                initializer=lower_priority) as pool:
             pending: deque[Future] = deque()
             for i, step in steps:
                 pending.append(pool.submit(finish, i, *step))

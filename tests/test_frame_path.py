@@ -2,6 +2,7 @@
 driving image, a list of frames and a video file alike; ``build_refiner`` and the config's device."""
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
@@ -63,15 +64,26 @@ def test_build_refiner_and_the_device_setting(tmp_path):
         AnimateConfig(device="gpu")
 
 
-def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples):
+def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples, monkeypatch):
     # a file's frames are pasted back in a thread of their own while the next is warped; a
     # camera's one after another: the same frames either way
+    import reenact.pipeline
+
+    lowered = []  # the threads that gave way to the frames' thread
+    monkeypatch.setattr(reenact.pipeline, "lower_priority",
+                        lambda: lowered.append(threading.current_thread().name))
     photo, driver = samples["astronaut"], samples["grace_hopper"]
     clip = [np.roll(driver, s, axis=1) for s in (0, 3, 6, 9, 12)]
     r = Reenactor(AnimateConfig())
     src = r.prepare_source(photo)
-    made = {live: [f.image for f in r.run(src, Driving(list(clip), True, 25.0, None, "d", live=live))]
-            for live in (False, True)}
+    made = {}
+    for live in (False, True):
+        lowered.clear()
+        made[live] = [f.image for f in r.run(src, Driving(list(clip), True, 25.0, None, "d",
+                                                          live=live))]
+        # a file's tracking and paste-back threads yield to the warp; a camera's none
+        assert sorted(n.split("_")[0] for n in lowered) == ([] if live else
+                                                            ["reenact-compose", "reenact-track"])
     assert len(made[False]) == len(clip)
     for threaded, in_turn in zip(made[False], made[True], strict=True):
         np.testing.assert_array_equal(threaded, in_turn)

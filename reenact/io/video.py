@@ -20,6 +20,7 @@ import numpy as np
 
 from reenact.io.atomic import atomic_path
 from reenact.io.errors import InputError
+from reenact.io.workers import lower_priority
 
 if TYPE_CHECKING:
     import av
@@ -226,6 +227,7 @@ class VideoWriter:
         None; the first error is kept for the writer's thread to raise."""
         import av
 
+        lower_priority()  # libx264's threads, started by the first frame, inherit it
         while (item := self._queue.get()) is not None:
             if self._failure is not None:
                 continue  # drain: the writer raises it
