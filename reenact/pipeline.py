@@ -359,8 +359,11 @@ class Reenactor:
                 t = self.report.add("fit+mix", t)
                 self.report.frames += 1
                 with without_waiting():
+                    # the crop is drawn where it is read: never for a frame pasted into the
+                    # photo, by the paste-back's thread for a crop
                     warp = analytic_warp(source.scene, self.model, coeffs,
-                                         mouth_fill=cfg.mouth_fill, driver_mouth=driver_mouth)
+                                         mouth_fill=cfg.mouth_fill, driver_mouth=driver_mouth,
+                                         draw_later=True)
                 if meshes is not None:
                     warp = dataclasses.replace(warp, model_meshes=meshes)
                 if folds is not None:

@@ -73,12 +73,36 @@ DRIVER_STRETCH = (1.2, 2.0)
 DRIVER_NARROW = (0.6, 0.7)
 
 
+class _DrawnOnRead:
+    """A dataclass field that may be given a function of no arguments instead of its value: the
+    function is called on the first read and its value kept. The warp's crop image is such a
+    field: a frame pasted into the photo never reads it (paste-back samples the photo through the
+    layers), and a crop's is drawn by the thread that encodes it, not the one that warps the next
+    frame. Written here: ``functools.cached_property`` cannot be given a value (``replace``)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:  # the class's attribute: no default for the dataclass
+            raise AttributeError(self.slot[1:])
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass(frozen=True)
 class WarpResult:
     """Crop-resolution warp layers (batch B). The output is
     ``(1 - overlay_weight) * sample(source, coords_src_from_out) + overlay_weight * overlay``."""
 
-    image: torch.Tensor  # (B, 3, S, S) the composed output at crop resolution
+    # (B, 3, S, S) the composed output at crop resolution (drawn when first read, see
+    # ``analytic_warp``'s ``draw_later``)
+    image: torch.Tensor = _DrawnOnRead()  # type: ignore[assignment]
     coords_src_from_out: torch.Tensor  # (B, S, S, 2) source-crop pixels
     overlay: torch.Tensor  # (B, 3, S, S) plate / mouth interior
     overlay_weight: torch.Tensor  # (B, 1, S, S)
@@ -92,6 +116,9 @@ class WarpResult:
     # (B, 1, S, S) a factor the output's face was shaded by (the driver's expression folds,
     # ``reenact.motion.detail``), already in ``image``; paste-back applies it too. None: none.
     shading: torch.Tensor | None = None
+
+    def __getstate__(self) -> dict:  # a copy to pickle holds the crop drawn, not the function
+        return {**self.__dict__, "_image": self.image}
 
 
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
@@ -116,13 +143,13 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
                  at: tuple[torch.Tensor, ...], tri: torch.Tensor, which: torch.Tensor,
-                 warped: torch.Tensor, overlay: torch.Tensor, weight: torch.Tensor,
-                 points: torch.Tensor) -> None:
+                 photo: torch.Tensor, coords: torch.Tensor, overlay: torch.Tensor,
+                 weight: torch.Tensor, points: torch.Tensor) -> None:
     """Draw lid skin over the eye openings the pose closes and over the lid strips above them,
     and the lashes where the lids meet (``reenact.motion.eyes``), in place on the overlay and its
     weight. ``tri``, ``which``: (N,) the triangle and the eye (0, 1, or -1) of each face pixel at
-    ``at`` (b, y, x); ``warped``: (B, 3, S, S) the photo as warped; ``points``: (B, V, 2) the
-    re-enacted vertices."""
+    ``at`` (b, y, x); ``photo`` (1, 3, S, S) warped by ``coords`` (B, S, S, 2) is what the strips
+    show; ``points``: (B, V, 2) the re-enacted vertices."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
     if not (closed > 1e-3).any():
         return
@@ -136,8 +163,8 @@ def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoeff
         b, y, x, e = at[0][sel], at[1][sel], at[2][sel], strip[sel]
         # the photo's strip as warped there, its mean brought to the lid colour: the shading
         # and the lashes' shadow stay, the make-up's or the brow ridge's darkness goes
-        _blend(overlay, weight, b, y, x, w[:, None],
-               relit(warped[b, :, y, x], w, b * 2 + e, colour[e]))
+        shown = sample_image(photo, coords[b, y, x][None, None])[0, :, 0].T  # (n, 3)
+        _blend(overlay, weight, b, y, x, w[:, None], relit(shown, w, b * 2 + e, colour[e]))
     sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
     if len(sel):
         b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
@@ -367,14 +394,16 @@ def _inward(mask: torch.Tensor, scale: torch.Tensor, at: tuple[torch.Tensor, ...
 
 def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients,
                   mouth_fill: bool = True, turn_limit: bool = True,
-                  driver_mouth: tuple[torch.Tensor, torch.Tensor] | None = None) -> WarpResult:
+                  driver_mouth: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  draw_later: bool = False) -> WarpResult:
     """Warp the source crop to the re-enacted coefficients (batch B), at crop resolution.
 
     With ``turn_limit`` the head turns away from the source's pose only as far as it reveals no
     feature the photo hides (``reenact.motion.completion.limit_turn``); the result's ``coeffs``
     are the pose it shows. ``driver_mouth``: the driver's mouth interior laid out in mouth
     coordinates, (B, 3, h, w), and (B,) how much of it to use over the synthetic one
-    (``reenact.motion.mouth``)."""
+    (``reenact.motion.mouth``). ``draw_later``: the result's crop ``image`` is drawn when first
+    read (or pickled), not here."""
     S = scene.size
     if turn_limit:
         coeffs = limit_turn(scene.texture, model, scene.coeffs, coeffs)
@@ -466,16 +495,26 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    warped = sample_image(scene.image32, coords)
-    _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, warped, overlay, weight,
-                 points[:, :V, :2])
-    image = torch.lerp(warped, overlay, weight)
-    if len(rb):  # the rim fades into what the extension would show there
+    _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, scene.image32, coords, overlay,
+                 weight, points[:, :V, :2])
+    rim_pixels = (rb, ry, rx, rim_coords, rim[rb, ry, rx])
+    image = functools.partial(_crop_image, scene, coords, overlay, weight, rim_pixels)
+    return WarpResult(image=image if draw_later else image(), coords_src_from_out=coords,
+                      overlay=overlay, overlay_weight=weight, fragments=frags,
+                      face_mask=frags.mask, verts=verts, coeffs=coeffs)
+
+
+def _crop_image(scene: SourceScene, coords: torch.Tensor, overlay: torch.Tensor,
+                weight: torch.Tensor, rim_pixels: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(B, 3, S, S) the warp's crop: the photo's crop sampled through ``coords``, the overlay
+    over it, and at ``rim_pixels`` (b, y, x, the extension's flow there (n, 2), the rim's weight
+    (n,)) faded into what the extension would show there."""
+    image = torch.lerp(sample_image(scene.image32, coords), overlay, weight)
+    rb, ry, rx, rim_coords, rim = rim_pixels
+    if len(rb):
         at = rim_coords[None, None].float()  # (1, 1, n, 2)
         ext = sample_image(scene.image32, at)[0, :, 0].T  # (n, 3)
         carried = sample_image(scene.still.source[:, 3:], at)[0, 0, 0]  # (n,)
         ext = torch.lerp(scene.still.plate[0, :, ry, rx].T, ext, carried[:, None])
-        image[rb, :, ry, rx] = torch.lerp(ext, image[rb, :, ry, rx], rim[rb, ry, rx][:, None])
-    return WarpResult(image=image, coords_src_from_out=coords, overlay=overlay,
-                      overlay_weight=weight, fragments=frags, face_mask=frags.mask, verts=verts,
-                      coeffs=coeffs)
+        image[rb, :, ry, rx] = torch.lerp(ext, image[rb, :, ry, rx], rim[:, None])
+    return image

@@ -65,7 +65,7 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     mesh pins it), so the feathered edge mixes the source with itself. (A Poisson blend was tried
     and dropped: over a whole crop it shifted colours by 18 levels on average.)
     """
-    S = warp.image.shape[-1]
+    S = warp.overlay.shape[-1]
     geo = geometry or paste_geometry(frame, box, S)
     if geo is None:
         return frame.copy()

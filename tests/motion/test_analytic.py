@@ -2,6 +2,7 @@
 an opening mouth gets an interior (the revealed cheek: test_completion.py)."""
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from reenact.face import REGION
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
+from reenact.motion.eyes import closed_weight
 from reenact.motion.paste import paste_back
 from reenact.pipeline import Reenactor
 
@@ -133,3 +135,24 @@ def test_a_whole_boxs_paste_back_upsamples_as_the_general_path_samples(astronaut
     diff = np.abs(fast - general)
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
     assert (np.abs(fast - src.frame.astype(int)).max(-1) > 8).mean() > 0.02  # the head did turn
+
+
+def test_a_crop_drawn_when_read_equals_one_drawn_at_once(astronaut):
+    r, src = astronaut
+    c = _turn(src, 25.0)  # a turn (the rim's fade) with the right eye closed (the lid strips)
+    head = r.model.head_vertices(c.identity, c.expression)[0].clone()
+    upper = [246, 161, 160, 159, 158, 157, 173]  # as test_mouth_and_eyes closes it
+    head[upper, 1] += 0.85 * (head[145, 1] - head[159, 1])
+    c = c.replace(expression=head.reshape(1, -1) - c.identity)
+    assert closed_weight(r.model, src.coeffs, c)[0, 0] > 0.5
+    now = analytic_warp(src.scene, r.model, c)
+    later = analytic_warp(src.scene, r.model, c, draw_later=True)
+    assert "_image" in later.__dict__ and callable(later.__dict__["_image"])  # not drawn yet
+    torch.testing.assert_close(later.overlay, now.overlay, rtol=0, atol=0)
+    copied = pickle.loads(pickle.dumps(later))  # pickling draws it: no function travels
+    assert isinstance(copied.__dict__["_image"], torch.Tensor)
+    torch.testing.assert_close(later.image, now.image, rtol=0, atol=0)
+    assert later.image is later.image  # drawn once
+    torch.testing.assert_close(copied.image, now.image, rtol=0, atol=0)
+    replaced = dataclasses.replace(later, image=now.image * 0)
+    assert float(replaced.image.abs().max()) == 0.0
