@@ -2,15 +2,16 @@
 beside the floor measured in the same run, and the time from command to file for one photo.
 
     python benchmarks/animate.py [--source S] [--driving D.mp4] [--image I] [--frames N]
-        [--threads 2]
+        [--threads 1]
 
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
-message when absent). Decoding and encoding are included, as in the CLI: frames go through the same
-``Reenactor.run`` and VideoWriter (libx264) into a temporary file, marked as ``animate`` marks them
-(``--no-watermark`` leaves the pixel watermark out). Prints a markdown table. Decoding and
-tracking, paste-back ("compose") and the watermark with libx264 run in threads of their own, so
-the stages overlap and each stage's time includes its waits for a core; "encode" is the time
-``write`` takes the caller (queuing the frame).
+message when absent), one thread per torch operation as ``animate`` runs. Decoding and encoding
+are included, as in the CLI: frames go through the same ``Reenactor.run`` and VideoWriter
+(libx264) into a temporary file, marked as ``animate`` marks them (``--no-watermark`` leaves the
+pixel watermark out). Prints a markdown table. Decoding and tracking, paste-back ("compose") and
+the watermark with libx264 run in threads of their own, so the stages overlap and each stage's
+time includes its waits for a core; "encode" is the time ``write`` takes the caller (queuing the
+frame).
 
 The floor is what any landmark-driven reenactor pays here, with no reenactment: the same frames
 decoded and tracked in a background thread (as ``Reenactor.run`` does), the driver's face cut
@@ -117,7 +118,7 @@ def main() -> None:
     p.add_argument("--image", type=Path, default=DATA / "faces" / "d9.jpg",
                    help="the image driver of the command-to-file time")
     p.add_argument("--frames", type=int, default=300)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)  # what animate runs with (reenact.cli)
     p.add_argument("--no-watermark", action="store_true",
                    help="frames written without the pixel watermark (metadata only)")
     args = p.parse_args()

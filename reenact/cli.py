@@ -233,8 +233,9 @@ def _evaluate_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
-                        help="CPU threads for torch (default: up to 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for each torch operation (default: 1 for animate, "
+                        "whose steps run in threads of their own; up to 2 otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     _animate_parser(sub)
@@ -351,6 +352,13 @@ def _command(args) -> Callable[[], int | None]:
     return lambda: run_evaluate(args)
 
 
+def _default_threads(command: str) -> int:
+    """animate's frame path keeps the cores busy with threads of its own (tracking, paste-back,
+    encoding): a second thread per torch operation only waits for a core there (256 px pasted,
+    19.6 -> 21.5 fps with one, docs/speed.md). Training and scoring run large operations."""
+    return 1 if command == "animate" else min(2, os.cpu_count() or 1)
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -360,7 +368,7 @@ def _main(argv: list[str] | None) -> int:
         from reenact.app.runtime import configure_runtime
         from reenact.io import InputError
 
-        configure_runtime(args.threads)
+        configure_runtime(_default_threads(args.command) if args.threads is None else args.threads)
     try:
         with _interrupts_held():
             run = _command(args)

@@ -594,3 +594,23 @@ def test_ctrl_c_wrapped_by_library_code_is_still_ctrl_c(monkeypatch, capsys):
     assert main(["animate", "-s", "a.png", "-d", "b.png", "-o", "c.png"]) == EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert "interrupted" in err and "unexpected error" not in err
+
+
+def test_animate_runs_one_thread_per_torch_operation_unless_told(files, tmp_path, monkeypatch,
+                                                                  capsys):
+    # its frame path's own threads keep the cores busy; --threads still chooses, and the other
+    # commands keep up to two
+    import os
+
+    import reenact.app.runtime
+
+    threads = []
+    monkeypatch.setattr(reenact.app.runtime, "configure_runtime", threads.append)
+    missing = str(tmp_path / "missing.png")
+    animate = ["animate", "-s", missing, "-d", str(files / "hopper.jpg"), "-o",
+               str(tmp_path / "out.png")]
+    assert main(animate) == EXIT_INPUT
+    assert main(["--threads", "2", *animate]) == EXIT_INPUT
+    assert main(["verify", missing]) != 0
+    assert threads == [1, 2, min(2, os.cpu_count() or 1)]
+    assert "missing.png" in capsys.readouterr().err
