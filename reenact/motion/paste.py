@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reenact.geometry.fastpath import plain
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import WarpResult
 from reenact.render.shaders import sample_image
@@ -34,6 +35,8 @@ class PasteGeometry:
     #   crop upsampled to the box's side and cut at ``window`` gives the same
     window: tuple[int, int]  # where the region starts in the box (whole boxes)
     feather: torch.Tensor  # (1, 1, h, w) paste alpha, 0 at the crop border
+    band: tuple[tuple[slice, slice], ...]  # (rows, columns) of the region that hold every
+    #   feather value below 1 (the pasted crop alone shows elsewhere)
     frame: torch.Tensor  # (1, 3, H, W) the full source frame in [0, 1]
 
 
@@ -49,10 +52,23 @@ def paste_geometry(frame: np.ndarray, box: CropBox, S: int) -> PasteGeometry | N
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     edge = torch.minimum(torch.minimum(gx, S - gx), torch.minimum(gy, S - gy)) / S
     at = None if box.whole else torch.stack([gx, gy], -1)[None].float()
+    feather = (edge / FEATHER).clamp(0, 1)[None, None].float()
     return PasteGeometry(region=(x0, y0, x1, y1), at=at,
-                         window=(round(y0 - box.y0), round(x0 - box.x0)),
-                         feather=(edge / FEATHER).clamp(0, 1)[None, None].float(),
-                         frame=image_to_tensor(frame))
+                         window=(round(y0 - box.y0), round(x0 - box.x0)), feather=feather,
+                         band=_band(feather[0, 0] < 1), frame=image_to_tensor(frame))
+
+
+def _band(edge: torch.Tensor) -> tuple[tuple[slice, slice], ...]:
+    """(h, w) bool, true on a frame round a rectangle (the feather's ramp) -> (rows, columns)
+    slices covering it: the rows above and below the rectangle and its sides between them."""
+    inner_rows = torch.nonzero(~edge.all(1))[:, 0]
+    if len(inner_rows) == 0:
+        return ((slice(None), slice(None)),)
+    ya, yb = int(inner_rows[0]), int(inner_rows[-1]) + 1
+    inner_cols = torch.nonzero(~edge[ya:yb].any(0))[:, 0]
+    xa, xb = int(inner_cols[0]), int(inner_cols[-1]) + 1
+    return ((slice(0, ya), slice(None)), (slice(yb, None), slice(None)),
+            (slice(ya, yb), slice(0, xa)), (slice(ya, yb), slice(xb, None)))
 
 
 def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
@@ -76,21 +92,40 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     if warp.shading is not None:
         layers = torch.cat([layers, warp.shading.to(layers.dtype)], 1)
     if geo.at is None:  # a whole box: the crop's pixels cover the box's evenly, so this is
-        # sample_image at the region's pixels (to rounding), a third of its time
+        # sample_image at the region's pixels (to rounding), a ninth of its time
         side, (wy, wx) = round(box.side), geo.window
-        up = F.interpolate(layers.float(), size=(side, side), mode="bilinear",
-                           align_corners=False)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
+        up = _upsampled(layers.float(), side)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
     else:
         up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
     warped = sample_image(geo.frame, coords_full)
-    region = torch.lerp(warped, up[:, 2:5], up[:, 5:6])
+    mixed = torch.lerp(warped, up[:, 2:5], up[:, 5:6])
     if warp.shading is not None:
-        region = region * up[:, 6:7]
+        mixed.mul_(up[:, 6:7])
+    below = geo.frame[:, :, y0:y1, x0:x1]
+    for rows, cols in geo.band:  # the photo fades in where the feather is below 1
+        mixed[..., rows, cols] = torch.lerp(below[..., rows, cols], mixed[..., rows, cols],
+                                            geo.feather[..., rows, cols])
     out = frame.copy()
-    mixed = torch.lerp(geo.frame[:, :, y0:y1, x0:x1], region, geo.feather)
-    out[y0:y1, x0:x1] = _to_uint8(mixed[0])
+    # to bytes, channels first, then interleaved by OpenCV (copying the float tensor
+    # transposed took three times as long)
+    planes = mixed[0].mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+    out[y0:y1, x0:x1] = cv2.merge(list(planes))
     return out
+
+
+def _upsampled(layers: torch.Tensor, side: int) -> torch.Tensor:
+    """(1, C, S, S) -> (1, C, side, side) bilinear with half-pixel centres
+    (``F.interpolate(..., align_corners=False)``); for a tensor no gradient flows through, by
+    OpenCV's ``resize``, a plane at a time: the same values to float rounding, a fifth of the
+    time (256 -> 527 px, six planes: 0.9 against 4.2 ms)."""
+    if not plain(layers):
+        return F.interpolate(layers, size=(side, side), mode="bilinear", align_corners=False)
+    planes = layers[0].contiguous().numpy()
+    up = np.empty((len(planes), side, side), np.float32)
+    for plane, out in zip(planes, up, strict=True):  # one plane at a time: channels first
+        cv2.resize(plane, (side, side), dst=out, interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(up)[None]
 
 
 def warp_crop(warp: WarpResult) -> np.ndarray:
