@@ -121,6 +121,26 @@ class WarpResult:
         return {**self.__dict__, "_image": self.image}
 
 
+def warp_frames(warp: WarpResult) -> list[WarpResult]:
+    """A batch's warp result -> one per frame (views of its tensors; the crop images are drawn
+    for the whole batch when the first is read). Without ``model_meshes`` or ``shading``."""
+    B = warp.overlay.shape[0]
+    if B == 1:
+        return [warp]
+    f = warp.fragments
+    return [WarpResult(image=functools.partial(_frame_image, warp, i),
+                       coords_src_from_out=warp.coords_src_from_out[i:i + 1],
+                       overlay=warp.overlay[i:i + 1], overlay_weight=warp.overlay_weight[i:i + 1],
+                       fragments=Fragments(f.pix_to_face[i:i + 1], f.bary[i:i + 1],
+                                           f.zbuf[i:i + 1]),
+                       face_mask=warp.face_mask[i:i + 1], verts=warp.verts[i:i + 1],
+                       coeffs=warp.coeffs.index(i)) for i in range(B)]
+
+
+def _frame_image(warp: WarpResult, i: int) -> torch.Tensor:
+    return warp.image[i:i + 1]
+
+
 def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoefficients
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Re-enacted positions of every warp vertex: (B, V + K + R + Nb, 3), and the face's (B, V, 3)."""

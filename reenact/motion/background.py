@@ -176,6 +176,9 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
         behind = behind.expand(B, -1, -1, -1).clone()
         behind[b, :, y, x] = torch.lerp(seen[:3].T, plate[0, :, y, x].T,
                                         smoothstep(seen[3:].T, *PLATE_RAMP))
+        still_frames = [i for i, x in enumerate(sheets) if x is None]
+        if still_frames:  # in a batch, the frames with no sheet keep the photo's own
+            use[still_frames], behind[still_frames] = still.use.to(dtype), still.behind.to(dtype)
     fast = usable_kernels() if dtype == torch.float32 and plain(coords, person) else None
     if fast is not None:  # the same selects compiled (reenact.render.compiled), bitwise equal
         return tuple(torch.from_numpy(a) for a in fast.select_layers(

@@ -278,9 +278,14 @@ def rigid_iris(coords: torch.Tensor, at: tuple[torch.Tensor, ...], which: torch.
         c_out = out[:, centre]  # (B, 2)
         radius = (out[:, list(ring)] - c_out[:, None]).norm(dim=-1).mean(1).clamp(min=1e-3)
         v_out, v_src = out[:, inner] - out[:, outer], src[0, inner] - src[0, outer]
-        factor = torch.complex(v_src[0], v_src[1]) / torch.complex(v_out[:, 0], v_out[:, 1])
+        # (in real arithmetic: torch's complex division rounds a batch's frames differently
+        # from one frame's)
+        norm = (v_out * v_out).sum(-1)  # (B,)
+        fr = (v_src[0] * v_out[:, 0] + v_src[1] * v_out[:, 1]) / norm
+        fi = (v_src[1] * v_out[:, 0] - v_src[0] * v_out[:, 1]) / norm
         d = p[sel] - c_out[bs]
-        moved = torch.view_as_real(torch.complex(d[:, 0], d[:, 1]) * factor[bs]) + src[0, centre]
+        moved = torch.stack([d[:, 0] * fr[bs] - d[:, 1] * fi[bs],
+                             d[:, 0] * fi[bs] + d[:, 1] * fr[bs]], -1) + src[0, centre]
         w = 1 - smoothstep(d.norm(dim=-1) / radius[bs], *IRIS_RIGID)
         if openings is not None:
             S = openings.shape[-1]

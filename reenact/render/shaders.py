@@ -56,6 +56,8 @@ def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "bord
     """Bilinear sampling of ``image`` (B, C, H, W) at absolute pixel coordinates ``coords``
     (B, Ho, Wo, 2) in (x, y) order (pixel centres at +0.5, see reenact.geometry)."""
     H, W = image.shape[-2:]
+    if image.shape[0] == 1 and coords.shape[0] > 1:  # one image for a batch of flows
+        image = image.expand(coords.shape[0], -1, -1, -1)
     scale = coords.new_tensor([2.0 / W, 2.0 / H])
     grid = coords * scale - 1.0
     return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=padding,

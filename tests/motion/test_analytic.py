@@ -156,3 +156,41 @@ def test_a_crop_drawn_when_read_equals_one_drawn_at_once(astronaut):
     torch.testing.assert_close(copied.image, now.image, rtol=0, atol=0)
     replaced = dataclasses.replace(later, image=now.image * 0)
     assert float(replaced.image.abs().max()) == 0.0
+
+
+def test_frames_warped_in_one_batch_equal_frames_warped_one_at_a_time(astronaut):
+    # the frame path warps a file's frames four at a time (reenact.pipeline.WARP_BATCH): each
+    # must come out bit for bit as alone, whatever the others show (a turn, a mouth opened with
+    # the driver's interior, a closed eye, a head moved off its background)
+    from reenact.face.base import FaceCoefficients
+    from reenact.motion.analytic import warp_frames
+    from reenact.pipeline import _batched
+
+    r, src = astronaut
+    head = r.model.head_vertices(src.coeffs.identity, src.coeffs.expression)[0]
+    lower = torch.from_numpy(np.r_[r.model.topology.regions["inner_lip"]])
+    opened = head.clone()
+    opened[lower[opened[lower, 1] > opened[13, 1]], 1] += 0.25
+    shut = head.clone()
+    upper = [246, 161, 160, 159, 158, 157, 173]
+    shut[upper, 1] += 0.85 * (shut[145, 1] - shut[159, 1])
+    moved = src.coeffs.replace(translation=src.coeffs.translation + torch.tensor(
+        [[40.0, 10.0, 0.0]], dtype=src.coeffs.translation.dtype))  # crop pixels
+    nudged = src.coeffs.translation + torch.tensor([[4.0, 2.0, 0.0]], dtype=moved.scale.dtype)
+    frames = [moved, src.coeffs.replace(expression=opened.reshape(1, -1) - src.coeffs.identity,
+                                        translation=nudged),  # too little for a sheet
+              src.coeffs.replace(expression=shut.reshape(1, -1) - src.coeffs.identity),
+              _turn(src, 25.0)]
+    mouths = [None, (torch.rand(1, 3, 24, 48, generator=torch.Generator().manual_seed(0)),
+                     torch.tensor([0.8])), None, None]
+    batch = warp_frames(analytic_warp(src.scene, r.model, FaceCoefficients.cat(frames),
+                                      driver_mouth=_batched(mouths), draw_later=True))
+    assert len(batch) == 4
+    for c, mouth, together in zip(frames, mouths, batch, strict=True):
+        alone = analytic_warp(src.scene, r.model, c, driver_mouth=mouth)
+        for name in ("image", "coords_src_from_out", "overlay", "overlay_weight", "face_mask"):
+            torch.testing.assert_close(getattr(together, name), getattr(alone, name), rtol=0,
+                                       atol=0, msg=name)
+        torch.testing.assert_close(together.coeffs.rotation, alone.coeffs.rotation, rtol=0,
+                                   atol=0)
+        torch.testing.assert_close(together.fragments.bary, alone.fragments.bary, rtol=0, atol=0)
