@@ -56,11 +56,11 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     remove_stale_parts(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.{PART_TAG}-{os.getpid()}-",
                                suffix=f".part{target.suffix}", dir=target.parent)
-    os.close(fd)
     tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
+    try:  # from the moment the part file exists
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp_path, target)

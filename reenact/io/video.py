@@ -180,9 +180,14 @@ class VideoWriter:
 
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
-        self._container = av.open(str(tmp), mode="w", format="mp4")
-        if self.marking is not None:
-            self._container.metadata.update(self.marking.video_tags())
+        try:
+            self._container = av.open(str(tmp), mode="w", format="mp4")
+            if self.marking is not None:
+                self._container.metadata.update(self.marking.video_tags())
+        except BaseException as exc:  # SIGTERM or Ctrl-C here: no __exit__ would remove the
+            # part file, which had just appeared
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def write(self, frame: np.ndarray, time: float | None = None) -> None:

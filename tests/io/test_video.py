@@ -129,3 +129,19 @@ def test_training_imports_no_pyav():
             "print('av' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_interrupt_while_the_writer_opens_leaves_no_part_file(tmp_path, monkeypatch):
+    # SIGTERM (raised like Ctrl-C) landing just after the part file appeared, while the
+    # container opened, left it behind: the with-block had not begun, so no __exit__ ran
+    import av
+
+    def interrupted(*args, **kwargs):
+        assert len(list(tmp_path.iterdir())) == 1  # the part file is there by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(av, "open", interrupted)
+    writer = VideoWriter(tmp_path / "o.mp4", 25)  # kept alive, as the traceback's frames keep it
+    with pytest.raises(KeyboardInterrupt):
+        writer.__enter__()
+    assert list(tmp_path.iterdir()) == []
