@@ -262,24 +262,28 @@ class Reenactor:
             return Frame(index=i, image=image, warp=warp, driving=frame, driving_box=box,
                          face_found=found, time=None if times is None else times[i])
 
-        steps = enumerate(self._steps(source, driving.frames, driving.fps, driving.is_video,
-                                      driving.reference, driving.name, driving.live))
-        if driving.live:  # a camera: each frame out as soon as it is made, no later
-            for i, step in steps:
-                yield finish(i, *step)
-            return
-        # a file: each frame's paste-back runs in a thread of its own while the next frame is
-        # warped (torch releases the GIL), so the second core, which the tracking thread leaves
-        # mostly idle, does it
-        with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose",
-                                initializer=lower_priority) as pool:
-            pending: deque[Future] = deque()
-            for i, step in steps:
-                pending.append(pool.submit(finish, i, *step))
-                if len(pending) > WARP_BATCH:  # a batch pasted while the next is warped
+        made = self._steps(source, driving.frames, driving.fps, driving.is_video,
+                           driving.reference, driving.name, driving.live)
+        try:
+            if driving.live:  # a camera: each frame out as soon as it is made, no later
+                for i, step in enumerate(made):
+                    yield finish(i, *step)
+                return
+            # a file: each frame's paste-back runs in a thread of its own while the next frames
+            # are warped (torch releases the GIL)
+            with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose",
+                                    initializer=lower_priority) as pool:
+                pending: deque[Future] = deque()
+                for i, step in enumerate(made):
+                    pending.append(pool.submit(finish, i, *step))
+                    if len(pending) > WARP_BATCH:  # a batch pasted while the next is warped
+                        yield pending.popleft().result()
+                while pending:
                     yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        finally:  # stopped early (an error, SIGTERM, a consumer gone): the tracking thread
+            # stops now, not whenever the frames are collected; one left inside mediapipe
+            # aborted the interpreter's exit ("FATAL: exception not rethrown")
+            made.close()
 
     def drive(self, source: Source, frames: Iterable[np.ndarray], fps: float = 25.0,
               is_video: bool = True, reference: np.ndarray | None = None,

@@ -88,3 +88,26 @@ def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(sam
     for threaded, in_turn in zip(made[False], made[True], strict=True):
         np.testing.assert_array_equal(threaded, in_turn)
 
+
+
+def test_an_error_mid_file_stops_the_tracking_thread_before_it_leaves_run(samples, monkeypatch):
+    # a caller's handler keeps the error's traceback, and with it run's frame: the tracking
+    # thread left running inside mediapipe aborted the interpreter's exit (SIGTERM in animate)
+    photo, driver = samples["astronaut"], samples["grace_hopper"]
+    r = Reenactor(AnimateConfig())
+    src = r.prepare_source(photo)
+    clip = [np.roll(driver, s, axis=1) for s in range(0, 120, 3)]  # more than the queue holds
+    pasted, compose = [], Reenactor.compose
+
+    def failing(self, source, warp):
+        pasted.append(1)
+        if len(pasted) == 2:
+            raise KeyboardInterrupt  # as SIGTERM is raised, in the thread that waits on it
+        return compose(self, source, warp)
+
+    monkeypatch.setattr(Reenactor, "compose", failing)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        for _ in r.run(src, Driving(list(clip), True, 25.0, None, "d")):
+            pass
+    assert caught.value.__traceback__ is not None  # still held here
+    assert [t.name for t in threading.enumerate() if t.name.startswith("reenact-")] == []

@@ -173,7 +173,14 @@ def write_animation(reenactor: Reenactor, src: Source, driving: Driving, out: Pa
     ``watermark`` is off, in its pixels, atomically, with a progress bar on ``console`` and
     ``progress(done, total)`` per frame (total 0: not known); returns notes for the user.
     ``signing``: a ``reenact.io.credentials.SigningKey`` to embed signed C2PA credentials."""
-    frames = reenactor.run(src, driving)
+    # closed on the way out, whatever stops it: its threads stop before the process exits
+    with contextlib.closing(reenactor.run(src, driving)) as frames:
+        return _write_frames(frames, driving, out, reenactor, signing, console, progress,
+                             watermark)
+
+
+def _write_frames(frames, driving, out, reenactor, signing, console, progress, watermark
+                  ) -> list[str]:
     mark = marking(reenactor.config.model, watermark=watermark)  # every output says synthetic
     if not driving.is_video:
         image = next(frames).image
