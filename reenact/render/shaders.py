@@ -66,12 +66,22 @@ def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "bord
 
 def resize_bilinear(image: torch.Tensor, size: int) -> torch.Tensor:
     """``F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)``; for a
-    (B, C, h, w) CPU tensor without gradients (``plain``) and C <= 4 by OpenCV: the same
-    half-pixel convention and values (to rounding), three to five times faster on the per-frame
-    flows and masks."""
+    (B, C, h, w) CPU tensor without gradients (``plain``) by OpenCV: the same half-pixel
+    convention and values (to rounding), three to five times faster on the per-frame flows and
+    masks. Up to 4 channels are resized interleaved in one call (the result channels-last in
+    memory); more a plane at a time into a channels-first result (paste-back's six or seven
+    layers: 0.9 against 4.2 ms at 256 -> 527 px; interleaved, OpenCV's channels-last result
+    slowed the operations after it)."""
     C = image.shape[1]
-    if not plain(image) or C > 4:
+    if not plain(image):
         return F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+    if C > 4:
+        planes = image.contiguous().numpy()
+        out = np.empty((image.shape[0], C, size, size), planes.dtype)
+        for plane, into in zip(planes.reshape(-1, *image.shape[-2:]),
+                               out.reshape(-1, size, size), strict=True):
+            cv2.resize(plane, (size, size), dst=into, interpolation=cv2.INTER_LINEAR)
+        return torch.from_numpy(out)
     planes = image.permute(0, 2, 3, 1).numpy()  # (B, h, w, C)
     out = np.stack([cv2.resize(np.ascontiguousarray(p), (size, size), interpolation=cv2.INTER_LINEAR)
                     .reshape(size, size, C) for p in planes])
