@@ -549,7 +549,8 @@ class Reenactor:
         else:
             if source.paste is None:
                 source.paste = paste_geometry(source.frame, source.box, self.config.size)
-            out = paste_back(source.frame, source.box, warp, source.paste)
+            with without_waiting():  # one frame pasted sooner than numba loads
+                out = paste_back(source.frame, source.box, warp, source.paste)
         self.report.add("compose", t)
         return out
 

@@ -32,6 +32,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry import pixel_centres
+from reenact.geometry.fastpath import plain
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import background_layers
 from reenact.motion.completion import (
@@ -57,6 +58,7 @@ from reenact.motion.eyes import (
 )
 from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
+from reenact.render.compiled import usable_kernels
 from reenact.render.shaders import interpolate_pixels, resize_bilinear, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
@@ -529,7 +531,15 @@ def _crop_image(scene: SourceScene, coords: torch.Tensor, overlay: torch.Tensor,
     """(B, 3, S, S) the warp's crop: the photo's crop sampled through ``coords``, the overlay
     over it, and at ``rim_pixels`` (b, y, x, the extension's flow there (n, 2), the rim's weight
     (n,)) faded into what the extension would show there."""
-    image = torch.lerp(sample_image(scene.image32, coords), overlay, weight)
+    fast = None
+    if plain(coords, overlay, weight) and coords.dtype == overlay.dtype == weight.dtype == \
+            scene.image32.dtype == torch.float32:
+        fast = usable_kernels()
+    if fast is not None:  # the same pixels in one compiled pass (reenact.render.compiled)
+        image = torch.from_numpy(fast.sample_over(scene.image32[0].numpy(), coords.numpy(),
+                                                  overlay.numpy(), weight.numpy()))
+    else:
+        image = torch.lerp(sample_image(scene.image32, coords), overlay, weight)
     rb, ry, rx, rim_coords, rim = rim_pixels
     if len(rb):
         at = rim_coords[None, None].float()  # (1, 1, n, 2)

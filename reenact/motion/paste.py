@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 import torch
 
+from reenact.geometry.fastpath import plain
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import WarpResult
+from reenact.render.compiled import usable_kernels
 from reenact.render.shaders import resize_bilinear, sample_image
 from reenact.tracking.crop import CropBox
 
@@ -95,6 +97,12 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
         up = resize_bilinear(layers.float(), side)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
     else:
         up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
+    out = frame.copy()
+    fast = usable_kernels() if plain(up) and up.dtype == geo.frame.dtype == torch.float32 else None
+    if fast is not None:  # the same pixels in one compiled pass (reenact.render.compiled)
+        fast.paste(up[0].numpy(), geo.frame[0].numpy(), (x0, y0), (box.x0, box.y0), k,
+                   geo.feather[0, 0].numpy(), out[y0:y1, x0:x1])
+        return out
     coords_full = up[:, :2].permute(0, 2, 3, 1) / k + torch.tensor([box.x0, box.y0])
     warped = sample_image(geo.frame, coords_full)
     mixed = torch.lerp(warped, up[:, 2:5], up[:, 5:6])
@@ -104,7 +112,6 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     for rows, cols in geo.band:  # the photo fades in where the feather is below 1
         mixed[..., rows, cols] = torch.lerp(below[..., rows, cols], mixed[..., rows, cols],
                                             geo.feather[..., rows, cols])
-    out = frame.copy()
     # to bytes, channels first, then interleaved by OpenCV (copying the float tensor
     # transposed took three times as long)
     planes = mixed[0].mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()

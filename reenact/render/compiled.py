@@ -1,4 +1,5 @@
-"""The rasterizer's and the barycentric interpolation's loops, compiled by numba.
+"""The rasterizer's, the barycentric interpolation's and the per-pixel sampling's loops, compiled
+by numba.
 
 The torch rasterizer (``reenact.render.rasterizer``) enumerates every triangle's candidate pixels
 with some thirty tensor operations a call; on the per-frame path of ``reenact animate`` (a
@@ -6,7 +7,11 @@ with some thirty tensor operations a call; on the per-frame path of ``reenact an
 loops compiled run five times faster. They do the same float32 arithmetic in the same order (the
 edge functions as ``_edge_table`` and ``_inside`` write them, the nearest depth winning and the
 largest triangle id among equal depths), so the results are bitwise equal to the torch path
-(``tests/test_rasterizer.py`` compares them). numba compiles them once and caches the machine code
+(``tests/render/test_rasterizer.py`` compares them). Paste-back's pixels and the warp's crop
+(``paste``, ``sample_over``) are each one pass over the pixels where torch makes five or six over
+whole images: ``grid_sample``'s and ``lerp``'s arithmetic with the fused multiply-adds torch's
+CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ulp, or a level in
+bytes, for another CPU's build). numba compiles them once and caches the machine code
 beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
@@ -42,11 +47,40 @@ def _load():
         return None
     try:
         import numba
-        compiled = [numba.njit(cache=True, nogil=True)(f)
-                    for f in (_rasterize, _interpolate, _select_layers)]
+        jit = numba.njit(cache=True, nogil=True)
+        # the helpers the sampling kernels call, compiled in place of their Python versions
+        globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
+            _lerp, _corners, _bilinear)})
+        compiled = [jit(f) for f in (_rasterize, _interpolate, _select_layers)]
+        # one signature each (any memory layout), so views and copies share one compilation
+        compiled += [numba.njit(signature, cache=True, nogil=True)(f) for f, signature in (
+            (_paste, "void(f4[:, :, :], f4[:, :, :], i8, i8, f4, f4, f4, f4[:, :], u1[:, :, :])"),
+            (_sample_over, "void(" + ", ".join(["f4[:, :, :]"] + ["f4[:, :, :, :]"] * 4) + ")"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
+
+
+def _fused_multiply_add():
+    """float32 ``fma(a, b, c)`` (LLVM's intrinsic) for the compiled loops: torch's CPU kernels
+    for ``grid_sample`` and ``lerp`` round a product and a sum once, and the same bits need the
+    same."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        def codegen(context, builder, signature, args):
+            f = ir.FloatType()
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]),
+                                                "llvm.fma.f32")
+            return builder.call(fn, args)
+
+        return types.float32(types.float32, types.float32, types.float32), codegen
+
+    return fma
 
 
 def load_in_background() -> None:
@@ -79,9 +113,10 @@ def usable_kernels():
 
 
 class _Kernels:
-    def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel):
+    def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel, paste_kernel,
+                 sample_over_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
-        self._select = select_kernel
+        self._select, self._paste, self._sample_over = select_kernel, paste_kernel, sample_over_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,6 +158,99 @@ class _Kernels:
         weight = np.empty((B, 1, S, S), np.float32)
         self._select(near, person, coords, at, use, behind, plate, out, overlay, weight)
         return out, overlay, weight
+
+
+    def paste(self, layers: np.ndarray, photo: np.ndarray, region: tuple[int, int],
+              box: tuple[float, float], k: float, feather: np.ndarray, out: np.ndarray) -> None:
+        """``reenact.motion.paste.paste_back``'s pixels, float32, into ``out`` (h, w, 3) uint8 (a
+        view of the output frame at ``region``'s corner (x0, y0)): ``photo`` (3, H, W) sampled
+        through the flow ``layers[:2]`` (crop pixels, (6 or 7, h, w)) scaled by 1 / ``k`` and moved
+        to the ``box``'s corner, the overlay ``layers[2:5]`` over it by ``layers[5]``, times the
+        shading ``layers[6]`` if given, faded into the photo where ``feather`` (h, w) is below 1,
+        to bytes as ``(v * 255 + 0.5)`` clamped and truncated."""
+        f32 = np.float32
+        self._paste(layers, photo, region[0], region[1], f32(box[0]), f32(box[1]), f32(k),
+                    feather, out)
+
+    def sample_over(self, photo: np.ndarray, coords: np.ndarray, overlay: np.ndarray,
+                    weight: np.ndarray) -> np.ndarray:
+        """``torch.lerp(sample_image(photo[None], coords), overlay, weight)``, float32: ``photo``
+        (3, H, W), ``coords`` (B, S, S, 2), ``overlay`` (B, 3, S, S), ``weight`` (B, 1, S, S)
+        -> (B, 3, S, S)."""
+        out = np.empty(overlay.shape, np.float32)
+        self._sample_over(photo, coords, overlay, weight, out)
+        return out
+
+
+def _fma(a, b, c):
+    """a * b + c rounded once (its Python stand-in; ``_load`` compiles LLVM's in its place)."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+def _lerp(a, b, w):
+    """``torch.lerp(a, b, w)`` as its CPU kernel computes it: from the nearer end, one fused
+    multiply-add."""
+    d = b - a
+    if abs(w) < np.float32(0.5):
+        return _fma(w, d, a)
+    return _fma(w - np.float32(1.0), d, b)
+
+
+def _corners(x, y, H, W):
+    """Where ``F.grid_sample(..., "bilinear", padding_mode="border", align_corners=False)``
+    reads an (H, W) image at the absolute pixel coordinates (x, y) (pixel centres at +0.5), in
+    the order and roundings of ``reenact.render.shaders.sample_image`` and torch's CPU kernel:
+    x * 2 / W - 1 to [-1, 1], back with one fused multiply-add, clamped to the border. Returns
+    the corners' columns and rows and their weights (nw, ne, sw, se); a corner past the last
+    row or column has weight 0 (its index is clamped)."""
+    f32 = np.float32
+    one, zero = f32(1.0), f32(0.0)
+    gx, gy = x * f32(2.0 / W) - one, y * f32(2.0 / H) - one
+    x = min(max(_fma(gx + one, f32(W) / f32(2.0), f32(-0.5)), zero), f32(W - 1))
+    y = min(max(_fma(gy + one, f32(H) / f32(2.0), f32(-0.5)), zero), f32(H - 1))
+    xw, yn = np.floor(x), np.floor(y)
+    w, n = x - xw, y - yn
+    e, s = one - w, one - n
+    ix, iy = int(xw), int(yn)
+    return ix, min(ix + 1, W - 1), iy, min(iy + 1, H - 1), s * e, s * w, n * e, n * w
+
+
+def _bilinear(image, c, corners):
+    """Channel ``c`` of ``image`` (C, H, W) at ``_corners``, summed as torch's kernel sums."""
+    x0, x1, y0, y1, nw, ne, sw, se = corners
+    return _fma(image[c, y1, x1], se, _fma(image[c, y1, x0], sw, _fma(
+        image[c, y0, x1], ne, image[c, y0, x0] * nw)))
+
+
+def _paste(layers, photo, x0, y0, bx, by, k, feather, out):
+    """See ``kernels().paste``."""
+    f32 = np.float32
+    one, half, zero, top = f32(1.0), f32(0.5), f32(0.0), f32(255.0)
+    shaded = layers.shape[0] > 6
+    H, W = photo.shape[1], photo.shape[2]
+    for i in range(layers.shape[1]):
+        for j in range(layers.shape[2]):
+            at = _corners(layers[0, i, j] / k + bx, layers[1, i, j] / k + by, H, W)
+            alpha, fade = layers[5, i, j], feather[i, j]
+            for c in range(3):
+                v = _lerp(_bilinear(photo, c, at), layers[2 + c, i, j], alpha)
+                if shaded:
+                    v = v * layers[6, i, j]
+                if fade < one:
+                    v = _lerp(photo[c, y0 + i, x0 + j], v, fade)
+                out[i, j, c] = np.uint8(min(max(v * top + half, zero), top))
+
+
+def _sample_over(photo, coords, overlay, weight, out):
+    """See ``kernels().sample_over``."""
+    H, W = photo.shape[1], photo.shape[2]
+    for b in range(coords.shape[0]):
+        for i in range(coords.shape[1]):
+            for j in range(coords.shape[2]):
+                at = _corners(coords[b, i, j, 0], coords[b, i, j, 1], H, W)
+                for c in range(3):
+                    out[b, c, i, j] = _lerp(_bilinear(photo, c, at), overlay[b, c, i, j],
+                                            weight[b, 0, i, j])
 
 
 def _rasterize(verts, faces, H, W, eps, pix_to_face, zbuf, bary):

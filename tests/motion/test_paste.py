@@ -1,15 +1,20 @@
 """Paste-back's shortcuts give the picture its plain formula gives: the feather's band, the
-layers upsampled by OpenCV, the bytes interleaved by OpenCV."""
+layers upsampled by OpenCV, the bytes interleaved by OpenCV, the pixels drawn in one compiled
+pass (and the warp's crop drawn so)."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+import reenact.motion.paste as paste_module
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
 from reenact.motion.paste import paste_back, paste_geometry
 from reenact.pipeline import Reenactor
+from reenact.render.compiled import kernels
 from reenact.render.shaders import sample_image
 from reenact.tracking.crop import CropBox
 
@@ -61,3 +66,52 @@ def test_paste_back_gives_what_its_plain_formula_gives(samples):
     diff = np.abs(got - want)
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
     assert (np.abs(got - src.frame.astype(int)).max(-1) > 8).mean() > 0.02  # the head turned
+
+
+def _layers(S, g, shaded):
+    """A warp's layers with what the compiled pass must get right: a flow running past the
+    photo's border (clamped), overlay weights of exactly 0, 1 and 0.5 and between (both halves
+    of torch.lerp's formula), a shading factor."""
+    coords = torch.rand(1, S, S, 2, generator=g) * (S + 40) - 20
+    weight = torch.rand(1, 1, S, S, generator=g)
+    weight[..., : S // 4, :] = 0.0
+    weight[..., S // 4: S // 3, :] = 1.0
+    weight[..., S // 3, :] = 0.5
+    return SimpleNamespace(coords_src_from_out=coords, overlay=torch.rand(1, 3, S, S, generator=g),
+                           overlay_weight=weight,
+                           shading=torch.rand(1, 1, S, S, generator=g) + 0.5 if shaded else None)
+
+
+@pytest.mark.parametrize("box", [CropBox(40, 30, 64), CropBox(41.25, 29.5, 60.5),
+                                 CropBox(10, 12, 40)])
+@pytest.mark.parametrize("shaded", [False, True])
+def test_the_compiled_paste_gives_torchs_pixels(monkeypatch, box, shaded):
+    # paste-back's pixels in one compiled pass (reenact.render.compiled) against its torch
+    # operations: bit for bit on this machine (the same float32 roundings, fused multiply-adds
+    # where torch's kernels fuse them); allowed 1 level where another CPU's torch rounds a sum
+    # apart
+    assert kernels() is not None, "numba is a dependency: the compiled loops must load"
+    g = torch.Generator().manual_seed(int(box.side * 4) + shaded)
+    frame = (torch.rand(70, 90, 3, generator=g) * 255).byte().numpy()
+    warp = _layers(32, g, shaded)
+    fast = paste_back(frame, box, warp)
+    monkeypatch.setattr(paste_module, "usable_kernels", lambda: None)
+    ref = paste_back(frame, box, warp)
+    assert not np.array_equal(ref, frame)
+    diff = np.abs(fast.astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
+    assert np.array_equal(fast[:, 70:], frame[:, 70:]) or box.x0 + box.side > 70  # outside kept
+
+
+def test_the_compiled_crop_gives_torchs_pixels():
+    # the warp's crop, lerp(sample(photo, flow), overlay, weight), compiled: as torch's (float32,
+    # to an ulp where another CPU's torch rounds a sum apart)
+    g = torch.Generator().manual_seed(5)
+    photo = torch.rand(1, 3, 48, 40, generator=g)
+    layers = [_layers(36, g, False) for _ in range(3)]
+    coords = torch.cat([w.coords_src_from_out for w in layers])
+    overlay = torch.cat([w.overlay for w in layers])
+    weight = torch.cat([w.overlay_weight for w in layers])
+    fast = kernels().sample_over(photo[0].numpy(), coords.numpy(), overlay.numpy(), weight.numpy())
+    ref = torch.lerp(sample_image(photo, coords), overlay, weight)
+    torch.testing.assert_close(torch.from_numpy(fast), ref, rtol=0, atol=1e-6)
