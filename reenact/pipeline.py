@@ -362,40 +362,39 @@ class Reenactor:
                             detail = ExpressionDetail(frame, face.points)
                         folds = detail(frame, face.points)
                 ref = ref if ref is not None else last
-                # last: held when no face
-                mixed = self._mix(source, last, ref, motion, options)
                 self.report.add("fit+mix", t)
                 self.report.frames += 1
-            batch.append(_Fitted(frame, box, face is not None, mixed.coeffs, mixed.meshes,
-                                 driver_mouth, folds))
+            # last: held when no face; mixed with the batch (_warped)
+            batch.append(_Fitted(frame, box, face is not None, last, ref, driver_mouth, folds))
             if len(batch) == (1 if live else WARP_BATCH):
-                yield from self._warped(source, batch)
+                yield from self._warped(source, batch, motion, options)
                 batch = []
-        yield from self._warped(source, batch)
+        yield from self._warped(source, batch, motion, options)
         if self.report.frames and len(self.report.missing_face_frames) == self.report.frames:
             # nothing moved the photo: an error, not the photo unchanged (a landscape, a wall)
             raise InputError(f"{name}: no face found in " + (
                 f"any of its {self.report.frames} frames" if is_video else "the image"))
 
-    def _warped(self, source: Source, batch: list["_Fitted"]
+    def _warped(self, source: Source, batch: list["_Fitted"], motion: str, options: MixOptions
                 ) -> Iterator[tuple[np.ndarray, CropBox | None, bool, WarpResult]]:
-        """The fitted frames warped in one call, then each one's own steps (its model's meshes,
-        shading, the refiner): a batch's frames share each operation's fixed cost, which at 256
-        px is half a frame's warp (bitwise the frames warped one at a time)."""
+        """The fitted frames mixed and warped in one call each, then each one's own steps (its
+        model's meshes, shading, the refiner): a batch's frames share each operation's fixed
+        cost, which at 256 px is half a frame's warp (bitwise the frames one at a time)."""
         if not batch:
             return
         cfg, t, done = self.config, time.perf_counter(), []
         with torch.inference_mode(self.transfer is None):
+            coeffs, meshes = self._mixed(source, batch, motion, options)
+            t = self.report.add("fit+mix", t)
             with without_waiting():
                 # the crop is drawn where it is read: never for a frame pasted into the photo,
                 # by the paste-back's thread for a crop
                 warps = warp_frames(analytic_warp(
-                    source.scene, self.model, FaceCoefficients.cat([f.coeffs for f in batch]),
-                    mouth_fill=cfg.mouth_fill, driver_mouth=_batched([f.mouth for f in batch]),
-                    draw_later=True))
-            for f, warp in zip(batch, warps, strict=True):
-                if f.meshes is not None:
-                    warp = dataclasses.replace(warp, model_meshes=f.meshes)
+                    source.scene, self.model, coeffs, mouth_fill=cfg.mouth_fill,
+                    driver_mouth=_batched([f.mouth for f in batch]), draw_later=True))
+            for f, warp, m in zip(batch, warps, meshes, strict=True):
+                if m is not None:
+                    warp = dataclasses.replace(warp, model_meshes=m)
                 if f.folds is not None:
                     shade = shading(f.folds, warp.fragments, source.scene.faces)
                     warp = dataclasses.replace(warp, image=(warp.image * shade).clamp(0, 1),
@@ -473,6 +472,19 @@ class Reenactor:
             if chosen is not None and chosen[0] > 0:
                 opened = dataclasses.replace(opened, reference=chosen[1])
         return opened
+
+    def _mixed(self, source: Source, batch: list["_Fitted"], motion: str, options: MixOptions
+               ) -> tuple[FaceCoefficients, list]:
+        """The batch's re-enacted coefficients (B) and each frame's model meshes (or None). Frames
+        driven against one reference are mixed in one call: the mix is a hundred small tensor
+        operations, so four frames take little more than one (bitwise each frame alone); a
+        FLAME / BFM fit, or a frame before the first driving face, is mixed alone."""
+        ref = batch[0].ref
+        if self.transfer is None and all(f.drv is not None and f.ref is ref for f in batch):
+            drv = batch[0].drv if len(batch) == 1 else FaceCoefficients.cat([f.drv for f in batch])
+            return self._mix(source, drv, ref, motion, options).coeffs, [None] * len(batch)
+        mixed = [self._mix(source, f.drv, f.ref, motion, options) for f in batch]
+        return FaceCoefficients.cat([m.coeffs for m in mixed]), [m.meshes for m in mixed]
 
     def _mix(self, source: Source, drv: FaceCoefficients | None, ref: FaceCoefficients | None,
              motion: str, options: MixOptions) -> Reenacted:
@@ -564,13 +576,13 @@ class Reenactor:
 
 @dataclass(frozen=True)
 class _Fitted:
-    """A driving frame fitted and mixed, waiting for its batch's warp."""
+    """A driving frame fitted, waiting for its batch's mix and warp."""
 
     frame: np.ndarray
     box: CropBox | None
     found: bool
-    coeffs: FaceCoefficients
-    meshes: object  # the model's meshes (--face-model flame / bfm) or None
+    drv: FaceCoefficients | None  # the driving face (smoothed; held while none is found)
+    ref: FaceCoefficients | None  # the reference it moves from (None: no face seen yet)
     mouth: tuple[torch.Tensor, torch.Tensor] | None  # the driver's mouth interior, its weight
     folds: object  # the driver's expression folds (--detail) or None
 
