@@ -163,7 +163,9 @@ class _Kernels:
     def paste(self, layers: np.ndarray, photo: np.ndarray, region: tuple[int, int],
               box: tuple[float, float], k: float, feather: np.ndarray, out: np.ndarray) -> None:
         """``reenact.motion.paste.paste_back``'s pixels, float32, into ``out`` (h, w, 3) uint8 (a
-        view of the output frame at ``region``'s corner (x0, y0)): ``photo`` (3, H, W) sampled
+        view of the output frame at ``region``'s corner (x0, y0), holding the photo's bytes, which
+        ``photo`` holds divided by 255; a pixel the warp leaves as it is is not written):
+        ``photo`` (3, H, W) sampled
         through the flow ``layers[:2]`` (crop pixels, (6 or 7, h, w)) scaled by 1 / ``k`` and moved
         to the ``box``'s corner, the overlay ``layers[2:5]`` over it by ``layers[5]``, times the
         shading ``layers[6]`` if given, faded into the photo where ``feather`` (h, w) is below 1,
@@ -218,6 +220,8 @@ def _corners(x, y, H, W):
 def _bilinear(image, c, corners):
     """Channel ``c`` of ``image`` (C, H, W) at ``_corners``, summed as torch's kernel sums."""
     x0, x1, y0, y1, nw, ne, sw, se = corners
+    if nw == np.float32(1.0):  # on a pixel's centre (a still background): the sum is the pixel
+        return image[c, y0, x0]
     return _fma(image[c, y1, x1], se, _fma(image[c, y1, x0], sw, _fma(
         image[c, y0, x1], ne, image[c, y0, x0] * nw)))
 
@@ -232,6 +236,9 @@ def _paste(layers, photo, x0, y0, bx, by, k, feather, out):
         for j in range(layers.shape[2]):
             at = _corners(layers[0, i, j] / k + bx, layers[1, i, j] / k + by, H, W)
             alpha, fade = layers[5, i, j], feather[i, j]
+            if alpha == zero and not shaded and at[4] == one and at[0] == x0 + j and \
+                    at[2] == y0 + i:  # the pixel's own centre, nothing over it: its own bytes
+                continue  # (which ``out`` holds; each byte / 255 comes back to itself)
             for c in range(3):
                 v = _lerp(_bilinear(photo, c, at), layers[2 + c, i, j], alpha)
                 if shaded:

@@ -70,9 +70,15 @@ def test_paste_back_gives_what_its_plain_formula_gives(samples):
 
 def _layers(S, g, shaded):
     """A warp's layers with what the compiled pass must get right: a flow running past the
-    photo's border (clamped), overlay weights of exactly 0, 1 and 0.5 and between (both halves
-    of torch.lerp's formula), a shading factor."""
+    photo's border (clamped), rows left where they are and rows moved by whole pixels under no
+    overlay (on pixel centres: the pass reads the pixel, or leaves the photo's own bytes),
+    overlay weights of exactly 0, 1 and 0.5 and between (both halves of torch.lerp's formula),
+    a shading factor."""
     coords = torch.rand(1, S, S, 2, generator=g) * (S + 40) - 20
+    n = S // 8
+    ys, xs = torch.meshgrid(torch.arange(float(n)), torch.arange(float(S)), indexing="ij")
+    coords[:, :n] = torch.stack([xs + 0.5, ys + 0.5], -1)
+    coords[:, n:2 * n] = torch.stack([xs + 2.5, ys + n + 0.5], -1)
     weight = torch.rand(1, 1, S, S, generator=g)
     weight[..., : S // 4, :] = 0.0
     weight[..., S // 4: S // 3, :] = 1.0
@@ -92,7 +98,7 @@ def test_the_compiled_paste_gives_torchs_pixels(monkeypatch, box, shaded):
     # apart
     assert kernels() is not None, "numba is a dependency: the compiled loops must load"
     g = torch.Generator().manual_seed(int(box.side * 4) + shaded)
-    frame = (torch.rand(70, 90, 3, generator=g) * 255).byte().numpy()
+    frame = (torch.rand(64, 128, 3, generator=g) * 255).byte().numpy()
     warp = _layers(32, g, shaded)
     fast = paste_back(frame, box, warp)
     monkeypatch.setattr(paste_module, "usable_kernels", lambda: None)
@@ -100,18 +106,24 @@ def test_the_compiled_paste_gives_torchs_pixels(monkeypatch, box, shaded):
     assert not np.array_equal(ref, frame)
     diff = np.abs(fast.astype(int) - ref)
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
-    assert np.array_equal(fast[:, 70:], frame[:, 70:]) or box.x0 + box.side > 70  # outside kept
+    assert np.array_equal(fast[:, 80:], frame[:, 80:])  # outside the box: the photo
 
 
 def test_the_compiled_crop_gives_torchs_pixels():
     # the warp's crop, lerp(sample(photo, flow), overlay, weight), compiled: as torch's (float32,
     # to an ulp where another CPU's torch rounds a sum apart)
     g = torch.Generator().manual_seed(5)
-    photo = torch.rand(1, 3, 48, 40, generator=g)
+    photo = torch.rand(1, 3, 32, 64, generator=g)
     layers = [_layers(36, g, False) for _ in range(3)]
     coords = torch.cat([w.coords_src_from_out for w in layers])
+    # rows on the photo's pixel centres (a still background: the compiled pass reads the
+    # pixel, torch sums it with three zero weights)
+    ys, xs = torch.meshgrid(torch.arange(9.0), torch.arange(36.0), indexing="ij")
+    coords[:, :9] = torch.stack([xs + 20.5, ys + 3.5], -1)
     overlay = torch.cat([w.overlay for w in layers])
     weight = torch.cat([w.overlay_weight for w in layers])
     fast = kernels().sample_over(photo[0].numpy(), coords.numpy(), overlay.numpy(), weight.numpy())
     ref = torch.lerp(sample_image(photo, coords), overlay, weight)
     torch.testing.assert_close(torch.from_numpy(fast), ref, rtol=0, atol=1e-6)
+    torch.testing.assert_close(ref[:, :, :9], photo[:, :, 3:12, 20:56].expand(3, -1, -1, -1),
+                               rtol=0, atol=0)  # weight 0 there: the photo's pixels
