@@ -85,6 +85,23 @@ def test_umeyama_recovers_similarity_and_gradcheck():
     assert torch.autograd.gradcheck(lambda a: umeyama(a, dst[:1])[0], (src1,))
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_umeyama_in_numpy_gives_torchs_fit(weighted):
+    # without gradients umeyama runs in NumPy (its per-frame fast path): the same fit, to
+    # rounding, with noise, weights, a reflection to undo and a 2-D case
+    g = torch.Generator().manual_seed(4)
+    for D in (3, 2):
+        src = torch.randn(3, 30, D, generator=g, dtype=torch.float64)
+        dst = 0.6 * src.flip(-1) + 0.05 * torch.randn(3, 30, D, generator=g, dtype=torch.float64)
+        w = torch.rand(30, generator=g, dtype=torch.float64) if weighted else None
+        fast = umeyama(src, dst, w)
+        assert isinstance(fast[1], torch.Tensor) and fast[1].dtype == torch.float64
+        slow = umeyama(src.clone().requires_grad_(True), dst, w)
+        for a, b in zip(fast, slow, strict=True):
+            torch.testing.assert_close(a, b.detach(), rtol=0, atol=1e-12)
+        assert torch.allclose(torch.det(fast[1]), torch.ones(3, dtype=torch.float64))
+
+
 def test_umeyama_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="matching"):
         umeyama(torch.zeros(1, 4, 3), torch.zeros(1, 5, 3))
