@@ -34,6 +34,7 @@ from reenact.face.topology import (
     RIGHT_IRIS_CENTER,
     landmark_topology,
 )
+from reenact.geometry.fastpath import plain
 from reenact.motion.completion import smoothstep
 from reenact.render import rasterize
 
@@ -150,6 +151,9 @@ def lash_lines(points: torch.Tensor, closed: torch.Tensor, size: int
     Args:
         points: (B, V, 2) the re-enacted vertices, crop pixels. closed: (B, 2) ``closed_weight``.
     """
+    if plain(points, closed):  # a few hundred pixels an eye: NumPy, the same formula
+        return [(b, *(torch.from_numpy(x) for x in _lash_line(line, size, float(closed[b, e]))), e)
+                for b, e, line in _lash_midlines(points.numpy(), closed.numpy())]
     out = []
     for b, e in torch.nonzero(closed > 1e-3).tolist():
         upper, lower = LIDS[e]
@@ -174,6 +178,43 @@ def lash_lines(points: torch.Tensor, closed: torch.Tensor, size: int
         keep = opacity > 1e-3
         out.append((b, ys.reshape(-1)[keep], xs.reshape(-1)[keep], opacity[keep].float(), e))
     return out
+
+
+def _lash_midlines(points: np.ndarray, closed: np.ndarray
+                   ) -> list[tuple[int, int, np.ndarray]]:
+    """(frame, eye, (9, 2) float64 the middle of its lids) of each eye that closes."""
+    out = []
+    for b, e in np.argwhere(closed > 1e-3).tolist():
+        upper, lower = LIDS[e]
+        out.append((b, e, ((points[b, list(upper)] + points[b, list(lower)]) / 2).astype(np.float64)))
+    return out
+
+
+def _lash_line(line: np.ndarray, size: int, closed: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``lash_lines``' pixels of one eye in NumPy: y (n,), x (n,), opacity (n,) float32."""
+    half = LASH_WIDTH * float(np.linalg.norm(line[-1] - line[0]))
+    lo = np.clip(np.floor(line.min(0) - 2 * half), 0, size - 1).astype(np.int64)
+    hi = np.clip(np.ceil(line.max(0) + 2 * half), 0, size - 1).astype(np.int64)
+    ys, xs = np.meshgrid(np.arange(lo[1], hi[1] + 1), np.arange(lo[0], hi[0] + 1), indexing="ij")
+    ys, xs = ys.reshape(-1), xs.reshape(-1)
+    p = np.stack([xs, ys], -1) + 0.5  # (n, 2)
+    dist, k, t = _nearest(p, line)
+    taper = LASH_TAPER + (1 - LASH_TAPER) * np.sin(np.pi * (k + t) / (len(line) - 1))
+    opacity = (1 - smoothstep(dist / (half * taper), 0.0, 1.0)) * LASH_OPACITY * closed**2
+    keep = opacity > 1e-3
+    return ys[keep], xs[keep], opacity[keep].astype(np.float32)
+
+
+def _nearest(p: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (n, 2), a polyline (k, 2) -> (n,) each point's distance to it, the segment
+    nearest it and how far along that segment (0..1) its nearest point lies."""
+    a, d = line[:-1], line[1:] - line[:-1]
+    t = (((p[:, None] - a[None]) * d[None]).sum(-1) / np.maximum((d * d).sum(-1), 1e-9)).clip(0, 1)
+    dist = np.linalg.norm(p[:, None] - (a[None] + t[..., None] * d[None]), axis=-1)
+    k = dist.argmin(1)
+    rows = np.arange(len(p))
+    return dist[rows, k], k, t[rows, k]
 
 
 def lid_gaps(model: LandmarkFaceModel, coeffs) -> torch.Tensor:
@@ -205,6 +246,9 @@ def lid_strips(points: torch.Tensor, closed: torch.Tensor, at: tuple[torch.Tenso
         points: (B, V, 2) the re-enacted vertices, crop pixels. closed: (B, 2) ``closed_weight``.
         at: (b, y, x) of the pixels. strip: (N,) their eye (``strip_of_triangle``).
     """
+    if plain(points, closed):  # a few hundred pixels an eye: NumPy, the same formula
+        return torch.from_numpy(_lid_strips(points.numpy(), closed.numpy(),
+                                            *(a.numpy() for a in at), strip.numpy()))
     out = torch.zeros(len(strip))
     for b, e in torch.nonzero(closed > 1e-3).tolist():
         sel = torch.nonzero((at[0] == b) & (strip == e))[:, 0]
@@ -215,6 +259,22 @@ def lid_strips(points: torch.Tensor, closed: torch.Tensor, at: tuple[torch.Tenso
         top = _distance(p, points[b, list(ABOVE_LIDS[e][1])].double())
         t = lid / (lid + top).clamp(min=1e-6)  # 0 on the upper lid, 1 on the second ring
         out[sel] = ((1 - smoothstep(t, *LID_FADE)) * closed[b, e]).float()
+    return out
+
+
+def _lid_strips(points: np.ndarray, closed: np.ndarray, b_at: np.ndarray, y_at: np.ndarray,
+                x_at: np.ndarray, strip: np.ndarray) -> np.ndarray:
+    """``lid_strips`` in NumPy: (N,) float32."""
+    out = np.zeros(len(strip), np.float32)
+    for b, e in np.argwhere(closed > 1e-3).tolist():
+        sel = np.flatnonzero((b_at == b) & (strip == e))
+        if not len(sel):
+            continue
+        p = np.stack([x_at[sel], y_at[sel]], -1) + 0.5
+        lid = _nearest(p, points[b, list(LIDS[e][0])].astype(np.float64))[0]
+        top = _nearest(p, points[b, list(ABOVE_LIDS[e][1])].astype(np.float64))[0]
+        t = lid / np.maximum(lid + top, 1e-6)  # 0 on the upper lid, 1 on the second ring
+        out[sel] = (1 - smoothstep(t, *LID_FADE)) * float(closed[b, e])
     return out
 
 

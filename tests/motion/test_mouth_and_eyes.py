@@ -177,6 +177,31 @@ def test_lash_line_is_drawn_where_shut_lids_meet():
     assert half_shut.max() == pytest.approx(LASH_OPACITY / 4, abs=0.01)
 
 
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")  # the torch path's
+def test_lash_lines_and_lid_strips_in_numpy_give_torchs(samples):
+    # without gradients the lash lines and lid strips run in NumPy (a few hundred pixels an
+    # eye); with them in torch: the same pixels and weights, to rounding, for two frames of the
+    # astronaut's eyes, one shut, one half shut and one open
+    from reenact.motion.eyes import lash_lines, lid_strips
+
+    r = Reenactor(AnimateConfig())
+    src = r.prepare_source(samples["astronaut"])
+    points = src.scene.src_points[:, :478, :2].float().repeat(2, 1, 1)
+    points[1] += torch.tensor([3.3, -2.1])  # the second frame moved
+    closed = torch.tensor([[1.0, 0.0], [0.6, 0.9]])
+    b, y, x = torch.nonzero(torch.ones(2, 256, 256, dtype=torch.bool), as_tuple=True)
+    strip = torch.randint(-1, 2, (len(b),), generator=torch.Generator().manual_seed(0))
+    fast = [lash_lines(points, closed, 256), lid_strips(points, closed, (b, y, x), strip)]
+    slow = [lash_lines(points.requires_grad_(True), closed, 256)]
+    slow.append(lid_strips(points, closed, (b, y, x), strip))
+    assert len(fast[0]) == len(slow[0]) == 3
+    for (fb, fy, fx, fo, fe), (sb, sy, sx, so, se) in zip(fast[0], slow[0], strict=True):
+        assert (fb, fe) == (sb, se) and torch.equal(fy, sy) and torch.equal(fx, sx)
+        torch.testing.assert_close(fo, so.detach(), rtol=0, atol=1e-6)
+    assert int((fast[1] > 0).sum()) > 500
+    torch.testing.assert_close(fast[1], slow[1].detach(), rtol=0, atol=1e-6)
+
+
 def test_iris_moves_as_a_whole_with_the_gaze():
     """An output iris (centre and ring) moved by d: pixels near its centre take the photo's iris
     from d back (not the fans' stretched map), but only from inside the photo's eye opening; far
