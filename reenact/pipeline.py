@@ -476,11 +476,13 @@ class Reenactor:
     def _mixed(self, source: Source, batch: list["_Fitted"], motion: str, options: MixOptions
                ) -> tuple[FaceCoefficients, list]:
         """The batch's re-enacted coefficients (B) and each frame's model meshes (or None). Frames
-        driven against one reference are mixed in one call: the mix is a hundred small tensor
-        operations, so four frames take little more than one (bitwise each frame alone); a
-        FLAME / BFM fit, or a frame before the first driving face, is mixed alone."""
+        moving relative to one reference are mixed in one call: the mix is a hundred small
+        tensor operations, so four frames take little more than one (bitwise each frame alone);
+        absolute motion, a FLAME / BFM fit, or a frame before the first driving face, one frame
+        at a time."""
         ref = batch[0].ref
-        if self.transfer is None and all(f.drv is not None and f.ref is ref for f in batch):
+        if self.transfer is None and motion == "relative" and all(
+                f.drv is not None and f.ref is ref for f in batch):
             drv = batch[0].drv if len(batch) == 1 else FaceCoefficients.cat([f.drv for f in batch])
             return self._mix(source, drv, ref, motion, options).coeffs, [None] * len(batch)
         mixed = [self._mix(source, f.drv, f.ref, motion, options) for f in batch]

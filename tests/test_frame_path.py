@@ -64,9 +64,12 @@ def test_build_refiner_and_the_device_setting(tmp_path):
         AnimateConfig(device="gpu")
 
 
-def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples, monkeypatch):
-    # a file's frames are pasted back in a thread of their own while the next is warped; a
-    # camera's one after another: the same frames either way
+@pytest.mark.parametrize("motion", [None, "absolute"])
+def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples, monkeypatch,
+                                                                            motion):
+    # a file's frames are mixed and warped four at a time and pasted back in a thread of their
+    # own while the next are warped; a camera's one after another: the same frames either way,
+    # moving relative to the first frame (the default) or absolutely
     import reenact.pipeline
 
     lowered = []  # the threads that gave way to the frames' thread
@@ -74,7 +77,7 @@ def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(sam
                         lambda: lowered.append(threading.current_thread().name))
     photo, driver = samples["astronaut"], samples["grace_hopper"]
     clip = [np.roll(driver, s, axis=1) for s in (0, 3, 6, 9, 12)]
-    r = Reenactor(AnimateConfig())
+    r = Reenactor(AnimateConfig(motion=motion))
     src = r.prepare_source(photo)
     made = {}
     for live in (False, True):
