@@ -34,7 +34,6 @@ from reenact.face.topology import (
     RIGHT_IRIS_CENTER,
     landmark_topology,
 )
-from reenact.geometry.fastpath import plain
 from reenact.motion.completion import smoothstep
 from reenact.render import rasterize
 
@@ -151,59 +150,27 @@ def lash_lines(points: torch.Tensor, closed: torch.Tensor, size: int
     Args:
         points: (B, V, 2) the re-enacted vertices, crop pixels. closed: (B, 2) ``closed_weight``.
     """
-    if plain(points, closed):  # a few hundred pixels an eye: NumPy, the same formula
-        return [(b, *(torch.from_numpy(x) for x in _lash_line(line, size, float(closed[b, e]))), e)
-                for b, e, line in _lash_midlines(points.numpy(), closed.numpy())]
-    out = []
-    for b, e in torch.nonzero(closed > 1e-3).tolist():
+    # a few hundred pixels an eye: in NumPy (torch's per-operation cost was most of the time);
+    # a drawing step nothing differentiates
+    pts, shut, out = points.detach().cpu().numpy(), closed.detach().cpu().numpy(), []
+    for b, e in np.argwhere(shut > 1e-3).tolist():
         upper, lower = LIDS[e]
-        line = ((points[b, list(upper)] + points[b, list(lower)]) / 2).double()  # (9, 2)
-        width = float((line[-1] - line[0]).norm())
-        half = LASH_WIDTH * width
-        lo = (line.min(0).values - 2 * half).floor().clamp(0, size - 1).long()
-        hi = (line.max(0).values + 2 * half).ceil().clamp(0, size - 1).long()
-        ys, xs = torch.meshgrid(torch.arange(int(lo[1]), int(hi[1]) + 1),
-                                torch.arange(int(lo[0]), int(hi[0]) + 1), indexing="ij")
-        p = torch.stack([xs.reshape(-1), ys.reshape(-1)], -1).double() + 0.5  # (n, 2)
-        # distance to each segment, and how far along the line its nearest point lies
-        a, d = line[:-1], line[1:] - line[:-1]  # (8, 2)
-        t = (((p[:, None] - a[None]) * d[None]).sum(-1) / (d * d).sum(-1).clamp(min=1e-9)
-             ).clamp(0, 1)  # (n, 8)
-        dist = (p[:, None] - (a[None] + t[..., None] * d[None])).norm(dim=-1)  # (n, 8)
-        dist, k = dist.min(1)
-        along = (k.double() + t.gather(1, k[:, None])[:, 0]) / len(d)  # 0..1, corner to corner
-        taper = LASH_TAPER + (1 - LASH_TAPER) * torch.sin(torch.pi * along)
+        line = ((pts[b, list(upper)] + pts[b, list(lower)]) / 2).astype(np.float64)  # (9, 2)
+        half = LASH_WIDTH * float(np.linalg.norm(line[-1] - line[0]))
+        lo = np.clip(np.floor(line.min(0) - 2 * half), 0, size - 1).astype(np.int64)
+        hi = np.clip(np.ceil(line.max(0) + 2 * half), 0, size - 1).astype(np.int64)
+        ys, xs = np.meshgrid(np.arange(lo[1], hi[1] + 1), np.arange(lo[0], hi[0] + 1),
+                             indexing="ij")
+        ys, xs = ys.reshape(-1), xs.reshape(-1)
+        dist, k, t = _nearest(np.stack([xs, ys], -1) + 0.5, line)
+        along = (k + t) / (len(line) - 1)  # 0..1, corner to corner
+        taper = LASH_TAPER + (1 - LASH_TAPER) * np.sin(np.pi * along)
         opacity = (1 - smoothstep(dist / (half * taper), 0.0, 1.0)) * LASH_OPACITY * \
-            float(closed[b, e]) ** 2
+            float(shut[b, e]) ** 2
         keep = opacity > 1e-3
-        out.append((b, ys.reshape(-1)[keep], xs.reshape(-1)[keep], opacity[keep].float(), e))
+        out.append((b, *(torch.from_numpy(x).to(points.device) for x in (
+            ys[keep], xs[keep], opacity[keep].astype(np.float32))), e))
     return out
-
-
-def _lash_midlines(points: np.ndarray, closed: np.ndarray
-                   ) -> list[tuple[int, int, np.ndarray]]:
-    """(frame, eye, (9, 2) float64 the middle of its lids) of each eye that closes."""
-    out = []
-    for b, e in np.argwhere(closed > 1e-3).tolist():
-        upper, lower = LIDS[e]
-        out.append((b, e, ((points[b, list(upper)] + points[b, list(lower)]) / 2).astype(np.float64)))
-    return out
-
-
-def _lash_line(line: np.ndarray, size: int, closed: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``lash_lines``' pixels of one eye in NumPy: y (n,), x (n,), opacity (n,) float32."""
-    half = LASH_WIDTH * float(np.linalg.norm(line[-1] - line[0]))
-    lo = np.clip(np.floor(line.min(0) - 2 * half), 0, size - 1).astype(np.int64)
-    hi = np.clip(np.ceil(line.max(0) + 2 * half), 0, size - 1).astype(np.int64)
-    ys, xs = np.meshgrid(np.arange(lo[1], hi[1] + 1), np.arange(lo[0], hi[0] + 1), indexing="ij")
-    ys, xs = ys.reshape(-1), xs.reshape(-1)
-    p = np.stack([xs, ys], -1) + 0.5  # (n, 2)
-    dist, k, t = _nearest(p, line)
-    taper = LASH_TAPER + (1 - LASH_TAPER) * np.sin(np.pi * (k + t) / (len(line) - 1))
-    opacity = (1 - smoothstep(dist / (half * taper), 0.0, 1.0)) * LASH_OPACITY * closed**2
-    keep = opacity > 1e-3
-    return ys[keep], xs[keep], opacity[keep].astype(np.float32)
 
 
 def _nearest(p: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,42 +207,26 @@ def closed_colour(lid: torch.Tensor, cheek: torch.Tensor) -> torch.Tensor:
 def lid_strips(points: torch.Tensor, closed: torch.Tensor, at: tuple[torch.Tensor, ...],
                strip: torch.Tensor) -> torch.Tensor:
     """(N,) how much of the closed lid colour each of N pixels in the lid strips takes: the eye's
-    closed weight, fading out from the crease to the ring above it (LID_FADE).
+    closed weight, fading out from the crease to the ring above it (LID_FADE). In NumPy, as
+    ``lash_lines``.
 
     Args:
         points: (B, V, 2) the re-enacted vertices, crop pixels. closed: (B, 2) ``closed_weight``.
         at: (b, y, x) of the pixels. strip: (N,) their eye (``strip_of_triangle``).
     """
-    if plain(points, closed):  # a few hundred pixels an eye: NumPy, the same formula
-        return torch.from_numpy(_lid_strips(points.numpy(), closed.numpy(),
-                                            *(a.numpy() for a in at), strip.numpy()))
-    out = torch.zeros(len(strip))
-    for b, e in torch.nonzero(closed > 1e-3).tolist():
-        sel = torch.nonzero((at[0] == b) & (strip == e))[:, 0]
-        if not len(sel):
-            continue
-        p = torch.stack([at[2][sel], at[1][sel]], -1).double() + 0.5
-        lid = _distance(p, points[b, list(LIDS[e][0])].double())
-        top = _distance(p, points[b, list(ABOVE_LIDS[e][1])].double())
-        t = lid / (lid + top).clamp(min=1e-6)  # 0 on the upper lid, 1 on the second ring
-        out[sel] = ((1 - smoothstep(t, *LID_FADE)) * closed[b, e]).float()
-    return out
-
-
-def _lid_strips(points: np.ndarray, closed: np.ndarray, b_at: np.ndarray, y_at: np.ndarray,
-                x_at: np.ndarray, strip: np.ndarray) -> np.ndarray:
-    """``lid_strips`` in NumPy: (N,) float32."""
-    out = np.zeros(len(strip), np.float32)
-    for b, e in np.argwhere(closed > 1e-3).tolist():
-        sel = np.flatnonzero((b_at == b) & (strip == e))
+    pts, shut = points.detach().cpu().numpy(), closed.detach().cpu().numpy()
+    (b_at, y_at, x_at), eye = (a.cpu().numpy() for a in at), strip.cpu().numpy()
+    out = np.zeros(len(eye), np.float32)
+    for b, e in np.argwhere(shut > 1e-3).tolist():
+        sel = np.flatnonzero((b_at == b) & (eye == e))
         if not len(sel):
             continue
         p = np.stack([x_at[sel], y_at[sel]], -1) + 0.5
-        lid = _nearest(p, points[b, list(LIDS[e][0])].astype(np.float64))[0]
-        top = _nearest(p, points[b, list(ABOVE_LIDS[e][1])].astype(np.float64))[0]
+        lid = _nearest(p, pts[b, list(LIDS[e][0])].astype(np.float64))[0]
+        top = _nearest(p, pts[b, list(ABOVE_LIDS[e][1])].astype(np.float64))[0]
         t = lid / np.maximum(lid + top, 1e-6)  # 0 on the upper lid, 1 on the second ring
-        out[sel] = (1 - smoothstep(t, *LID_FADE)) * float(closed[b, e])
-    return out
+        out[sel] = (1 - smoothstep(t, *LID_FADE)) * float(shut[b, e])
+    return torch.from_numpy(out).to(points.device)
 
 
 def relit(rgb: torch.Tensor, w: torch.Tensor, group: torch.Tensor, target: torch.Tensor
@@ -289,13 +240,6 @@ def relit(rgb: torch.Tensor, w: torch.Tensor, group: torch.Tensor, target: torch
         mean = (rgb[sel] * w[sel, None]).sum(0) / w[sel].sum().clamp(min=1e-6)
         out[sel] = (target[sel] + RELIT_DETAIL * (rgb[sel] - mean)).clamp(0, 1)
     return out
-
-
-def _distance(p: torch.Tensor, line: torch.Tensor) -> torch.Tensor:
-    """(n,) the distance of points (n, 2) to a polyline (k, 2)."""
-    a, d = line[:-1], line[1:] - line[:-1]
-    t = (((p[:, None] - a[None]) * d[None]).sum(-1) / (d * d).sum(-1).clamp(min=1e-9)).clamp(0, 1)
-    return (p[:, None] - (a[None] + t[..., None] * d[None])).norm(dim=-1).min(1).values
 
 
 def eye_openings(image_size: int, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
