@@ -22,6 +22,7 @@ best of three.
 """
 
 import argparse
+import gc
 import itertools
 import subprocess
 import sys
@@ -125,7 +126,8 @@ def main() -> None:
     for path in (args.source, args.driving, args.image):
         if not path.exists():
             sys.exit(f"skipped: {path} not found (pass --source/--driving)")
-    configure_runtime(args.threads)  # what the CLI does: threads and allocator
+    configure_runtime(args.threads)  # what the CLI does: threads and allocator,
+    gc.freeze()  # and its imports left out of the garbage collector's passes (reenact.cli.main)
     rows = [run(args.source, args.driving, size, args.frames, crop_only,
                 not args.no_watermark)
             for size in (256, 512) for crop_only in (True, False)]

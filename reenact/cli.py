@@ -6,6 +6,7 @@ and exit non-zero, never a traceback."""
 import argparse
 import contextlib
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -272,12 +273,21 @@ def _config_from_args(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. With ``argv`` None (this process's own ``sys.argv``) the command is the
+    process's whole work: what is alive once its imports are done, and again when it ends, is left
+    out of the garbage collector's passes (``gc.freeze``). Those imports leave some 200,000 objects
+    that every full pass walks, holding the GIL: 90 ms a pass, twice in 300 frames of a video, and
+    0.3 s more as the process exits. Frozen objects are still freed when their last reference
+    goes; only garbage cycles among them wait for the process's end."""
     ours = threading.current_thread() is threading.main_thread() and \
         signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    whole = argv is None
+    if whole:
+        gc.disable()  # until the imports are done and frozen (_main)
     if ours:
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return _main(argv)
+        return _main(argv, whole)
     except Terminated:
         print(TERMINATED, file=sys.stderr)
         return EXIT_TERMINATED
@@ -287,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if ours:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if whole:
+            gc.freeze()  # the exit's collection then skips it all
+            gc.enable()  # (had the command not started)
 
 
 @contextlib.contextmanager
@@ -359,7 +372,7 @@ def _default_threads(command: str) -> int:
     return 1 if command == "animate" else min(2, os.cpu_count() or 1)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, whole: bool = False) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from reenact.config import ConfigError
@@ -372,6 +385,9 @@ def _main(argv: list[str] | None) -> int:
     try:
         with _interrupts_held():
             run = _command(args)
+            if whole:
+                gc.freeze()
+                gc.enable()
         return run() or 0
     except ConfigError as exc:  # a --config file: its name, the key and the value
         if args.debug:

@@ -614,3 +614,32 @@ def test_animate_runs_one_thread_per_torch_operation_unless_told(files, tmp_path
     assert main(["verify", missing]) != 0
     assert threads == [1, 2, min(2, os.cpu_count() or 1)]
     assert "missing.png" in capsys.readouterr().err
+
+
+def test_a_process_s_own_command_leaves_its_imports_out_of_the_collector(files, tmp_path,
+                                                                         monkeypatch, capsys):
+    # the command line of the process (argv None): what the imports left is frozen, before the
+    # command and again at its end, and the collector runs again; an embedding caller's argv
+    # leaves its process's collector as it was
+    import gc
+    import sys
+
+    from reenact import cli
+
+    missing = str(tmp_path / "missing.png")
+    animate = ["animate", "-s", missing, "-d", str(files / "hopper.jpg"), "-o",
+               str(tmp_path / "out.png")]
+    before = gc.get_freeze_count()
+    assert main(animate) == EXIT_INPUT
+    assert gc.get_freeze_count() == before and gc.isenabled()
+    seen = []
+    monkeypatch.setattr(cli, "_command", lambda args: lambda: seen.append(
+        (gc.get_freeze_count(), gc.isenabled())))
+    monkeypatch.setattr(sys, "argv", ["reenact", *animate])
+    try:
+        assert main() == 0
+        assert seen[0][0] > before and seen[0][1]  # frozen before the command, collector on
+        assert gc.get_freeze_count() > before and gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert "missing.png" in capsys.readouterr().err
