@@ -32,13 +32,35 @@ class _Deferred(types.ModuleType):
         return getattr(real, name)
 
 
+# What mediapipe's package imports and reenact never calls: the drawing helpers (which import
+# matplotlib), the 3-D object detector (which imports attrs), the Tasks API's vision, text and
+# genai tasks, and the audio tasks' recorder (sounddevice). Together 0.3 s of the 0.46 s
+# mediapipe's import takes here. (The audio tasks themselves stay: the Tasks API's package needs
+# what they import.)
+UNUSED = (
+    "matplotlib.pyplot",
+    "mediapipe.python.solutions.drawing_utils",
+    "mediapipe.python.solutions.drawing_styles",
+    "mediapipe.python.solutions.objectron",
+    "mediapipe.tasks.python.genai",
+    "mediapipe.tasks.python.text",
+    "mediapipe.tasks.python.vision",
+    "sounddevice",
+)
+
+
 def import_mediapipe():
-    """mediapipe, quiet, without loading matplotlib's pyplot: mediapipe's package imports it for
-    drawing helpers we never call (a quarter of a second at start-up here). pyplot stays a
+    """mediapipe, quiet, without loading what reenact never uses of it (``UNUSED``): each stays a
     ``_Deferred`` stand-in until someone uses it."""
     _quiet_mediapipe()
-    if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
-        sys.modules["matplotlib.pyplot"] = _Deferred("matplotlib.pyplot")
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    standing = {name: _Deferred(name) for name in UNUSED if name not in sys.modules}
+    sys.modules.update(standing)
     import mediapipe
 
+    for name, stand_in in standing.items():  # mp.solutions.drawing_utils works as before
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules and not hasattr(sys.modules[parent], child):
+            setattr(sys.modules[parent], child, stand_in)
     return mediapipe
