@@ -180,10 +180,20 @@ def _orient(tris: np.ndarray, points: np.ndarray) -> np.ndarray:
     return tris
 
 
-def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path  # a well-kept point-in-polygon test
+def points_in_polygon(polygon: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which of ``points`` (N, 2) lie strictly inside the closed ``polygon`` (K, 2): (N,) bools.
+    OpenCV's ``pointPolygonTest`` (a point on the outline is outside): cv2 is loaded by then,
+    where matplotlib's test cost its import (0.13 s of a one-image command).
 
-    return Path(poly).contains_points(pts)
+    Example:
+        >>> points_in_polygon(np.array([[0, 0], [2, 0], [2, 2], [0, 2]]), np.array([[1, 1], [3, 1]]))
+        array([ True, False])
+    """
+    import cv2
+
+    contour = np.asarray(polygon, np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) > 0
+                     for x, y in np.asarray(points, np.float64)], dtype=bool)
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,11 +223,11 @@ def landmark_topology() -> Topology:
     label = np.full(len(tris), REGION["skin"], dtype=np.int64)
     centroid = pts[tris].mean(axis=1)
     ns = len(surface)
-    label[:ns][_inside(pts[outer_lip], centroid[:ns])] = REGION["lips"]
+    label[:ns][points_in_polygon(pts[outer_lip], centroid[:ns])] = REGION["lips"]
     for brow in brows:
-        label[:ns][_inside(pts[brow], centroid[:ns])] = REGION["brows"]
+        label[:ns][points_in_polygon(pts[brow], centroid[:ns])] = REGION["brows"]
     nose_hull = pts[nose][_convex_hull(pts[nose])]
-    in_nose = _inside(nose_hull, centroid[:ns]) & (label[:ns] == REGION["skin"])
+    in_nose = points_in_polygon(nose_hull, centroid[:ns]) & (label[:ns] == REGION["skin"])
     label[:ns][in_nose] = REGION["nose"]
     label[ns:ns + len(mouth)] = REGION["mouth"]
     label[ns + len(mouth):] = REGION["eyes"]

@@ -13,7 +13,7 @@ from scipy.spatial import Delaunay
 
 from reenact.face.base import FaceCoefficients, pose_vertices
 from reenact.face.landmark_model import LandmarkFaceModel
-from reenact.face.topology import REGION
+from reenact.face.topology import REGION, points_in_polygon
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import StillBackground, still_background
 from reenact.motion.completion import FaceTexture, build_face_texture, smoothstep
@@ -136,9 +136,7 @@ def build_scene(image: torch.Tensor, coeffs: FaceCoefficients, model: LandmarkFa
     V, K = model.num_vertices, len(oval)
     pts2d = np.concatenate([verts[0, oval, :2].numpy(), rings_img[:, :2], border_xy])
     tri = Delaunay(pts2d).simplices
-    from matplotlib.path import Path  # point-in-polygon for dropping triangles inside the face
-
-    inside = Path(verts[0, oval, :2].numpy()).contains_points(pts2d[tri].mean(1))
+    inside = points_in_polygon(verts[0, oval, :2].numpy(), pts2d[tri].mean(1))
     tri = tri[~(inside & (tri < K).all(1))]
     ext_faces = torch.from_numpy(tri + V).long()  # local [oval | rings | border] -> global
     src_points = torch.cat([verts[0, :, :2], verts[0, oval, :2], torch.from_numpy(rings_img[:, :2]),

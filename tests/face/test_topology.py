@@ -39,3 +39,26 @@ def test_triangles_are_consistently_oriented_outwards():
     m = mean_shape()
     n = np.cross(m[t[:, 1]] - m[t[:, 0]], m[t[:, 2]] - m[t[:, 0]])
     assert (n[:, 2] < 0).mean() > 0.95  # out of a frontal face is towards the camera (-z)
+
+
+def test_points_in_polygon_agrees_with_matplotlib():
+    # OpenCV's test (matplotlib's cost its import at start-up): star-shaped polygons, concave
+    # ones included, and the face oval of the mean shape with every vertex's neighbourhood
+    from matplotlib.path import Path
+
+    from reenact.face.topology import points_in_polygon
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = rng.integers(3, 30)
+        angle = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radius = rng.uniform(20, 200, n)
+        poly = np.c_[256 + radius * np.cos(angle), 256 + radius * np.sin(angle)]
+        pts = rng.uniform(0, 512, (400, 2))
+        assert np.array_equal(points_in_polygon(poly, pts), Path(poly).contains_points(pts))
+    m = mean_shape()[:, :2]
+    oval = m[landmark_topology().boundary_loop]
+    pts = m + rng.normal(0, 0.01, m.shape)
+    inside = points_in_polygon(oval, pts)
+    assert np.array_equal(inside, Path(oval).contains_points(pts))
+    assert 0.5 < inside.mean() < 1.0
