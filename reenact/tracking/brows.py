@@ -101,7 +101,12 @@ def shift(reference: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
     (both (N,) from ``profiles``), the best of every STEP within SEARCH, refined between steps by
     a parabola through the best three."""
     k = round(SEARCH / STEP)
-    core = _normalised(reference[k:-k])
+    return _shift(_normalised(reference[k:-k]), profile)
+
+
+def _shift(core: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
+    """``shift`` given the reference's normalised core (its middle, SEARCH in from either end)."""
+    k = round(SEARCH / STEP)
     n = len(core)
     windows = np.lib.stride_tricks.sliding_window_view(profile, n)  # (2k + 1, n)
     r = (_normalised(windows) * core).mean(-1)
@@ -126,8 +131,9 @@ class BrowRegistration:
         self.reference = profiles(image, points)
         self.heights = brow_heights(points)
         self.rigid = torch.from_numpy(np.asarray(points, np.float64)[stable_vertices()])[None]
-        self.seen = self.reference[:, round(SEARCH / STEP):-round(SEARCH / STEP)].std(-1) \
-            >= MIN_CONTRAST
+        k = round(SEARCH / STEP)
+        self.seen = self.reference[:, k:-k].std(-1) >= MIN_CONTRAST
+        self.cores = [_normalised(r[k:-k]) for r in self.reference]  # what shift needs of it
 
     def correction(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(2,): each brow's rise the pixels show beyond the points' own, eye distances."""
@@ -141,7 +147,7 @@ class BrowRegistration:
         now = profiles(image, points)
         moved = brow_heights(points) - self.heights
         for side in range(2):
-            s, r = shift(self.reference[side], now[side])
+            s, r = _shift(self.cores[side], now[side])
             if self.seen[side] and r >= MIN_CORRELATION:
                 out[side] = weight * np.clip(s - moved[side], -MOST, MOST)
         return out
