@@ -56,20 +56,27 @@ def _laplace(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     index = np.full((h, w), -1, dtype=np.int64)
     index[unknown] = np.arange(n)
     ys, xs = np.nonzero(unknown)
-    rows, cols, rhs = [np.arange(n)], [np.arange(n)], np.zeros((n, C))
-    degree = np.zeros(n)
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+    rhs, degree = np.zeros((n, C)), np.zeros(n)
+    # the matrix is symmetric: column c holds pixel c's unknown neighbours above, to the left,
+    # itself, to the right and below, whose indices grow in that order (raster order), so its
+    # compressed columns are laid out directly (from (row, column) pairs scipy sorted them, a
+    # third of the solve's time)
+    neighbour = np.full((n, 5), -1, dtype=np.int64)
+    neighbour[:, 2] = np.arange(n)
+    for slot, (dy, dx) in zip((0, 4, 1, 3), ((-1, 0), (1, 0), (0, -1), (0, 1)), strict=True):
         ny, nx = ys + dy, xs + dx
         inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)  # off the grid: no neighbour
         degree += inside
         r, qy, qx = np.flatnonzero(inside), ny[inside], nx[inside]
         j = index[qy, qx]
         free = j >= 0
-        rows.append(r[free])
-        cols.append(j[free])
+        neighbour[r[free], slot] = j[free]
         np.add.at(rhs, r[~free], values[qy[~free], qx[~free]])
-    data = np.concatenate([degree] + [-np.ones(len(r)) for r in rows[1:]])
-    A = scipy.sparse.csc_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    entry = np.full((n, 5), -1.0)
+    entry[:, 2] = degree
+    kept = neighbour >= 0
+    A = scipy.sparse.csc_matrix((entry[kept], neighbour[kept],
+                                 np.concatenate([[0], np.cumsum(kept.sum(1))])), shape=(n, n))
     out = values.copy()
     out[ys, xs] = scipy.sparse.linalg.splu(A).solve(rhs)
     return out

@@ -124,6 +124,28 @@ def test_the_membrane_between_two_walls_is_a_ramp():
     np.testing.assert_allclose(got, np.tile(np.arange(9.0), (5, 1)), atol=1e-9)
 
 
+def test_the_membrane_solves_the_grid_laplacian():
+    # against a dense solve of the 4-neighbour grid Laplacian: scattered known pixels, a hole,
+    # and pixels with no neighbour off the grid on one side
+    rng = np.random.default_rng(0)
+    h, w = 12, 17
+    known = rng.random((h, w)) < 0.4
+    known[3:9, 4:13] = False
+    values = rng.normal(size=(h, w, 2))
+    L = np.zeros((h * w, h * w))
+    for y in range(h):
+        for x in range(w):
+            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                if 0 <= y + dy < h and 0 <= x + dx < w:
+                    L[y * w + x, y * w + x] += 1
+                    L[y * w + x, (y + dy) * w + x + dx] = -1
+    u, k = ~known.ravel(), known.ravel()
+    flat = values.reshape(-1, 2)
+    want = flat.copy()
+    want[u] = np.linalg.solve(L[u][:, u], -L[u][:, k] @ flat[k])
+    np.testing.assert_allclose(_laplace(values, known).reshape(-1, 2), want, atol=1e-10)
+
+
 @pytest.fixture(scope="module")
 def astronaut(samples):
     r = Reenactor()  # the photo at twice its size: finer than the 256 pixel crop
