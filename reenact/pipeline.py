@@ -50,8 +50,18 @@ AUTO_REFERENCE_SECONDS, AUTO_REFERENCE_FRAMES = 10.0, 40
 _DONE = object()  # end of the tracked-frame stream
 # a file's frames are warped this many at a time (a camera's one by one): each operation's fixed
 # cost is shared (s42 by d3.mp4, 96 frames, the warp alone: 22.5 -> 14.2 ms a frame at 256 px,
-# 57 -> 34 at 512; two at a time 16.5 and 39)
+# 57 -> 34 at 512; two at a time 16.5 and 39). Eight at a time at 256 px and below: the frames'
+# thread 20.7 / 21.3 -> 18.6 / 18.9 ms of CPU a frame pasted into the photo, 24.0 / 22.6 -> 20.9
+# / 18.4 for the crop (200 frames, two runs each); at 512 eight were slower end to end (16.2 /
+# 15.8 against 16.9 / 17.2 fps: larger steps between the warp's thread and paste-back's) and held
+# 0.3 GB more.
 WARP_BATCH = 4
+WARP_BATCH_SMALL, SMALL_CROP = 8, 256  # crops up to SMALL_CROP px
+
+
+def warp_batch(size: int) -> int:
+    """How many of a file's frames are warped at a time at crop ``size``."""
+    return WARP_BATCH_SMALL if size <= SMALL_CROP else WARP_BATCH
 
 
 @dataclass
@@ -204,7 +214,8 @@ class Reenactor:
         the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here.
         ``live``: the next frame is taken from the camera only when the last tracked one has
         been taken for the warp, so no frame waits behind another (each adds a frame's latency)."""
-        queue: Queue = Queue(maxsize=2 if live else WARP_BATCH + 1)  # a batch's frames ahead
+        ahead = 1 if live else warp_batch(self.config.size)  # a batch's frames ahead
+        queue: Queue = Queue(maxsize=ahead + 1)
         stop, taken = threading.Event(), threading.Event()
 
         def produce() -> None:
@@ -276,7 +287,7 @@ class Reenactor:
                 pending: deque[Future] = deque()
                 for i, step in enumerate(made):
                     pending.append(pool.submit(finish, i, *step))
-                    if len(pending) > WARP_BATCH:  # a batch pasted while the next is warped
+                    if len(pending) > warp_batch(S):  # a batch pasted while the next is warped
                         yield pending.popleft().result()
                 while pending:
                     yield pending.popleft().result()
@@ -366,7 +377,7 @@ class Reenactor:
                 self.report.frames += 1
             # last: held when no face; mixed with the batch (_warped)
             batch.append(_Fitted(frame, box, face is not None, last, ref, driver_mouth, folds))
-            if len(batch) == (1 if live else WARP_BATCH):
+            if len(batch) == (1 if live else warp_batch(cfg.size)):
                 yield from self._warped(source, batch, motion, options)
                 batch = []
         yield from self._warped(source, batch, motion, options)

@@ -67,16 +67,17 @@ def test_build_refiner_and_the_device_setting(tmp_path):
 @pytest.mark.parametrize("motion", [None, "absolute"])
 def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(samples, monkeypatch,
                                                                             motion):
-    # a file's frames are mixed and warped four at a time and pasted back in a thread of their
-    # own while the next are warped; a camera's one after another: the same frames either way,
-    # moving relative to the first frame (the default) or absolutely
+    # a file's frames are mixed and warped eight at a time at 256 px (a whole batch and part of
+    # one here) and pasted back in a thread of their own while the next are warped; a camera's
+    # one after another: the same frames either way, moving relative to the first frame (the
+    # default) or absolutely
     import reenact.pipeline
 
     lowered = []  # the threads that gave way to the frames' thread
     monkeypatch.setattr(reenact.pipeline, "lower_priority",
                         lambda: lowered.append(threading.current_thread().name))
     photo, driver = samples["astronaut"], samples["grace_hopper"]
-    clip = [np.roll(driver, s, axis=1) for s in (0, 3, 6, 9, 12)]
+    clip = [np.roll(driver, s, axis=1) for s in range(0, 30, 3)]
     r = Reenactor(AnimateConfig(motion=motion))
     src = r.prepare_source(photo)
     made = {}
@@ -87,7 +88,7 @@ def test_a_files_frames_pasted_back_in_a_thread_equal_a_cameras_made_in_turn(sam
         # a file's tracking and paste-back threads yield to the warp; a camera's none
         assert sorted(n.split("_")[0] for n in lowered) == ([] if live else
                                                             ["reenact-compose", "reenact-track"])
-    assert len(made[False]) == len(clip)
+    assert len(made[False]) == len(clip) > reenact.pipeline.warp_batch(r.config.size)
     for threaded, in_turn in zip(made[False], made[True], strict=True):
         np.testing.assert_array_equal(threaded, in_turn)
 

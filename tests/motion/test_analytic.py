@@ -159,7 +159,7 @@ def test_a_crop_drawn_when_read_equals_one_drawn_at_once(astronaut):
 
 
 def test_frames_warped_in_one_batch_equal_frames_warped_one_at_a_time(astronaut):
-    # the frame path warps a file's frames four at a time (reenact.pipeline.WARP_BATCH): each
+    # the frame path warps a file's frames several at a time (reenact.pipeline.warp_batch): each
     # must come out bit for bit as alone, whatever the others show (a turn, a mouth opened with
     # the driver's interior, a closed eye, a head moved off its background)
     from reenact.face.base import FaceCoefficients
