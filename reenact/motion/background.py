@@ -165,6 +165,8 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
     flows = coords.detach()[:, cells][:, :, cells].float().numpy()  # (B, low, low, 2)
     sheets = [background_flow(still.carried_low, f, c, S) for f, c in zip(flows, covers, strict=True)]
     at = pixel_centres(S, dtype).permute(0, 3, 1, 2).expand(B, -1, -1, -1)  # (B, 2, S, S)
+    # the same selects compiled (reenact.render.compiled), bitwise equal, the ring's colours too
+    fast = usable_kernels() if dtype == torch.float32 and plain(coords, person) else None
     if any(x is not None for x in sheets):
         sheet = torch.from_numpy(np.stack([np.zeros((low, low, 2), np.float32) if x is None else x
                                            for x in sheets])).permute(0, 3, 1, 2).to(dtype)
@@ -177,20 +179,24 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
         use = smoothstep(sample_image(still.source[:, 3:].to(dtype).expand(B, -1, -1, -1),
                                       pts.permute(0, 2, 3, 1)), *PLATE_RAMP)
         use = use if n == S else resize_bilinear(use, S)
-        # the colours in the ring round the person, at crop resolution (only there they show)
-        b, y, x = torch.nonzero((near[:, 0] > 0) & (person[:, 0].detach() < 1), as_tuple=True)
-        seen = sample_image(still.source.to(dtype), at[b, :, y, x][None, None])[0, :, 0]  # (4, N)
-        behind = behind.expand(B, -1, -1, -1).clone()
-        behind[b, :, y, x] = torch.lerp(seen[:3].T, plate[0, :, y, x].T,
-                                        smoothstep(seen[3:].T, *PLATE_RAMP))
+        if fast is None:
+            # the colours in the ring round the person, at crop resolution (only there they show)
+            b, y, x = torch.nonzero((near[:, 0] > 0) & (person[:, 0].detach() < 1),
+                                    as_tuple=True)
+            seen = sample_image(still.source.to(dtype), at[b, :, y, x][None, None])[0, :, 0]
+            behind = behind.expand(B, -1, -1, -1).clone()
+            behind[b, :, y, x] = torch.lerp(seen[:3].T, plate[0, :, y, x].T,
+                                            smoothstep(seen[3:].T, *PLATE_RAMP))
         still_frames = [i for i, x in enumerate(sheets) if x is None]
         if still_frames:  # in a batch, the frames with no sheet keep the photo's own
-            use[still_frames], behind[still_frames] = still.use.to(dtype), still.behind.to(dtype)
-    fast = usable_kernels() if dtype == torch.float32 and plain(coords, person) else None
-    if fast is not None:  # the same selects compiled (reenact.render.compiled), bitwise equal
+            use[still_frames] = still.use.to(dtype)
+            if fast is None:
+                behind[still_frames] = still.behind.to(dtype)
+    if fast is not None:
         return tuple(torch.from_numpy(a) for a in fast.select_layers(
             near[:, 0].numpy() > 0, person[:, 0].float().numpy(), coords.numpy(), at.numpy(),
-            use[:, 0].numpy(), behind.numpy(), plate[0].numpy()))
+            use[:, 0].numpy(), behind.numpy(), plate[0].numpy(), still.source[0].numpy(),
+            np.array([x is not None for x in sheets]), PLATE_RAMP))
     out = torch.lerp(at, coords.permute(0, 3, 1, 2), near).permute(0, 2, 3, 1).contiguous()
     overlay = torch.lerp(plate.expand(B, -1, -1, -1), behind, near)
     weight = torch.lerp(use.expand(B, -1, -1, -1), 1 - person.to(dtype), near)

@@ -145,20 +145,29 @@ class _Kernels:
 
 
     def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
-                      at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray
+                      at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray,
+                      source: np.ndarray | None = None, sheet: np.ndarray | None = None,
+                      ramp: tuple[float, float] = (0.0, 1.0)
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``reenact.motion.background.background_layers``' last step, float32: near the person
         (``near``, (B, S, S) bool) the person's flow ``coords`` (B, S, S, 2), ``behind``
         (1 or B, 3, S, S) and weight 1 - ``person`` (B, S, S); elsewhere the background's flow
-        ``at`` (B, 2, S, S), the ``plate`` (3, S, S) and weight ``use`` (1 or B, S, S). Returns
-        (B, S, S, 2) flow, (B, 3, S, S) overlay, (B, 1, S, S) weight."""
+        ``at`` (B, 2, S, S), the ``plate`` (3, S, S) and weight ``use`` (1 or B, S, S). In the
+        frames with a rubber ``sheet`` ((B,) bool), near the person where it is not whole
+        (``person`` below 1) the overlay is instead what the background's flow finds there: the
+        photo ``source`` (4, S, S; what it carries with the head fourth) sampled at ``at``, the
+        plate over it by ``smoothstep(carried, *ramp)``. Returns (B, S, S, 2) flow,
+        (B, 3, S, S) overlay, (B, 1, S, S) weight."""
         B, S = near.shape[0], near.shape[1]
+        if source is None or sheet is None:
+            source, sheet = np.zeros((4, 1, 1), np.float32), np.zeros(B, bool)
         out = np.empty((B, S, S, 2), np.float32)
         overlay = np.empty((B, 3, S, S), np.float32)
         weight = np.empty((B, 1, S, S), np.float32)
-        self._select(near, person, coords, at, use, behind, plate, out, overlay, weight)
+        lo, hi = ramp
+        self._select(near, person, coords, at, use, behind, plate, source, sheet,
+                     np.float32(lo), np.float32(hi - lo), out, overlay, weight)
         return out, overlay, weight
-
 
     def paste(self, layers: np.ndarray, photo: np.ndarray, region: tuple[int, int],
               box: tuple[float, float], k: float, feather: np.ndarray, out: np.ndarray) -> None:
@@ -313,18 +322,31 @@ def _interpolate(pix_to_face, bary, faces, attrs, index, values):
     return n
 
 
-def _select_layers(near, person, coords, at, use, behind, plate, out, overlay, weight):
-    """See ``kernels().select_layers``: a select per pixel, as torch.lerp by a 0 / 1 mask is."""
-    one = np.float32(1.0)
+def _select_layers(near, person, coords, at, use, behind, plate, source, sheet, lo, span, out,
+                   overlay, weight):
+    """See ``kernels().select_layers``: a select per pixel, as torch.lerp by a 0 / 1 mask is; the
+    sheet's ring sampled as ``sample_image`` does and mixed as ``torch.lerp`` and
+    ``completion.smoothstep`` do."""
+    one, zero, two, three = np.float32(1.0), np.float32(0.0), np.float32(2.0), np.float32(3.0)
+    H, W = source.shape[1], source.shape[2]
     for b in range(near.shape[0]):
         u, h = min(b, use.shape[0] - 1), min(b, behind.shape[0] - 1)
         for y in range(near.shape[1]):
             for x in range(near.shape[2]):
                 if near[b, y, x]:
                     out[b, y, x, 0], out[b, y, x, 1] = coords[b, y, x, 0], coords[b, y, x, 1]
-                    for c in range(3):
-                        overlay[b, c, y, x] = behind[h, c, y, x]
-                    weight[b, 0, y, x] = one - person[b, y, x]
+                    p = person[b, y, x]
+                    if sheet[b] and p < one:
+                        c4 = _corners(at[b, 0, y, x], at[b, 1, y, x], H, W)
+                        t = min(max((_bilinear(source, 3, c4) - lo) / span, zero), one)
+                        a = t * t * (three - two * t)
+                        for c in range(3):
+                            overlay[b, c, y, x] = _lerp(_bilinear(source, c, c4), plate[c, y, x],
+                                                        a)
+                    else:
+                        for c in range(3):
+                            overlay[b, c, y, x] = behind[h, c, y, x]
+                    weight[b, 0, y, x] = one - p
                 else:
                     out[b, y, x, 0], out[b, y, x, 1] = at[b, 0, y, x], at[b, 1, y, x]
                     for c in range(3):

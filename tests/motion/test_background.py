@@ -9,6 +9,7 @@ import torch
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
 from reenact.motion.background import (
+    PLATE_RAMP,
     _laplace,
     background_flow,
     background_layers,
@@ -179,13 +180,17 @@ def test_pasted_background_is_the_photos_own_at_full_resolution(astronaut):
 
 @pytest.mark.parametrize("dx", [0.0, 2.0, 30.0])
 def test_compiled_selects_equal_torchs(monkeypatch, dx):
-    # background_layers' last step runs compiled (reenact.render.compiled) on the CPU; the torch
-    # lerps it replaces are the reference, bit for bit, with and without a sheet
+    # background_layers' last step runs compiled (reenact.render.compiled) on the CPU, the
+    # colours of the ring round a person moved off its background (a sheet) included; the torch
+    # lerps and samples it replaces are the reference, bit for bit, with and without a sheet and
+    # in a batch where only some frames have one
     import reenact.motion.background as module
 
     image, carried, plate = _scene()
-    coords = torch.cat([_moved(dx), _moved(dx / 2)])  # a batch of two
-    person = sample_image(carried.expand(2, -1, -1, -1), coords)
+    # a soft edge, as a segmentation gives: the ring's colours mix the photo and the plate there
+    carried = torch.from_numpy(cv2.GaussianBlur(carried[0, 0].numpy(), (0, 0), 3.0))[None, None]
+    coords = torch.cat([_moved(dx), _moved(dx / 2), _moved(0.0)])  # a batch of three
+    person = sample_image(carried.expand(3, -1, -1, -1), coords)
     still = still_background(image, carried, plate)
     assert module.usable_kernels() is not None
     fast = background_layers(still, coords, person)
@@ -193,3 +198,7 @@ def test_compiled_selects_equal_torchs(monkeypatch, dx):
     ref = background_layers(still, coords, person)
     for a, b in zip(fast, ref, strict=True):
         assert a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if dx == 30.0:  # the first two frames have a sheet: the ring shows the photo and the plate
+        ring = (ref[1][:2] != still.behind).any(1)
+        mixed = ((still.source[0, 3] > PLATE_RAMP[0]) & (still.source[0, 3] < PLATE_RAMP[1]))
+        assert int(ring.sum()) > 100 and int(mixed.sum()) > 100
