@@ -177,8 +177,13 @@ def _nearest(p: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     """Points (n, 2), a polyline (k, 2) -> (n,) each point's distance to it, the segment
     nearest it and how far along that segment (0..1) its nearest point lies."""
     a, d = line[:-1], line[1:] - line[:-1]
-    t = (((p[:, None] - a[None]) * d[None]).sum(-1) / np.maximum((d * d).sum(-1), 1e-9)).clip(0, 1)
-    dist = np.linalg.norm(p[:, None] - (a[None] + t[..., None] * d[None]), axis=-1)
+    # x and y apart: the same sums as over a last axis of two, without its (n, k, 2) arrays and
+    # the slow reductions over them (a third of the time)
+    ax, ay, dx, dy = a[:, 0], a[:, 1], d[:, 0], d[:, 1]
+    px, py = p[:, 0, None], p[:, 1, None]
+    t = (((px - ax) * dx + (py - ay) * dy) / np.maximum(dx * dx + dy * dy, 1e-9)).clip(0, 1)
+    ex, ey = px - (ax + t * dx), py - (ay + t * dy)
+    dist = np.sqrt(ex * ex + ey * ey)
     k = dist.argmin(1)
     rows = np.arange(len(p))
     return dist[rows, k], k, t[rows, k]
