@@ -335,13 +335,18 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
 RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (scaled with size)
 
 
-def _rim_weight(mask: torch.Tensor) -> torch.Tensor:
-    """(B, S, S) bool face mask -> (B, S, S) weight of the face's own colour: 1 from RIM_PX
-    inside the face's outline, falling smoothly to 0 at it (OpenCV's distance transform)."""
+def _rim_pixels(mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(B, S, S) bool face mask -> the face's rim: the pixels (b, y, x) where the weight of the
+    face's own colour is below 1, and that weight (n,): 1 from RIM_PX inside the face's outline,
+    falling smoothly to 0 at it (OpenCV's distance transform). Only the pixels nearer the outline
+    than RIM_PX get the smoothstep (beyond it the weight is 1), not the whole crop."""
     px = RIM_PX * mask.shape[-1] / 256
-    dist = np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
-                     for m in mask.numpy()])
-    return smoothstep(torch.from_numpy(dist), 0.0, px).float()
+    dist = torch.from_numpy(np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
+                                      for m in mask.numpy()]))
+    rb, ry, rx = torch.nonzero(mask & (dist < px), as_tuple=True)
+    weight = smoothstep(dist[rb, ry, rx], 0.0, px).float()
+    fading = torch.nonzero(weight < 1)[:, 0]  # rounding may bring one just below px to 1
+    return rb[fading], ry[fading], rx[fading], weight[fading]
 
 
 def _teeth_visibility(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients
@@ -445,8 +450,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
     # the face's rim: where the face's and the extension's flows part (a turn), a seam would show
-    rim = _rim_weight(frags.mask)  # (B, S, S), 1 inside, falling to 0 at the face's outline
-    rb, ry, rx = torch.nonzero(frags.mask & (rim < 1), as_tuple=True)
+    rb, ry, rx, rim = _rim_pixels(frags.mask)  # falling to 0 at the face's outline
     rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
     coords[b, y, x] = vals[:, 0:2]
     # the iris moves as a whole with the driver's gaze, not stretched along its fans
@@ -519,7 +523,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
                                                                       .clamp(min=1e-6))[:, None])
     _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, scene.image32, coords, overlay,
                  weight, points[:, :V, :2])
-    rim_pixels = (rb, ry, rx, rim_coords, rim[rb, ry, rx])
+    rim_pixels = (rb, ry, rx, rim_coords, rim)
     image = functools.partial(_crop_image, scene, coords, overlay, weight, rim_pixels)
     return WarpResult(image=image if draw_later else image(), coords_src_from_out=coords,
                       overlay=overlay, overlay_weight=weight, fragments=frags,

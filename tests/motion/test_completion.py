@@ -249,11 +249,20 @@ def test_face_rim_fades_into_the_extension():
     """Where a turn parts the face's flow from the head extension's, the face's outline would show
     as a seam (a line across the forehead where the hair begins): the face's own colour fades out
     over its last pixels."""
-    from reenact.motion.analytic import RIM_PX, _rim_weight
+    from reenact.motion.analytic import RIM_PX, _rim_pixels
+    from reenact.motion.completion import smoothstep
 
     ys, xs = torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij")
     disk = ((ys - 127.5) ** 2 + (xs - 127.5) ** 2 < 80**2)[None]
-    w = _rim_weight(disk)
+    rb, ry, rx, fading = _rim_pixels(disk)
+    w = disk.float()
+    w[rb, ry, rx] = fading
+    # the same pixels and weights as the smoothstep over the whole distance transform
+    dense = smoothstep(torch.from_numpy(cv2.distanceTransform(disk[0].numpy().astype(np.uint8),
+                                                              cv2.DIST_L2, 3)), 0.0, RIM_PX)
+    at = torch.nonzero(disk[0] & (dense < 1), as_tuple=True)
+    assert torch.equal(torch.stack(at), torch.stack([ry, rx])) and bool((rb == 0).all())
+    assert torch.equal(dense[at].float(), fading)
     assert torch.all(w[~disk] == 0) and w[0, 128, 128] == 1
     inner = cv2.erode(disk[0].numpy().astype(np.uint8), np.ones((3, 3), np.uint8))
     edge = disk & ~torch.from_numpy(inner).bool()[None]
