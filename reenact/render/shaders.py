@@ -45,6 +45,17 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
         (B, H, W, C); zero where no triangle covers the pixel.
     """
     B, H, W = fragments.pix_to_face.shape
+    fast = usable_kernels() if plain(fragments.bary, attrs) else None
+    if fast is not None and attrs.dtype in (torch.float32, torch.float64):
+        # interpolate_pixels' compiled values, each batch item's written at its flat indices
+        # (its (b, y, x) index tensors and their scatter cost more than the interpolation)
+        out = np.zeros((B, H * W, attrs.shape[-1]), attrs.numpy().dtype)
+        p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
+        for i in range(B):
+            idx, vals = fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(),
+                                         attrs[i].numpy())
+            out[i, idx] = vals
+        return torch.from_numpy(out.reshape(B, H, W, -1))
     idx, vals = interpolate_pixels(fragments, faces, attrs)
     out = attrs.new_zeros(B, H, W, attrs.shape[-1])
     out[idx] = vals
