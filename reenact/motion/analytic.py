@@ -32,7 +32,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry import pixel_centres
-from reenact.geometry.fastpath import plain
+from reenact.geometry.fastpath import nonzero, plain
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import background_layers
 from reenact.motion.completion import (
@@ -343,7 +343,7 @@ def _rim_pixels(mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
     px = RIM_PX * mask.shape[-1] / 256
     dist = torch.from_numpy(np.stack([cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3)
                                       for m in mask.numpy()]))
-    rb, ry, rx = torch.nonzero(mask & (dist < px), as_tuple=True)
+    rb, ry, rx = nonzero(mask & (dist < px))
     weight = smoothstep(dist[rb, ry, rx], 0.0, px).float()
     fading = torch.nonzero(weight < 1)[:, 0]  # rounding may bring one just below px to 1
     return rb[fading], ry[fading], rx[fading], weight[fading]
@@ -455,7 +455,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     coords[b, y, x] = vals[:, 0:2]
     # the iris moves as a whole with the driver's gaze, not stretched along its fans
     which = eye_of_triangle()[tri]
-    eye = torch.nonzero(which >= 0)[:, 0]
+    eye = nonzero(which >= 0)[0]
     if len(eye):
         at = (b[eye], y[eye], x[eye])
         coords[at] = rigid_iris(vals[eye, 0:2], at, which[eye], scene.src_points[:, :V],
@@ -465,7 +465,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     tex = scene.texture
     # pixels whose triangle the photo does not all see, or that the pose stretches; elsewhere the
     # photo's own pixels, with the overlay weight 0 that the face has below
-    need = torch.nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999) | ~tex.sure[tri])[:, 0]
+    need = nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999) | ~tex.sure[tri])[0]
     fill = torch.zeros(len(tri))
     fill_rgb = torch.zeros(len(tri), 3)
     if len(need):
