@@ -93,7 +93,10 @@ def profiles(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + 1e-6)
+    """Zero mean, unit spread along the last axis: ``(x - mean) / (std + 1e-6)``, with the
+    deviation from the mean taken once (``np.std``'s own steps, the same bits)."""
+    d = x - x.mean(-1, keepdims=True)
+    return d / (np.sqrt((d * d).sum(-1, keepdims=True) / x.shape[-1]) + 1e-6)
 
 
 def shift(reference: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
@@ -105,11 +108,18 @@ def shift(reference: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
 
 
 def _shift(core: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
-    """``shift`` given the reference's normalised core (its middle, SEARCH in from either end)."""
+    """``shift`` given the reference's normalised core (its middle, SEARCH in from either end);
+    ``core`` (..., n) and ``profile`` (..., N) may hold both brows: a list of their shifts."""
+    windows = np.lib.stride_tricks.sliding_window_view(profile, core.shape[-1], axis=-1)
+    r = (_normalised(windows) * core[..., None, :]).mean(-1)  # (..., 2k + 1)
+    if r.ndim > 1:
+        return [_peak(x) for x in r]
+    return _peak(r)
+
+
+def _peak(r: np.ndarray) -> tuple[float, float]:
+    """(shift, correlation) at the best of the correlations ``r`` (2k + 1,) over the shifts."""
     k = round(SEARCH / STEP)
-    n = len(core)
-    windows = np.lib.stride_tricks.sliding_window_view(profile, n)  # (2k + 1, n)
-    r = (_normalised(windows) * core).mean(-1)
     i = int(r.argmax())
     best = float(r[i])
     frac = 0.0
@@ -133,7 +143,7 @@ class BrowRegistration:
         self.rigid = torch.from_numpy(np.asarray(points, np.float64)[stable_vertices()])[None]
         k = round(SEARCH / STEP)
         self.seen = self.reference[:, k:-k].std(-1) >= MIN_CONTRAST
-        self.cores = [_normalised(r[k:-k]) for r in self.reference]  # what shift needs of it
+        self.cores = _normalised(self.reference[:, k:-k])  # what shift needs of it, (2, n)
 
     def correction(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """(2,): each brow's rise the pixels show beyond the points' own, eye distances."""
@@ -146,8 +156,7 @@ class BrowRegistration:
             return out
         now = profiles(image, points)
         moved = brow_heights(points) - self.heights
-        for side in range(2):
-            s, r = _shift(self.cores[side], now[side])
+        for side, (s, r) in enumerate(_shift(self.cores, now)):
             if self.seen[side] and r >= MIN_CORRELATION:
                 out[side] = weight * np.clip(s - moved[side], -MOST, MOST)
         return out
