@@ -49,7 +49,8 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
     if fast is not None and attrs.dtype in (torch.float32, torch.float64):
         # interpolate_pixels' compiled values, each batch item's written at its flat indices
         # (its (b, y, x) index tensors and their scatter cost more than the interpolation)
-        out = np.zeros((B, H * W, attrs.shape[-1]), attrs.numpy().dtype)
+        out = np.zeros((B, H * W, attrs.shape[-1]),
+                       np.float32 if attrs.dtype == torch.float32 else np.float64)
         p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
         for i in range(B):
             idx, vals = fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(),

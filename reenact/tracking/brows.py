@@ -107,7 +107,8 @@ def shift(reference: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
     return _shift(_normalised(reference[k:-k]), profile)
 
 
-def _shift(core: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
+def _shift(core: np.ndarray, profile: np.ndarray
+           ) -> tuple[float, float] | list[tuple[float, float]]:
     """``shift`` given the reference's normalised core (its middle, SEARCH in from either end);
     ``core`` (..., n) and ``profile`` (..., N) may hold both brows: a list of their shifts."""
     windows = np.lib.stride_tricks.sliding_window_view(profile, core.shape[-1], axis=-1)
