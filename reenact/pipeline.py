@@ -488,7 +488,7 @@ class Reenactor:
                ) -> tuple[FaceCoefficients, list]:
         """The batch's re-enacted coefficients (B) and each frame's model meshes (or None). Frames
         moving relative to one reference are mixed in one call: the mix is a hundred small
-        tensor operations, so four frames take little more than one (bitwise each frame alone);
+        tensor operations, so a batch takes little more than one frame (bitwise each alone);
         absolute motion, a FLAME / BFM fit, or a frame before the first driving face, one frame
         at a time."""
         ref = batch[0].ref

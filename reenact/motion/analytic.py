@@ -345,7 +345,7 @@ def _rim_pixels(mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
                                       for m in mask.numpy()]))
     rb, ry, rx = nonzero(mask & (dist < px))
     weight = smoothstep(dist[rb, ry, rx], 0.0, px).float()
-    fading = torch.nonzero(weight < 1)[:, 0]  # rounding may bring one just below px to 1
+    fading = nonzero(weight < 1)[0]  # rounding may bring one just below px to 1
     return rb[fading], ry[fading], rx[fading], weight[fading]
 
 

@@ -146,8 +146,7 @@ class _Kernels:
 
     def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
                       at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray,
-                      source: np.ndarray | None = None, sheet: np.ndarray | None = None,
-                      ramp: tuple[float, float] = (0.0, 1.0)
+                      source: np.ndarray, sheet: np.ndarray, ramp: tuple[float, float]
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``reenact.motion.background.background_layers``' last step, float32: near the person
         (``near``, (B, S, S) bool) the person's flow ``coords`` (B, S, S, 2), ``behind``
@@ -159,8 +158,6 @@ class _Kernels:
         plate over it by ``smoothstep(carried, *ramp)``. Returns (B, S, S, 2) flow,
         (B, 3, S, S) overlay, (B, 1, S, S) weight."""
         B, S = near.shape[0], near.shape[1]
-        if source is None or sheet is None:
-            source, sheet = np.zeros((4, 1, 1), np.float32), np.zeros(B, bool)
         out = np.empty((B, S, S, 2), np.float32)
         overlay = np.empty((B, 3, S, S), np.float32)
         weight = np.empty((B, 1, S, S), np.float32)

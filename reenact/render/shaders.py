@@ -10,17 +10,27 @@ from reenact.render.compiled import usable_kernels
 from reenact.render.rasterizer import Fragments
 
 
+def _compiled_interpolation(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+                            ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per batch item, the flat indices of its covered pixels and their interpolated values by
+    the compiled loop (reenact.render.compiled: the same sums in the same order as torch's path,
+    bitwise equal); None where that loop does not apply."""
+    fast = usable_kernels() if plain(fragments.bary, attrs) else None
+    if fast is None or attrs.dtype not in (torch.float32, torch.float64):
+        return None
+    B = fragments.pix_to_face.shape[0]
+    p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
+    return [fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(), attrs[i].numpy())
+            for i in range(B)]
+
+
 def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
                        ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """Barycentric interpolation at covered pixels only: ((b, y, x) index tensors of the N covered
     pixels, values (N, C)). ``attrs`` is (B, V, C) per-vertex values."""
-    fast = usable_kernels() if plain(fragments.bary, attrs) else None
-    if fast is not None and attrs.dtype in (torch.float32, torch.float64):
-        # compiled (reenact.render.compiled): the same sums in the same order, bitwise equal
-        B, _, W = fragments.pix_to_face.shape
-        p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
-        found = [fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(),
-                                  attrs[i].numpy()) for i in range(B)]
+    found = _compiled_interpolation(fragments, faces, attrs)
+    if found is not None:
+        W = fragments.pix_to_face.shape[-1]
         flat = torch.from_numpy(np.concatenate([f[0] for f in found]))
         b = torch.repeat_interleave(torch.tensor([len(f[0]) for f in found]))
         y, x = flat.div(W, rounding_mode="floor"), flat.remainder(W)
@@ -45,16 +55,12 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
         (B, H, W, C); zero where no triangle covers the pixel.
     """
     B, H, W = fragments.pix_to_face.shape
-    fast = usable_kernels() if plain(fragments.bary, attrs) else None
-    if fast is not None and attrs.dtype in (torch.float32, torch.float64):
-        # interpolate_pixels' compiled values, each batch item's written at its flat indices
-        # (its (b, y, x) index tensors and their scatter cost more than the interpolation)
+    found = _compiled_interpolation(fragments, faces, attrs)
+    if found is not None:  # each item's values written at its flat indices (the (b, y, x)
+        # index tensors and their scatter cost more than the interpolation)
         out = np.zeros((B, H * W, attrs.shape[-1]),
                        np.float32 if attrs.dtype == torch.float32 else np.float64)
-        p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
-        for i in range(B):
-            idx, vals = fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(),
-                                         attrs[i].numpy())
+        for i, (idx, vals) in enumerate(found):
             out[i, idx] = vals
         return torch.from_numpy(out.reshape(B, H, W, -1))
     idx, vals = interpolate_pixels(fragments, faces, attrs)

@@ -104,18 +104,15 @@ def shift(reference: np.ndarray, profile: np.ndarray) -> tuple[float, float]:
     (both (N,) from ``profiles``), the best of every STEP within SEARCH, refined between steps by
     a parabola through the best three."""
     k = round(SEARCH / STEP)
-    return _shift(_normalised(reference[k:-k]), profile)
+    return _shifts(_normalised(reference[None, k:-k]), profile[None])[0]
 
 
-def _shift(core: np.ndarray, profile: np.ndarray
-           ) -> tuple[float, float] | list[tuple[float, float]]:
-    """``shift`` given the reference's normalised core (its middle, SEARCH in from either end);
-    ``core`` (..., n) and ``profile`` (..., N) may hold both brows: a list of their shifts."""
-    windows = np.lib.stride_tricks.sliding_window_view(profile, core.shape[-1], axis=-1)
-    r = (_normalised(windows) * core[..., None, :]).mean(-1)  # (..., 2k + 1)
-    if r.ndim > 1:
-        return [_peak(x) for x in r]
-    return _peak(r)
+def _shifts(cores: np.ndarray, profiles: np.ndarray) -> list[tuple[float, float]]:
+    """``shift`` of each of M profiles (M, N) given their references' normalised cores (M, n)
+    (the middles, SEARCH in from either end), in one call."""
+    windows = np.lib.stride_tricks.sliding_window_view(profiles, cores.shape[-1], axis=-1)
+    r = (_normalised(windows) * cores[:, None, :]).mean(-1)  # (M, 2k + 1)
+    return [_peak(x) for x in r]
 
 
 def _peak(r: np.ndarray) -> tuple[float, float]:
@@ -157,7 +154,7 @@ class BrowRegistration:
             return out
         now = profiles(image, points)
         moved = brow_heights(points) - self.heights
-        for side, (s, r) in enumerate(_shift(self.cores, now)):
+        for side, (s, r) in enumerate(_shifts(self.cores, now)):
             if self.seen[side] and r >= MIN_CORRELATION:
                 out[side] = weight * np.clip(s - moved[side], -MOST, MOST)
         return out
