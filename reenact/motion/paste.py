@@ -13,7 +13,7 @@ import torch
 from reenact.geometry.fastpath import plain
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import WarpResult
-from reenact.render.compiled import usable_kernels
+from reenact.render.compiled import usable_kernels, without_waiting
 from reenact.render.shaders import resize_bilinear, sample_image
 from reenact.tracking.crop import CropBox
 
@@ -21,8 +21,13 @@ FEATHER = 0.06  # paste-back alpha ramp, as a fraction of the crop side
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
-    return image.permute(1, 2, 0).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, contiguous."""
+    with without_waiting():  # one image's crop sooner than numba loads
+        fast = usable_kernels() if plain(image) and image.dtype == torch.float32 else None
+    if fast is not None:
+        return fast.to_bytes(image.numpy())
+    # to bytes, channels first, then interleaved by OpenCV (as paste-back's torch path)
+    return cv2.merge(list(image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()))
 
 
 @dataclass(frozen=True)

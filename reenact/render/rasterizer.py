@@ -148,8 +148,8 @@ def _rasterize_one(verts: torch.Tensor, faces: torch.Tensor, H: int, W: int, eps
     exact = verts.dtype == torch.float32 and not (verts.requires_grad and torch.is_grad_enabled())
     fast = usable_kernels() if device.type == "cpu" else None
     if fast is not None:  # the same pass compiled (reenact.render.compiled), bitwise equal
-        pix_to_face, bary_all, zbuf = (torch.from_numpy(a) for a in fast.rasterize(
-            verts.detach().float().numpy(), faces.numpy(), H, W, eps))
+        pix_to_face, bary_all, zbuf = (torch.from_numpy(a[0]) for a in fast.rasterize(
+            verts.detach().float().numpy()[None], faces.numpy(), H, W, eps))
         if exact:
             return pix_to_face.view(H, W), bary_all.view(H, W, 3), zbuf.view(H, W)
         pix = (pix_to_face >= 0).nonzero().squeeze(1)
@@ -196,6 +196,13 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, image_size: tuple[int, i
     if verts.ndim != 3 or verts.shape[-1] != 3:
         raise ValueError(f"verts must be (B, V, 3), got {tuple(verts.shape)}")
     H, W = image_size
+    fast = usable_kernels() if verts.device.type == "cpu" else None
+    if fast is not None and verts.dtype == torch.float32 and not (
+            verts.requires_grad and torch.is_grad_enabled()):  # the batch in place, compiled
+        pix_to_face, bary, zbuf = (torch.from_numpy(a) for a in fast.rasterize(
+            verts.detach().numpy(), faces.numpy(), H, W, eps))
+        return Fragments(pix_to_face=pix_to_face.view(-1, H, W), bary=bary.view(-1, H, W, 3),
+                         zbuf=zbuf.view(-1, H, W))
     outs = [_rasterize_one(v, faces, H, W, eps) for v in verts]
     return Fragments(pix_to_face=torch.stack([o[0] for o in outs]),
                      bary=torch.stack([o[1] for o in outs]),

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import reenact.motion.paste as paste_module
 from reenact.geometry import euler_to_matrix
 from reenact.motion.analytic import analytic_warp
-from reenact.motion.paste import paste_back, paste_geometry
+from reenact.motion.paste import _to_uint8, paste_back, paste_geometry
 from reenact.pipeline import Reenactor
 from reenact.render.compiled import kernels
 from reenact.render.shaders import sample_image
@@ -127,3 +127,21 @@ def test_the_compiled_crop_gives_torchs_pixels():
     torch.testing.assert_close(torch.from_numpy(fast), ref, rtol=0, atol=1e-6)
     torch.testing.assert_close(ref[:, :, :9], photo[:, :, 3:12, 20:56].expand(3, -1, -1, -1),
                                rtol=0, atol=0)  # weight 0 there: the photo's pixels
+
+
+def test_the_crop_to_bytes_in_one_pass_gives_torchs_bytes(monkeypatch):
+    # the crop's float pixels to interleaved bytes: compiled, and by torch and OpenCV before
+    # numba loads, as (v * 255 + 0.5) clamped and truncated; on level edges and out of range too
+    g = torch.Generator().manual_seed(9)
+    image = torch.rand(3, 40, 56, generator=g) * 1.4 - 0.2
+    image[:, :4] = (torch.arange(4 * 56).view(4, 56) / 255.0 + torch.tensor([[-1e-7], [0.0],
+                    [1e-7], [0.5 / 255]]))[None]
+    want = image.permute(1, 2, 0).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+    assert kernels() is not None, "numba is a dependency: the compiled loops must load"
+    fast = _to_uint8(image)
+    monkeypatch.setattr(paste_module, "usable_kernels", lambda: None)
+    slow = _to_uint8(image)
+    for got in (fast, slow):
+        assert got.flags.c_contiguous and got.shape == (40, 56, 3)
+        assert np.array_equal(got, want)
+    assert len(np.unique(want)) > 200
