@@ -32,7 +32,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry import pixel_centres
-from reenact.geometry.fastpath import nonzero, plain
+from reenact.geometry.fastpath import nonzero, plain, unravel
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import background_layers
 from reenact.motion.completion import (
@@ -59,7 +59,7 @@ from reenact.motion.eyes import (
 from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.compiled import usable_kernels
-from reenact.render.shaders import interpolate_pixels, resize_bilinear, sample_image
+from reenact.render.shaders import covered_pixels, resize_bilinear, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
@@ -329,7 +329,9 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     here = pixel_centres(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
     up = resize_bilinear(shift.permute(0, 3, 1, 2), S)
-    return up.permute(0, 2, 3, 1) + pixel_centres(S, points.dtype)
+    # the centres first: the sum takes their (B, S, S, 2) layout, not the permuted one (its
+    # pixels are written by flat index)
+    return pixel_centres(S, points.dtype) + up.permute(0, 2, 3, 1)
 
 
 RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (scaled with size)
@@ -445,14 +447,15 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
                        own[..., None],
                        scene.mouth_uv[None].float().expand(B, -1, -1), blur[..., None]], -1)
-    (b, y, x), vals = interpolate_pixels(frags, scene.faces, attrs)  # (N, 8)
-    tri = frags.pix_to_face[b, y, x]  # (N,)
+    pix, vals = covered_pixels(frags, scene.faces, attrs)  # (N,) flat indices, (N, 8)
+    b, y, x = unravel(pix, frags.pix_to_face.shape)
+    tri = frags.pix_to_face.view(-1).index_select(0, pix)  # (N,)
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
     # the face's rim: where the face's and the extension's flows part (a turn), a seam would show
     rb, ry, rx, rim = _rim_pixels(frags.mask)  # falling to 0 at the face's outline
     rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
-    coords[b, y, x] = vals[:, 0:2]
+    coords.view(-1, 2).index_copy_(0, pix, vals[:, 0:2])
     # the iris moves as a whole with the driver's gaze, not stretched along its fans
     which = eye_of_triangle()[tri]
     eye = nonzero(which >= 0)[0]
@@ -491,7 +494,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
                 frags.mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
         fill[need] = 1 - own_seen
     person = sample_image(scene.still.source[:, 3:], coords)  # (B, 1, S, S) carried
-    person[b, 0, y, x] = 1.0
+    person.view(-1).index_fill_(0, pix, 1.0)
     # off the person: the background's own flow, the plate only where that finds none
     coords, overlay, weight = background_layers(scene.still, coords, person)
     if len(need):

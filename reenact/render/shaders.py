@@ -5,7 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.geometry.fastpath import plain
+from reenact.geometry.fastpath import plain, unravel
 from reenact.render.compiled import usable_kernels
 from reenact.render.rasterizer import Fragments
 
@@ -24,22 +24,30 @@ def _compiled_interpolation(fragments: Fragments, faces: torch.Tensor, attrs: to
             for i in range(B)]
 
 
-def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
-                       ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Barycentric interpolation at covered pixels only: ((b, y, x) index tensors of the N covered
-    pixels, values (N, C)). ``attrs`` is (B, V, C) per-vertex values."""
+def covered_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Barycentric interpolation at covered pixels only: the (N,) flat indices of the N covered
+    pixels into the (B, H, W) maps, in order, and their values (N, C). ``attrs`` is (B, V, C)
+    per-vertex values. (One index, where the pixels are written back with ``view(-1)``: a
+    quarter of the time of three.)"""
     found = _compiled_interpolation(fragments, faces, attrs)
     if found is not None:
-        W = fragments.pix_to_face.shape[-1]
-        flat = torch.from_numpy(np.concatenate([f[0] for f in found]))
-        b = torch.repeat_interleave(torch.tensor([len(f[0]) for f in found]))
-        y, x = flat.div(W, rounding_mode="floor"), flat.remainder(W)
-        return (b, y, x), torch.from_numpy(np.concatenate([f[1] for f in found]))
-    b, y, x = torch.nonzero(fragments.mask, as_tuple=True)
-    vidx = faces[fragments.pix_to_face[b, y, x]]  # (N, 3)
+        size = fragments.pix_to_face[0].numel()
+        flat = np.concatenate([f[0] + i * size for i, f in enumerate(found)])
+        return torch.from_numpy(flat), torch.from_numpy(np.concatenate([f[1] for f in found]))
+    flat = torch.nonzero(fragments.mask.reshape(-1))[:, 0]
+    b = flat.div(fragments.pix_to_face[0].numel(), rounding_mode="floor")
+    vidx = faces[fragments.pix_to_face.reshape(-1)[flat]]  # (N, 3)
     vals = attrs[b[:, None], vidx]  # (N, 3, C)
-    w = fragments.bary[b, y, x].to(vals.dtype)  # (N, 3)
-    return (b, y, x), (w[..., None] * vals).sum(1)
+    w = fragments.bary.reshape(-1, 3)[flat].to(vals.dtype)  # (N, 3)
+    return flat, (w[..., None] * vals).sum(1)
+
+
+def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+                       ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``covered_pixels`` with (b, y, x) index tensors in place of the flat index."""
+    flat, vals = covered_pixels(fragments, faces, attrs)
+    return unravel(flat, fragments.pix_to_face.shape), vals
 
 
 def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor

@@ -1,7 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
-from reenact.geometry.fastpath import nonzero
+from reenact.geometry.fastpath import nonzero, unravel
 
 
 @pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 9, 11), (4, 1, 6, 3), (0, 4)])
@@ -13,3 +14,14 @@ def test_nonzero_gives_torchs_indices_in_torchs_order(shape):
         assert len(got) == len(want)
         for a, b in zip(got, want, strict=True):
             assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 9, 11), (4, 1, 6, 3)])
+def test_unravel_gives_numpys_indices(shape):
+    g = np.random.default_rng(len(shape))
+    for n in (0, 1, 40):
+        flat = torch.from_numpy(g.integers(0, np.prod(shape), n))
+        got, want = unravel(flat, shape), np.unravel_index(flat.numpy(), shape)
+        assert len(got) == len(shape)
+        for a, b in zip(got, want, strict=True):
+            assert a.dtype == torch.int64 and np.array_equal(a.numpy(), b)
