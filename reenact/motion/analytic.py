@@ -493,8 +493,15 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             own_seen[doubt] *= 1 - texels[doubt, 4] * torch.maximum(round_, _inward(
                 frags.mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
         fill[need] = 1 - own_seen
-    person = sample_image(scene.still.source[:, 3:], coords)  # (B, 1, S, S) carried
-    person.view(-1).index_fill_(0, pix, 1.0)
+    # (B, 1, S, S) what the photo carries with the head, moved; the face covers
+    fast = usable_kernels() if plain(coords) and coords.dtype == scene.still.source.dtype == \
+        torch.float32 else None
+    if fast is not None:  # the same values, not sampled under the face (compiled)
+        person = torch.from_numpy(fast.sample_cover(scene.still.source[0].numpy(),
+                                                    coords.numpy(), frags.pix_to_face.numpy()))
+    else:
+        person = sample_image(scene.still.source[:, 3:], coords)
+        person.view(-1).index_fill_(0, pix, 1.0)
     # off the person: the background's own flow, the plate only where that finds none
     coords, overlay, weight = background_layers(scene.still, coords, person)
     if len(need):

@@ -56,7 +56,8 @@ def _load():
         compiled += [numba.njit(signature, cache=True, nogil=True)(f) for f, signature in (
             (_paste, "void(f4[:, :, :], f4[:, :, :], i8, i8, f4, f4, f4, f4[:, :], u1[:, :, :])"),
             (_sample_over, "void(" + ", ".join(["f4[:, :, :]"] + ["f4[:, :, :, :]"] * 4) + ")"),
-            (_to_bytes, "void(f4[:, :, :], u1[:, :, ::1])"))]
+            (_to_bytes, "void(f4[:, :, :], u1[:, :, ::1])"),
+            (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], i8[:, :, :], f4[:, :, :])"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
@@ -115,10 +116,10 @@ def usable_kernels():
 
 class _Kernels:
     def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel, paste_kernel,
-                 sample_over_kernel, bytes_kernel):
+                 sample_over_kernel, bytes_kernel, cover_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
         self._select, self._paste, self._sample_over = select_kernel, paste_kernel, sample_over_kernel
-        self._to_bytes = bytes_kernel
+        self._to_bytes, self._sample_cover = bytes_kernel, cover_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,6 +192,15 @@ class _Kernels:
         -> (B, 3, S, S)."""
         out = np.empty(overlay.shape, np.float32)
         self._sample_over(photo, coords, overlay, weight, out)
+        return out
+
+    def sample_cover(self, source: np.ndarray, coords: np.ndarray, pix_to_face: np.ndarray
+                     ) -> np.ndarray:
+        """``sample_image(source[None, 3:], coords)`` (float32; ``source`` (4, H, W), ``coords``
+        (B, S, S, 2)) with 1 where ``pix_to_face`` (B, S, S) is a triangle: the moved person's
+        cover, (B, 1, S, S), not sampled under the face (a third of the crop), which covers."""
+        out = np.empty((coords.shape[0], 1, coords.shape[1], coords.shape[2]), np.float32)
+        self._sample_cover(source, coords, pix_to_face, out[:, 0])
         return out
 
     def to_bytes(self, image: np.ndarray) -> np.ndarray:
@@ -300,6 +310,19 @@ def _sample_over(photo, coords, overlay, weight, out):
                            (overlay[b, 0, i, j], overlay[b, 1, i, j], overlay[b, 2, i, j]),
                            weight[b, 0, i, j])
                 out[b, 0, i, j], out[b, 1, i, j], out[b, 2, i, j] = v
+
+
+def _sample_cover(source, coords, pix_to_face, out):
+    """See ``kernels().sample_cover``."""
+    H, W = source.shape[1], source.shape[2]
+    for b in range(coords.shape[0]):
+        for i in range(coords.shape[1]):
+            for j in range(coords.shape[2]):
+                if pix_to_face[b, i, j] >= 0:
+                    out[b, i, j] = np.float32(1.0)
+                else:
+                    out[b, i, j] = _bilinear(source, 3, _corners(coords[b, i, j, 0],
+                                                                 coords[b, i, j, 1], H, W))
 
 
 def _to_bytes(image, out):
