@@ -643,3 +643,32 @@ def test_a_process_s_own_command_leaves_its_imports_out_of_the_collector(files, 
     finally:
         gc.unfreeze()
     assert "missing.png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_the_program_exits_without_the_interpreters_teardown_unless_a_thread_runs(tmp_path, busy):
+    # the reenact program (reenact.cli.run) ends its process without the interpreter's teardown
+    # (unloading torch's modules: 0.12 s a command), keeping its status, the exit handlers and
+    # the streams' last output; with another non-daemon thread still running, the normal exit
+    # (whose first step, threading._shutdown, waits for it; here it also ends that thread)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import atexit, os, sys, threading\n"
+        "shutdown, done = threading._shutdown, threading.Event()\n"
+        "threading._shutdown = lambda: (os.write(1, b'teardown\\n'), done.set(), shutdown())\n"
+        "atexit.register(lambda: print('handler'))\n"
+        f"if {busy}: threading.Thread(target=lambda: (done.wait(), print('thread'))).start()\n"
+        "from reenact.cli import run\n"
+        f"sys.argv = ['reenact', 'animate', '-s', {str(tmp_path / 'no.jpg')!r}, '-d',"
+        f" {str(tmp_path / 'no.png')!r}, '-o', {str(tmp_path / 'out.png')!r}]\n"
+        "print('unflushed', end='')\n"
+        "run()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert out.returncode == EXIT_INPUT
+    assert "no.jpg" in out.stderr.splitlines()[-1]
+    assert "unflushed" in out.stdout and "handler" in out.stdout
+    assert ("teardown" in out.stdout) == busy and ("thread" in out.stdout) == busy
