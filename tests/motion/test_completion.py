@@ -271,6 +271,32 @@ def test_face_rim_fades_into_the_extension():
     assert w[0, 128, start:129].min() > 0.99  # further in, the face's own colour
 
 
+def test_the_rim_from_the_faces_box_is_the_rim_from_the_whole_crop():
+    # _rim_pixels transforms only each face's bounding box and a ring of one pixel: the pixels of
+    # the whole crop's distance transform, their weights to an ulp (OpenCV adds the same steps
+    # from another corner), with faces at the crop's border, several, and frames without one
+    from reenact.motion.analytic import RIM_PX, _rim_pixels
+    from reenact.motion.completion import smoothstep
+
+    g = np.random.default_rng(4)
+    masks = np.zeros((12, 160, 160), np.uint8)
+    for m in masks[1:]:
+        for _ in range(g.integers(1, 4)):
+            cv2.ellipse(m, tuple(int(v) for v in g.integers(-30, 190, 2)),
+                        tuple(int(v) for v in g.integers(4, 70, 2)), float(g.integers(0, 180)),
+                        0, 360, 1, -1)
+    mask = torch.from_numpy(masks.astype(bool))
+    rb, ry, rx, weight = _rim_pixels(mask)
+    px = RIM_PX * 160 / 256
+    dense = torch.stack([smoothstep(torch.from_numpy(cv2.distanceTransform(m, cv2.DIST_L2, 3)),
+                                    0.0, px) for m in masks])
+    at = torch.nonzero(mask & (dense < 1), as_tuple=True)
+    assert torch.equal(torch.stack(at), torch.stack([rb, ry, rx]))
+    torch.testing.assert_close(weight, dense[at].float(), rtol=0, atol=1e-6)
+    faced = set(rb.tolist())
+    assert 0 not in faced and len(faced) >= 9 and (ry == 0).any() and (rx == 159).any()
+
+
 def test_far_turn_is_limited_where_it_would_magnify_the_face(samples):
     """A frontal photo turned 60 degrees would swell the cheek it shows edge-on into a flat, pale
     crescent: the turn stops where MAGNIFY_LIMIT of the face is magnified past MAGNIFY. A small
