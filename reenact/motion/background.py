@@ -158,8 +158,8 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
     r = max(1, round(EDGE_BAND * S / 256))
     square = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
     covers = person[:, 0].detach().float().numpy()
-    near = torch.from_numpy(np.stack([cv2.dilate((c > 0.02).astype(np.uint8), square)
-                                      for c in covers]))[:, None].to(dtype)  # (B, 1, S, S)
+    near = np.stack([cv2.dilate((c > 0.02).astype(np.uint8), square) for c in covers]).view(
+        bool)  # (B, S, S) (a dilated 0 / 1 mask)
     low = still.carried_low.shape[0]
     cells = ((torch.arange(low) + 0.5) * (S / low)).long()  # the flow is smooth: its cells
     flows = coords.detach()[:, cells][:, :, cells].float().numpy()  # (B, low, low, 2)
@@ -181,7 +181,7 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
         use = use if n == S else resize_bilinear(use, S)
         if fast is None:
             # the colours in the ring round the person, at crop resolution (only there they show)
-            b, y, x = torch.nonzero((near[:, 0] > 0) & (person[:, 0].detach() < 1),
+            b, y, x = torch.nonzero(torch.from_numpy(near) & (person[:, 0].detach() < 1),
                                     as_tuple=True)
             seen = sample_image(still.source.to(dtype), at[b, :, y, x][None, None])[0, :, 0]
             behind = behind.expand(B, -1, -1, -1).clone()
@@ -194,9 +194,10 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
                 behind[still_frames] = still.behind.to(dtype)
     if fast is not None:
         return tuple(torch.from_numpy(a) for a in fast.select_layers(
-            near[:, 0].numpy() > 0, person[:, 0].float().numpy(), coords.numpy(), at.numpy(),
+            near, person[:, 0].float().numpy(), coords.numpy(), at.numpy(),
             use[:, 0].numpy(), behind.numpy(), plate[0].numpy(), still.source[0].numpy(),
             np.array([x is not None for x in sheets]), PLATE_RAMP))
+    near = torch.from_numpy(near)[:, None].to(dtype)  # (B, 1, S, S)
     out = torch.lerp(at, coords.permute(0, 3, 1, 2), near).permute(0, 2, 3, 1).contiguous()
     overlay = torch.lerp(plate.expand(B, -1, -1, -1), behind, near)
     weight = torch.lerp(use.expand(B, -1, -1, -1), 1 - person.to(dtype), near)

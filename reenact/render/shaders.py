@@ -109,8 +109,10 @@ def resize_bilinear(image: torch.Tensor, size: int) -> torch.Tensor:
             cv2.resize(plane, (size, size), dst=into, interpolation=cv2.INTER_LINEAR)
         return torch.from_numpy(out)
     planes = image.permute(0, 2, 3, 1).numpy()  # (B, h, w, C)
-    out = np.stack([cv2.resize(np.ascontiguousarray(p), (size, size), interpolation=cv2.INTER_LINEAR)
-                    .reshape(size, size, C) for p in planes])
+    out = np.empty((image.shape[0], size, size, C), planes.dtype)
+    for plane, into in zip(planes, out, strict=True):  # written in place, not stacked after
+        cv2.resize(np.ascontiguousarray(plane), (size, size), dst=into,
+                   interpolation=cv2.INTER_LINEAR)
     return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
