@@ -36,6 +36,7 @@ from reenact.face.topology import (
 )
 from reenact.motion.completion import smoothstep
 from reenact.render import rasterize
+from reenact.render.compiled import usable_kernels
 
 # The re-enacted lid gap over the photo's: the eyeball shows above CLOSED[1], lid skin below
 # CLOSED[0]; photos whose own eyes are shut (a gap under PHOTO_OPEN head units) keep theirs.
@@ -175,7 +176,11 @@ def lash_lines(points: torch.Tensor, closed: torch.Tensor, size: int
 
 def _nearest(p: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points (n, 2), a polyline (k, 2) -> (n,) each point's distance to it, the segment
-    nearest it and how far along that segment (0..1) its nearest point lies."""
+    nearest it and how far along that segment (0..1) its nearest point lies (compiled where
+    loaded: the same values)."""
+    fast = usable_kernels()
+    if fast is not None:
+        return fast.nearest(p, line)
     a, d = line[:-1], line[1:] - line[:-1]
     # x and y apart: the same sums as over a last axis of two, without its (n, k, 2) arrays and
     # the slow reductions over them (a third of the time)

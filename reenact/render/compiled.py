@@ -57,7 +57,8 @@ def _load():
             (_paste, "void(f4[:, :, :], f4[:, :, :], i8, i8, f4, f4, f4, f4[:, :], u1[:, :, :])"),
             (_sample_over, "void(" + ", ".join(["f4[:, :, :]"] + ["f4[:, :, :, :]"] * 4) + ")"),
             (_to_bytes, "void(f4[:, :, :], u1[:, :, ::1])"),
-            (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], i8[:, :, :], f4[:, :, :])"))]
+            (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], i8[:, :, :], f4[:, :, :])"),
+            (_nearest, "void(f8[:, :], f8[:, :], f8[:], i8[:], f8[:])"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
@@ -116,10 +117,11 @@ def usable_kernels():
 
 class _Kernels:
     def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel, paste_kernel,
-                 sample_over_kernel, bytes_kernel, cover_kernel):
+                 sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
         self._select, self._paste, self._sample_over = select_kernel, paste_kernel, sample_over_kernel
         self._to_bytes, self._sample_cover = bytes_kernel, cover_kernel
+        self._nearest = nearest_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,6 +204,17 @@ class _Kernels:
         out = np.empty((coords.shape[0], 1, coords.shape[1], coords.shape[2]), np.float32)
         self._sample_cover(source, coords, pix_to_face, out[:, 0])
         return out
+
+    def nearest(self, p: np.ndarray, line: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``reenact.motion.eyes._nearest`` (float64 points (n, 2), a polyline (k, 2) -> each
+        point's distance to it, its nearest segment, how far along that segment), the same
+        float64 steps per point and segment, not (n, k) arrays."""
+        n = len(p)
+        dist, seg, along = np.empty(n), np.empty(n, np.int64), np.empty(n)
+        self._nearest(np.ascontiguousarray(p, np.float64),
+                      np.ascontiguousarray(line, np.float64), dist, seg, along)
+        return dist, seg, along
 
     def to_bytes(self, image: np.ndarray) -> np.ndarray:
         """(3, H, W) float32 in [0, 1] -> (H, W, 3) uint8 as ``(v * 255 + 0.5)`` clamped and
@@ -323,6 +336,23 @@ def _sample_cover(source, coords, pix_to_face, out):
                 else:
                     out[b, i, j] = _bilinear(source, 3, _corners(coords[b, i, j, 0],
                                                                  coords[b, i, j, 1], H, W))
+
+
+def _nearest(p, line, dist, seg, along):
+    """See ``kernels().nearest``: numpy's formulas, its argmin's first least segment."""
+    for i in range(p.shape[0]):
+        px, py = p[i, 0], p[i, 1]
+        best, k, at = np.inf, 0, 0.0
+        for s in range(line.shape[0] - 1):
+            ax, ay = line[s, 0], line[s, 1]
+            dx, dy = line[s + 1, 0] - ax, line[s + 1, 1] - ay
+            t = min(max(((px - ax) * dx + (py - ay) * dy) / max(dx * dx + dy * dy, 1e-9), 0.0),
+                    1.0)
+            ex, ey = px - (ax + t * dx), py - (ay + t * dy)
+            d = np.sqrt(ex * ex + ey * ey)
+            if d < best or s == 0:
+                best, k, at = d, s, t
+        dist[i], seg[i], along[i] = best, k, at
 
 
 def _to_bytes(image, out):

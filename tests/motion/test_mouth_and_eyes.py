@@ -330,3 +330,26 @@ def test_a_grin_pursed_into_an_o_takes_the_drivers_dark_inside(samples):
     teeth = torch.ones(1, 3, 32, 64)
     assert _driver_teeth(src.scene, dark).item() == 0
     assert _driver_teeth(src.scene, teeth).item() == 1
+
+
+def test_the_nearest_point_on_a_lid_line_compiled_gives_numpys(monkeypatch):
+    # eyes._nearest compiled (each point against each segment) against its NumPy arrays: the same
+    # distances, segments and positions along them, bit for bit; a zero-length segment and
+    # points as near two segments (the first wins, as argmin's) included
+    from reenact.motion import eyes
+    from reenact.render.compiled import kernels
+
+    g = np.random.default_rng(2)
+    line = np.cumsum(g.normal(0, 5, (9, 2)), 0)
+    line[4] = line[3]
+    points = np.concatenate([g.uniform(-30, 30, (400, 2)), line[:2].mean(0, keepdims=True),
+                             np.array([[0.0, 0.0]])])
+    tie = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])  # (1, 1) is as near both segments
+    assert kernels() is not None, "numba is a dependency: the compiled loops must load"
+    fast = [eyes._nearest(points, line), eyes._nearest(np.array([[1.0, 1.0]]), tie)]
+    monkeypatch.setattr(eyes, "usable_kernels", lambda: None)
+    slow = [eyes._nearest(points, line), eyes._nearest(np.array([[1.0, 1.0]]), tie)]
+    for f, s in zip(fast, slow, strict=True):
+        for a, b in zip(f, s, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert fast[1][1][0] == 0 and len(np.unique(fast[0][1])) >= 6
