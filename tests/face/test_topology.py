@@ -62,3 +62,16 @@ def test_points_in_polygon_agrees_with_matplotlib():
     inside = points_in_polygon(oval, pts)
     assert np.array_equal(inside, Path(oval).contains_points(pts))
     assert 0.5 < inside.mean() < 1.0
+
+
+def test_the_shipped_topology_is_a_fresh_build():
+    # landmark_topology reads data/landmark_topology.npz (scripts/build_landmark_topology.py):
+    # the same arrays, dtypes and named sets as building it from mediapipe's edge lists now
+    from reenact.face.topology import build_landmark_topology, topology_arrays
+
+    shipped, fresh = topology_arrays(landmark_topology()), topology_arrays(build_landmark_topology())
+    assert shipped.keys() == fresh.keys() and len(shipped) > 10
+    for k, v in fresh.items():
+        assert shipped[k].dtype == v.dtype and np.array_equal(shipped[k], v), (
+            f"{k} differs: rebuild it with python scripts/build_landmark_topology.py")
+    assert landmark_topology().regions.keys() == build_landmark_topology().regions.keys()
