@@ -11,7 +11,9 @@ largest triangle id among equal depths), so the results are bitwise equal to the
 (``paste``, ``sample_over``) are each one pass over the pixels where torch makes five or six over
 whole images: ``grid_sample``'s and ``lerp``'s arithmetic with the fused multiply-adds torch's
 CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ulp, or a level in
-bytes, for another CPU's build). numba compiles them once and caches the machine code
+bytes, for another CPU's build). So are the crop's bytes (``to_bytes``), the moved person's
+cover (``sample_cover``, not sampled under the face) and the lid lines' nearest points
+(``nearest``, NumPy's float64 steps). numba compiles them once and caches the machine code
 beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
@@ -119,9 +121,9 @@ class _Kernels:
     def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel, paste_kernel,
                  sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
-        self._select, self._paste, self._sample_over = select_kernel, paste_kernel, sample_over_kernel
-        self._to_bytes, self._sample_cover = bytes_kernel, cover_kernel
-        self._nearest = nearest_kernel
+        self._select, self._paste = select_kernel, paste_kernel
+        self._sample_over, self._to_bytes = sample_over_kernel, bytes_kernel
+        self._sample_cover, self._nearest = cover_kernel, nearest_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -319,8 +321,8 @@ def _sample_over(photo, coords, overlay, weight, out):
     for b in range(coords.shape[0]):
         for i in range(coords.shape[1]):
             for j in range(coords.shape[2]):
-                v = _lerp3(_bilinear3(photo, _corners(coords[b, i, j, 0], coords[b, i, j, 1], H, W)),
-                           (overlay[b, 0, i, j], overlay[b, 1, i, j], overlay[b, 2, i, j]),
+                seen = _bilinear3(photo, _corners(coords[b, i, j, 0], coords[b, i, j, 1], H, W))
+                v = _lerp3(seen, (overlay[b, 0, i, j], overlay[b, 1, i, j], overlay[b, 2, i, j]),
                            weight[b, 0, i, j])
                 out[b, 0, i, j], out[b, 1, i, j], out[b, 2, i, j] = v
 
