@@ -22,6 +22,9 @@ def test_a_built_wheel_installed_alone_runs_the_demo(tmp_path):
     wheel = next(dist.glob("reenact-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "reenact/face/data/landmark_mean.npz" in names
+    assert "reenact/face/data/landmark_topology.npz" in names  # else built at every start
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "reenact = reenact.cli:run" in zipfile.ZipFile(wheel).read(entry).decode()
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     # a fresh environment with the wheel alone; its dependencies come from this one's packages
     # (a .pth line, which does not run this environment's editable-install hook)
