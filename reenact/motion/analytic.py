@@ -467,7 +467,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it
     # the face's rim: where the face's and the extension's flows part (a turn), a seam would show
-    rb, ry, rx, rim = _rim_pixels(frags.mask)  # falling to 0 at the face's outline
+    mask = frags.mask  # (B, S, S) the face's pixels (a pass over the maps: made once here)
+    rb, ry, rx, rim = _rim_pixels(mask)  # falling to 0 at the face's outline
     rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
     coords.view(-1, 2).index_copy_(0, pix, vals[:, 0:2])
     # the iris moves as a whole with the driver's gaze, not stretched along its fans
@@ -505,7 +506,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
             at = need[doubt]
             round_ = coming_round(scene.coeffs.rotation[0], coeffs.rotation)[b[at]]
             own_seen[doubt] *= 1 - texels[doubt, 4] * torch.maximum(round_, _inward(
-                frags.mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
+                mask, coeffs.scale, (b[at], y[at], x[at]), texels[doubt, 5]))
         fill[need] = 1 - own_seen
     # (B, 1, S, S) what the photo carries with the head, moved; the face covers
     fast = usable_kernels() if plain(coords) and coords.dtype == scene.still.source.dtype == \
@@ -551,7 +552,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     image = functools.partial(_crop_image, scene, coords, overlay, weight, rim_pixels)
     return WarpResult(image=image if draw_later else image(), coords_src_from_out=coords,
                       overlay=overlay, overlay_weight=weight, fragments=frags,
-                      face_mask=frags.mask, verts=verts, coeffs=coeffs)
+                      face_mask=mask, verts=verts, coeffs=coeffs)
 
 
 def _crop_image(scene: SourceScene, coords: torch.Tensor, overlay: torch.Tensor,

@@ -71,10 +71,10 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
         for i, (idx, vals) in enumerate(found):
             out[i, idx] = vals
         return torch.from_numpy(out.reshape(B, H, W, -1))
-    idx, vals = interpolate_pixels(fragments, faces, attrs)
-    out = attrs.new_zeros(B, H, W, attrs.shape[-1])
-    out[idx] = vals
-    return out
+    flat, vals = covered_pixels(fragments, faces, attrs)
+    out = attrs.new_zeros(B * H * W, attrs.shape[-1])
+    out[flat] = vals
+    return out.view(B, H, W, -1)
 
 
 def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "border"
