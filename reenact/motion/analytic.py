@@ -49,6 +49,7 @@ from reenact.motion.completion import (
 from reenact.motion.eyes import (
     closed_colour,
     closed_weight,
+    eye_area_of_triangle,
     eye_of_triangle,
     lash_lines,
     lid_strips,
@@ -164,32 +165,35 @@ def warp_vertices(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
 
 
 def _closed_eyes(model: LandmarkFaceModel, scene: SourceScene, coeffs: FaceCoefficients,
-                 at: tuple[torch.Tensor, ...], tri: torch.Tensor, which: torch.Tensor,
-                 photo: torch.Tensor, coords: torch.Tensor, overlay: torch.Tensor,
-                 weight: torch.Tensor, points: torch.Tensor) -> None:
+                 at: tuple[torch.Tensor, ...], strips: tuple[torch.Tensor, torch.Tensor],
+                 eyes: tuple[torch.Tensor, torch.Tensor], photo: torch.Tensor,
+                 coords: torch.Tensor, overlay: torch.Tensor, weight: torch.Tensor,
+                 points: torch.Tensor) -> None:
     """Draw lid skin over the eye openings the pose closes and over the lid strips above them,
     and the lashes where the lids meet (``reenact.motion.eyes``), in place on the overlay and its
-    weight. ``tri``, ``which``: (N,) the triangle and the eye (0, 1, or -1) of each face pixel at
-    ``at`` (b, y, x); ``photo`` (1, 3, S, S) warped by ``coords`` (B, S, S, 2) is what the strips
-    show; ``points``: (B, V, 2) the re-enacted vertices."""
+    weight. ``at``: (b, y, x) of the face's pixels; ``strips``, ``eyes``: which of them lie in a
+    lid strip and in an eye opening, (n,) ascending, and that strip's or eye's side (0, 1), (n,);
+    ``photo`` (1, 3, S, S) warped by ``coords`` (B, S, S, 2) is what the strips show;
+    ``points``: (B, V, 2) the re-enacted vertices."""
     closed = closed_weight(model, scene.coeffs, coeffs)  # (B, 2)
     if not (closed > 1e-3).any():
         return
     colour = closed_colour(scene.lid_color.float(), scene.cheek_color.float())  # (2, 3)
-    strip = strip_of_triangle()[tri]
-    sel = torch.nonzero(strip >= 0)[:, 0]
+    sel, strip = strips
     if len(sel):
-        w = lid_strips(points, closed, tuple(a[sel] for a in at), strip[sel])
+        w = lid_strips(points, closed, tuple(a[sel] for a in at), strip)
         keep = torch.nonzero(w > 1e-3)[:, 0]
-        sel, w = sel[keep], w[keep]
-        b, y, x, e = at[0][sel], at[1][sel], at[2][sel], strip[sel]
+        sel, w, e = sel[keep], w[keep], strip[keep]
+        b, y, x = at[0][sel], at[1][sel], at[2][sel]
         # the photo's strip as warped there, its mean brought to the lid colour: the shading
         # and the lashes' shadow stay, the make-up's or the brow ridge's darkness goes
         shown = sample_image(photo, coords[b, y, x][None, None])[0, :, 0].T  # (n, 3)
         _blend(overlay, weight, b, y, x, w[:, None], relit(shown, w, b * 2 + e, colour[e]))
-    sel = torch.nonzero((which >= 0) & (closed[at[0], which.clamp(min=0)] > 0))[:, 0]
-    if len(sel):
-        b, y, x, e = at[0][sel], at[1][sel], at[2][sel], which[sel]
+    sel, which = eyes
+    shut = torch.nonzero(closed[at[0][sel], which] > 0)[:, 0]
+    if len(shut):
+        sel, e = sel[shut], which[shut]
+        b, y, x = at[0][sel], at[1][sel], at[2][sel]
         _blend(overlay, weight, b, y, x, closed[b, e][:, None], colour[e])
     for b, y, x, w, e in lash_lines(points, closed, overlay.shape[-1]):
         _blend(overlay, weight, torch.full_like(y, b), y, x, w[:, None],
@@ -471,12 +475,15 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     rb, ry, rx, rim = _rim_pixels(mask)  # falling to 0 at the face's outline
     rim_coords = coords[rb, ry, rx]  # (n, 2) the extension's flow there
     coords.view(-1, 2).index_copy_(0, pix, vals[:, 0:2])
+    # the few pixels in an eye or a lid strip, picked by one pass over the face's
+    around = nonzero(eye_area_of_triangle()[tri])[0]
+    which, strip = eye_of_triangle()[tri[around]], strip_of_triangle()[tri[around]]
+    in_eye, in_strip = nonzero(which >= 0)[0], nonzero(strip >= 0)[0]
+    eye, which = around[in_eye], which[in_eye]
     # the iris moves as a whole with the driver's gaze, not stretched along its fans
-    which = eye_of_triangle()[tri]
-    eye = nonzero(which >= 0)[0]
     if len(eye):
         at = (b[eye], y[eye], x[eye])
-        coords[at] = rigid_iris(vals[eye, 0:2], at, which[eye], scene.src_points[:, :V],
+        coords[at] = rigid_iris(vals[eye, 0:2], at, which, scene.src_points[:, :V],
                                 points[:, :V, :2], scene.eye_openings)
     # Texels the photo does not show well, or shows squeezed and the pose stretches, come from
     # the completed texture instead of the photo (reenact.motion.completion).
@@ -546,8 +553,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         weight[bm, 0, ym, xm] = torch.maximum(w_m, fill[mouth])
         overlay[bm, :, ym, xm] = torch.lerp(fill_rgb[mouth], colour, (w_m / weight[bm, 0, ym, xm]
                                                                       .clamp(min=1e-6))[:, None])
-    _closed_eyes(model, scene, coeffs, (b, y, x), tri, which, scene.image32, coords, overlay,
-                 weight, points[:, :V, :2])
+    _closed_eyes(model, scene, coeffs, (b, y, x), (around[in_strip], strip[in_strip]),
+                 (eye, which), scene.image32, coords, overlay, weight, points[:, :V, :2])
     rim_pixels = (rb, ry, rx, rim_coords, rim)
     image = functools.partial(_crop_image, scene, coords, overlay, weight, rim_pixels)
     return WarpResult(image=image if draw_later else image(), coords_src_from_out=coords,

@@ -93,6 +93,12 @@ def strip_of_triangle() -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+@functools.cache
+def eye_area_of_triangle() -> torch.Tensor:
+    """(T,) bool of the landmark mesh: an eye's fan triangle or a lid strip's."""
+    return (eye_of_triangle() >= 0) | (strip_of_triangle() >= 0)
+
+
 def cheek_colours(image: torch.Tensor, verts: torch.Tensor) -> torch.Tensor:
     """(1, 3, S, S) photo, (1, V, 3) its posed vertices -> (2, 3) the median colour of the 3x3
     pixels round each cheek's CHEEKS points (a median: a glasses rim or a shadow may cross one)."""
