@@ -32,7 +32,7 @@ from reenact.face.topology import (
     landmark_topology,
 )
 from reenact.geometry import pixel_centres
-from reenact.geometry.fastpath import nonzero, plain, unravel
+from reenact.geometry.fastpath import nonzero, plain
 from reenact.geometry.triangles import signed_area
 from reenact.motion.background import background_layers
 from reenact.motion.completion import (
@@ -60,7 +60,7 @@ from reenact.motion.eyes import (
 from reenact.motion.scene import EXTENSION_DEPTH, LUMA, RING_RADII, SourceScene, teeth_shown
 from reenact.render import Fragments, interpolate_attributes, rasterize
 from reenact.render.compiled import usable_kernels
-from reenact.render.shaders import covered_pixels, resize_bilinear, sample_image
+from reenact.render.shaders import covered_pixels_at, resize_bilinear, sample_image
 
 TEETH = (0.86, 0.83, 0.78)
 TEETH_UPPER, TEETH_LOWER = 0.13, 0.07  # visible teeth heights, head units
@@ -465,8 +465,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     attrs = torch.cat([src.expand(B, -1, -1), scene.texture.verts_uv[None].expand(B, -1, -1),
                        own[..., None],
                        scene.mouth_uv[None].float().expand(B, -1, -1), blur[..., None]], -1)
-    pix, vals = covered_pixels(frags, scene.faces, attrs)  # (N,) flat indices, (N, 8)
-    b, y, x = unravel(pix, frags.pix_to_face.shape)
+    # (N,) flat indices, their (b, y, x), (N, 8) values
+    pix, (b, y, x), vals = covered_pixels_at(frags, scene.faces, attrs)
     tri = frags.pix_to_face.view(-1).index_select(0, pix)  # (N,)
     outline = _outline_sources(scene, verts, coeffs)
     coords = _extension_coords(scene, points, S, outline)  # (B, S, S, 2); the face goes over it

@@ -53,7 +53,7 @@ def _load():
         # the helpers the sampling kernels call, compiled in place of their Python versions
         globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
             _lerp, _lerp3, _corners, _bilinear, _bilinear3)})
-        compiled = [jit(f) for f in (_rasterize, _interpolate, _select_layers)]
+        compiled = [jit(f) for f in (_rasterize, _count_covered, _interpolate, _select_layers)]
         # one signature each (any memory layout), so views and copies share one compilation
         compiled += [numba.njit(signature, cache=True, nogil=True)(f) for f, signature in (
             (_paste, "void(f4[:, :, :], f4[:, :, :], i8, i8, f4, f4, f4, f4[:, :], u1[:, :, :])"),
@@ -118,9 +118,10 @@ def usable_kernels():
 
 
 class _Kernels:
-    def __init__(self, rasterize_kernel, interpolate_kernel, select_kernel, paste_kernel,
-                 sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel):
+    def __init__(self, rasterize_kernel, count_kernel, interpolate_kernel, select_kernel,
+                 paste_kernel, sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
+        self._count_covered = count_kernel
         self._select, self._paste = select_kernel, paste_kernel
         self._sample_over, self._to_bytes = sample_over_kernel, bytes_kernel
         self._sample_cover, self._nearest = cover_kernel, nearest_kernel
@@ -141,16 +142,20 @@ class _Kernels:
         return pix_to_face, bary, zbuf
 
     def interpolate(self, pix_to_face: np.ndarray, bary: np.ndarray, faces: np.ndarray,
-                    attrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P,) pix_to_face, (P, 3) barycentrics, faces (T, 3), (V, C) per-vertex values -> the
-        (N,) flat indices of the covered pixels in order and their (N, C) interpolated values,
-        in ``attrs``' dtype."""
+                    attrs: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Barycentric interpolation at the covered pixels: (B, P) pix_to_face, (B, P, 3)
+        barycentrics, faces (T, 3), (B, V, C) per-vertex values, the maps' width -> the (N,)
+        flat indices of the covered pixels into the (B, P) maps in order, their (3, N) batch
+        item, row and column, and their (N, C) values in ``attrs``' dtype; exactly sized (a
+        counting pass first), the whole batch in one call."""
+        pix_to_face = np.ascontiguousarray(pix_to_face)
         attrs = np.ascontiguousarray(attrs)
-        index = np.empty(len(pix_to_face), np.int64)
-        values = np.empty((len(pix_to_face), attrs.shape[1]), attrs.dtype)
-        n = self._interpolate(np.ascontiguousarray(pix_to_face), np.ascontiguousarray(
-            bary, attrs.dtype), np.ascontiguousarray(faces, np.int64), attrs, index, values)
-        return index[:n], values[:n]
+        n = self._count_covered(pix_to_face)
+        index, at = np.empty(n, np.int64), np.empty((3, n), np.int64)
+        values = np.empty((n, attrs.shape[2]), attrs.dtype)
+        self._interpolate(pix_to_face, np.ascontiguousarray(bary, attrs.dtype),
+                          np.ascontiguousarray(faces, np.int64), attrs, width, index, at, values)
+        return index, at, values
 
 
     def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
@@ -402,21 +407,30 @@ def _rasterize(verts, faces, H, W, eps, pix_to_face, zbuf, bary):
                         bary[i, 0], bary[i, 1], bary[i, 2] = b0, b1, b2
 
 
-def _interpolate(pix_to_face, bary, faces, attrs, index, values):
-    """Barycentric interpolation at the covered pixels (see ``kernels().interpolate``); returns
-    how many it wrote."""
+def _count_covered(pix_to_face):
+    """How many pixels of the (B, P) maps a triangle covers."""
     n = 0
-    for i in range(pix_to_face.shape[0]):
-        t = pix_to_face[i]
-        if t < 0:
-            continue
-        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-        w0, w1, w2 = bary[i, 0], bary[i, 1], bary[i, 2]
-        for k in range(attrs.shape[1]):
-            values[n, k] = w0 * attrs[a, k] + w1 * attrs[b, k] + w2 * attrs[c, k]
-        index[n] = i
-        n += 1
+    for b in range(pix_to_face.shape[0]):
+        for i in range(pix_to_face.shape[1]):
+            n += pix_to_face[b, i] >= 0
     return n
+
+
+def _interpolate(pix_to_face, bary, faces, attrs, width, index, at, values):
+    """Barycentric interpolation at the covered pixels (see ``kernels().interpolate``)."""
+    n, P = 0, pix_to_face.shape[1]
+    for b in range(pix_to_face.shape[0]):
+        for i in range(P):
+            t = pix_to_face[b, i]
+            if t < 0:
+                continue
+            f0, f1, f2 = faces[t, 0], faces[t, 1], faces[t, 2]
+            w0, w1, w2 = bary[b, i, 0], bary[b, i, 1], bary[b, i, 2]
+            for k in range(attrs.shape[2]):
+                values[n, k] = w0 * attrs[b, f0, k] + w1 * attrs[b, f1, k] + w2 * attrs[b, f2, k]
+            index[n] = b * P + i
+            at[0, n], at[1, n], at[2, n] = b, i // width, i % width
+            n += 1
 
 
 def _select_layers(near, person, coords, at, use, behind, plate, source, sheet, lo, span, out,

@@ -10,44 +10,44 @@ from reenact.render.compiled import usable_kernels
 from reenact.render.rasterizer import Fragments
 
 
-def _compiled_interpolation(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
-                            ) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """Per batch item, the flat indices of its covered pixels and their interpolated values by
-    the compiled loop (reenact.render.compiled: the same sums in the same order as torch's path,
-    bitwise equal); None where that loop does not apply."""
-    fast = usable_kernels() if plain(fragments.bary, attrs) else None
-    if fast is None or attrs.dtype not in (torch.float32, torch.float64):
-        return None
-    B = fragments.pix_to_face.shape[0]
-    p2f, bary = fragments.pix_to_face.reshape(B, -1), fragments.bary.reshape(B, -1, 3)
-    return [fast.interpolate(p2f[i].numpy(), bary[i].numpy(), faces.numpy(), attrs[i].numpy())
-            for i in range(B)]
-
-
 def covered_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Barycentric interpolation at covered pixels only: the (N,) flat indices of the N covered
     pixels into the (B, H, W) maps, in order, and their values (N, C). ``attrs`` is (B, V, C)
     per-vertex values. (One index, where the pixels are written back with ``view(-1)``: a
     quarter of the time of three.)"""
-    found = _compiled_interpolation(fragments, faces, attrs)
-    if found is not None:
-        size = fragments.pix_to_face[0].numel()
-        flat = np.concatenate([f[0] + i * size for i, f in enumerate(found)])
-        return torch.from_numpy(flat), torch.from_numpy(np.concatenate([f[1] for f in found]))
+    flat, _, vals = covered_pixels_at(fragments, faces, attrs, unravelled=False)
+    return flat, vals
+
+
+def covered_pixels_at(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor,
+                      unravelled: bool = True
+                      ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, torch.Tensor]:
+    """``covered_pixels`` with the pixels' (b, y, x) index tensors too (None unless
+    ``unravelled``): the compiled loop writes them as it goes, cheaper than dividing the flat
+    index after."""
+    B, W = fragments.pix_to_face.shape[0], fragments.pix_to_face.shape[2]
+    fast = usable_kernels() if plain(fragments.bary, attrs) else None
+    if fast is not None and attrs.dtype in (torch.float32, torch.float64):
+        flat, at, vals = fast.interpolate(
+            fragments.pix_to_face.reshape(B, -1).numpy(), fragments.bary.reshape(B, -1, 3).numpy(),
+            faces.numpy(), attrs.numpy(), W)
+        return (torch.from_numpy(flat), tuple(torch.from_numpy(a) for a in at) if unravelled
+                else None, torch.from_numpy(vals))
     flat = torch.nonzero(fragments.mask.reshape(-1))[:, 0]
     b = flat.div(fragments.pix_to_face[0].numel(), rounding_mode="floor")
     vidx = faces[fragments.pix_to_face.reshape(-1)[flat]]  # (N, 3)
     vals = attrs[b[:, None], vidx]  # (N, 3, C)
     w = fragments.bary.reshape(-1, 3)[flat].to(vals.dtype)  # (N, 3)
-    return flat, (w[..., None] * vals).sum(1)
+    return (flat, unravel(flat, fragments.pix_to_face.shape) if unravelled else None,
+            (w[..., None] * vals).sum(1))
 
 
 def interpolate_pixels(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
                        ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """``covered_pixels`` with (b, y, x) index tensors in place of the flat index."""
-    flat, vals = covered_pixels(fragments, faces, attrs)
-    return unravel(flat, fragments.pix_to_face.shape), vals
+    _, at, vals = covered_pixels_at(fragments, faces, attrs)
+    return at, vals
 
 
 def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
@@ -63,18 +63,8 @@ def interpolate_attributes(fragments: Fragments, faces: torch.Tensor, attrs: tor
         (B, H, W, C); zero where no triangle covers the pixel.
     """
     B, H, W = fragments.pix_to_face.shape
-    found = _compiled_interpolation(fragments, faces, attrs)
-    if found is not None:  # each item's values written at its flat indices (the (b, y, x)
-        # index tensors and their scatter cost more than the interpolation)
-        out = np.zeros((B, H * W, attrs.shape[-1]),
-                       np.float32 if attrs.dtype == torch.float32 else np.float64)
-        for i, (idx, vals) in enumerate(found):
-            out[i, idx] = vals
-        return torch.from_numpy(out.reshape(B, H, W, -1))
     flat, vals = covered_pixels(fragments, faces, attrs)
-    out = attrs.new_zeros(B * H * W, attrs.shape[-1])
-    out[flat] = vals
-    return out.view(B, H, W, -1)
+    return attrs.new_zeros(B * H * W, attrs.shape[-1]).index_copy_(0, flat, vals).view(B, H, W, -1)
 
 
 def sample_image(image: torch.Tensor, coords: torch.Tensor, padding: str = "border"

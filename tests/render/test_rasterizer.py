@@ -10,7 +10,7 @@ import reenact.render.shaders as shaders_module
 from reenact.render import interpolate_attributes, landmark_heatmaps, parsing_map, rasterize
 from reenact.render.compiled import kernels
 from reenact.render.rasterizer import _barycentric
-from reenact.render.shaders import interpolate_pixels, textured_proxy
+from reenact.render.shaders import covered_pixels, interpolate_pixels, textured_proxy
 from tests.conftest import data_path
 
 
@@ -162,17 +162,19 @@ def test_compiled_loops_equal_torch_bit_for_bit(monkeypatch):
             verts = torch.stack([v, v.flip(0)]).float()
             fast = rasterize(verts, f, (H, W))
             fast_px = interpolate_pixels(fast, f, attrs)
+            fast_flat = covered_pixels(fast, f, attrs)[0]
             fast_map = interpolate_attributes(fast, f, attrs)
             with monkeypatch.context() as m:
                 m.setattr(rasterizer_module, "usable_kernels", lambda: None)
                 m.setattr(shaders_module, "usable_kernels", lambda: None)
                 ref = rasterize(verts, f, (H, W))
                 ref_px = interpolate_pixels(ref, f, attrs)
+                ref_flat = covered_pixels(ref, f, attrs)[0]
                 ref_map = interpolate_attributes(ref, f, attrs)
             assert ref.mask.sum() > 100
             for a, b in [(fast.pix_to_face, ref.pix_to_face), (fast.bary, ref.bary),
                          (fast.zbuf, ref.zbuf), *zip(fast_px[0], ref_px[0]),
-                         (fast_px[1], ref_px[1]), (fast_map, ref_map)]:
+                         (fast_px[1], ref_px[1]), (fast_flat, ref_flat), (fast_map, ref_map)]:
                 assert a.dtype == b.dtype and torch.equal(a, b)
 
 
