@@ -333,9 +333,12 @@ def _extension_coords(scene: SourceScene, points: torch.Tensor, S: int,
     here = pixel_centres(low, points.dtype) / k  # low-res pixel centres in crop pixels
     shift = torch.where(frags.mask[..., None], coords - here, torch.zeros_like(coords))
     up = resize_bilinear(shift.permute(0, 3, 1, 2), S)
-    # the centres first: the sum takes their (B, S, S, 2) layout, not the permuted one (its
-    # pixels are written by flat index)
-    return pixel_centres(S, points.dtype) + up.permute(0, 2, 3, 1)
+    # a (B, S, S, 2) array: its pixels are written by flat index after. Resized channels-last
+    # (OpenCV's), the centres are added in place; else the sum takes the centres' layout
+    up = up.permute(0, 2, 3, 1)
+    if up.is_contiguous():
+        return up.add_(pixel_centres(S, points.dtype))
+    return pixel_centres(S, points.dtype) + up
 
 
 RIM_PX = 3.0  # the face's rim that fades into the extension, pixels at 256 (scaled with size)
@@ -525,7 +528,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         person = sample_image(scene.still.source[:, 3:], coords)
         person.view(-1).index_fill_(0, pix, 1.0)
     # off the person: the background's own flow, the plate only where that finds none
-    coords, overlay, weight = background_layers(scene.still, coords, person)
+    coords, overlay, weight = background_layers(scene.still, coords, person, overwrite=True)
     if len(need):
         bn, yn, xn = b[need], y[need], x[need]
         overlay[bn, :, yn, xn] = fill_rgb[need]

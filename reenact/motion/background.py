@@ -140,8 +140,8 @@ def still_background(image: torch.Tensor, carried: torch.Tensor, plate: torch.Te
         plate=plate)
 
 
-def background_layers(still: StillBackground, coords: torch.Tensor, person: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def background_layers(still: StillBackground, coords: torch.Tensor, person: torch.Tensor,
+                      overwrite: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The warp's (coords, overlay, overlay weight) off the face: (B, S, S, 2), (B, 3, S, S),
     (B, 1, S, S), for ``image = lerp(sample(image, coords), overlay, weight)``, given the photo's
     ``still_background``, the warp's flow (B, S, S, 2) and the moved person's cover (B, 1, S, S).
@@ -151,7 +151,9 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
     that flow lands on the person. On the person's soft edge and EDGE_BAND pixels round it the
     flow stays the person's and the background comes in the overlay at crop resolution: two flows
     that part there would otherwise be blended by the paste-back's upsampling. (Masks blend by
-    ``torch.lerp``: ``torch.where`` over channels is ten times slower here.)"""
+    ``torch.lerp``: ``torch.where`` over channels is ten times slower here.) ``overwrite``: the
+    caller no longer needs ``coords``; the compiled pass writes the result's flow into it
+    (a third less memory traffic than a new array)."""
     B, S = coords.shape[0], coords.shape[1]
     dtype = coords.dtype
     use, behind, plate = still.use.to(dtype), still.behind.to(dtype), still.plate.to(dtype)
@@ -170,7 +172,7 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
     if any(x is not None for x in sheets):
         sheet = torch.from_numpy(np.stack([np.zeros((low, low, 2), np.float32) if x is None else x
                                            for x in sheets])).permute(0, 3, 1, 2).to(dtype)
-        at = at + resize_bilinear(sheet, S)
+        at = resize_bilinear(sheet, S).add_(at)  # (the same sums, in the resized array)
         # where the sheet lands on the person (the plate's weight off it) is smooth: looked up
         # at most SAMPLE_SIZE across (the pinned border keeps the sheet inside the crop)
         n = min(S, SAMPLE_SIZE)
@@ -196,7 +198,8 @@ def background_layers(still: StillBackground, coords: torch.Tensor, person: torc
         return tuple(torch.from_numpy(a) for a in fast.select_layers(
             near, person[:, 0].float().numpy(), coords.numpy(), at.numpy(),
             use[:, 0].numpy(), behind.numpy(), plate[0].numpy(), still.source[0].numpy(),
-            np.array([x is not None for x in sheets]), PLATE_RAMP))
+            np.array([x is not None for x in sheets]), PLATE_RAMP,
+            into=coords.numpy() if overwrite else None))
     near = torch.from_numpy(near)[:, None].to(dtype)  # (B, 1, S, S)
     out = torch.lerp(at, coords.permute(0, 3, 1, 2), near).permute(0, 2, 3, 1).contiguous()
     overlay = torch.lerp(plate.expand(B, -1, -1, -1), behind, near)

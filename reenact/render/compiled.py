@@ -160,8 +160,8 @@ class _Kernels:
 
     def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
                       at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray,
-                      source: np.ndarray, sheet: np.ndarray, ramp: tuple[float, float]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      source: np.ndarray, sheet: np.ndarray, ramp: tuple[float, float],
+                      into: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``reenact.motion.background.background_layers``' last step, float32: near the person
         (``near``, (B, S, S) bool) the person's flow ``coords`` (B, S, S, 2), ``behind``
         (1 or B, 3, S, S) and weight 1 - ``person`` (B, S, S); elsewhere the background's flow
@@ -170,9 +170,10 @@ class _Kernels:
         (``person`` below 1) the overlay is instead what the background's flow finds there: the
         photo ``source`` (4, S, S; what it carries with the head fourth) sampled at ``at``, the
         plate over it by ``smoothstep(carried, *ramp)``. Returns (B, S, S, 2) flow,
-        (B, 3, S, S) overlay, (B, 1, S, S) weight."""
+        (B, 3, S, S) overlay, (B, 1, S, S) weight; the flow written into ``into`` where given
+        (``coords`` itself: each pixel is read before it is written)."""
         B, S = near.shape[0], near.shape[1]
-        out = np.empty((B, S, S, 2), np.float32)
+        out = np.empty((B, S, S, 2), np.float32) if into is None else into
         overlay = np.empty((B, 3, S, S), np.float32)
         weight = np.empty((B, 1, S, S), np.float32)
         lo, hi = ramp

@@ -194,10 +194,14 @@ def test_compiled_selects_equal_torchs(monkeypatch, dx):
     still = still_background(image, carried, plate)
     assert module.usable_kernels() is not None
     fast = background_layers(still, coords, person)
+    mine = coords.clone()  # the flow written over the caller's, read pixel by pixel before
+    over = background_layers(still, mine, person, overwrite=True)
+    assert over[0].data_ptr() == mine.data_ptr()
     monkeypatch.setattr(module, "usable_kernels", lambda: None)
     ref = background_layers(still, coords, person)
-    for a, b in zip(fast, ref, strict=True):
-        assert a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    for got in (fast, over):
+        for a, b in zip(got, ref, strict=True):
+            assert a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
     if dx == 30.0:  # the first two frames have a sheet: the ring shows the photo and the plate
         ring = (ref[1][:2] != still.behind).any(1)
         mixed = ((still.source[0, 3] > PLATE_RAMP[0]) & (still.source[0, 3] < PLATE_RAMP[1]))
