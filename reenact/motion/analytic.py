@@ -493,7 +493,8 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
     tex = scene.texture
     # pixels whose triangle the photo does not all see, or that the pose stretches; elsewhere the
     # photo's own pixels, with the overlay weight 0 that the face has below
-    need = nonzero(~tex.fully_seen[tri] | (vals[:, 4] < 0.999) | ~tex.sure[tri])[0]
+    doubtful = ~tex.fully_seen | ~tex.sure  # (T,): per triangle, then looked up per pixel
+    need = nonzero(doubtful[tri] | (vals[:, 4] < 0.999))[0]
     fill = torch.zeros(len(tri))
     fill_rgb = torch.zeros(len(tri), 3)
     if len(need):
@@ -533,18 +534,19 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         bn, yn, xn = b[need], y[need], x[need]
         overlay[bn, :, yn, xn] = fill_rgb[need]
         weight[bn, 0, yn, xn] = fill[need]
+    # the mouth's pixels, by one index (each boolean mask below would find them again)
     region = torch.from_numpy(model.topology.triangle_region)
-    mouth = region[tri] == REGION["mouth"]
-    if mouth_fill and mouth.any():
+    mouth = nonzero((region == REGION["mouth"])[tri])[0] if mouth_fill else tri[:0]
+    if len(mouth):
         bm, ym, xm, tm = b[mouth], y[mouth], x[mouth], tri[mouth]
         area_r = signed_area(points[bm[:, None], scene.faces[tm]]).abs()  # (Nm,)
         stretch = area_r / scene.src_tri_area[tm].float().clamp(min=0.5)
         w_m = ((stretch - 1.5) / 2.5).clamp(0, 1)  # the source shows too little of this mouth
         opening, teeth, width_ratio = _teeth_visibility(model, scene, coeffs)
-        colour = _mouth_interior(vals[mouth][:, 5:7], scene.lip_color.float(), opening[bm],
-                                 teeth[bm])
+        at_mouth = vals[mouth, 5:7]
+        colour = _mouth_interior(at_mouth, scene.lip_color.float(), opening[bm], teeth[bm])
         if driver_mouth is not None:
-            colour = _with_driver_mouth(colour, vals[mouth][:, 5:7], bm, *driver_mouth)
+            colour = _with_driver_mouth(colour, at_mouth, bm, *driver_mouth)
             # teeth do not stretch: with the driver's real interior at hand, a mouth opened
             # past the photo's takes it sooner (DRIVER_STRETCH) than the synthetic one
             soon = ((stretch - DRIVER_STRETCH[0]) / (DRIVER_STRETCH[1] - DRIVER_STRETCH[0]))
