@@ -524,7 +524,7 @@ def analytic_warp(scene: SourceScene, model: LandmarkFaceModel, coeffs: FaceCoef
         torch.float32 else None
     if fast is not None:  # the same values, not sampled under the face (compiled)
         person = torch.from_numpy(fast.sample_cover(scene.still.source[0].numpy(),
-                                                    coords.numpy(), frags.pix_to_face.numpy()))
+                                                    coords.numpy(), mask.numpy()))
     else:
         person = sample_image(scene.still.source[:, 3:], coords)
         person.view(-1).index_fill_(0, pix, 1.0)

@@ -59,7 +59,7 @@ def _load():
             (_paste, "void(f4[:, :, :], f4[:, :, :], i8, i8, f4, f4, f4, f4[:, :], u1[:, :, :])"),
             (_sample_over, "void(" + ", ".join(["f4[:, :, :]"] + ["f4[:, :, :, :]"] * 4) + ")"),
             (_to_bytes, "void(f4[:, :, :], u1[:, :, ::1])"),
-            (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], i8[:, :, :], f4[:, :, :])"),
+            (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], b1[:, :, :], f4[:, :, :])"),
             (_nearest, "void(f8[:, :], f8[:, :], f8[:], i8[:], f8[:])"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
@@ -204,13 +204,14 @@ class _Kernels:
         self._sample_over(photo, coords, overlay, weight, out)
         return out
 
-    def sample_cover(self, source: np.ndarray, coords: np.ndarray, pix_to_face: np.ndarray
+    def sample_cover(self, source: np.ndarray, coords: np.ndarray, face: np.ndarray
                      ) -> np.ndarray:
         """``sample_image(source[None, 3:], coords)`` (float32; ``source`` (4, H, W), ``coords``
-        (B, S, S, 2)) with 1 where ``pix_to_face`` (B, S, S) is a triangle: the moved person's
-        cover, (B, 1, S, S), not sampled under the face (a third of the crop), which covers."""
+        (B, S, S, 2)) with 1 where ``face`` ((B, S, S) bool, the face's pixels) is set: the moved
+        person's cover, (B, 1, S, S), not sampled under the face (a third of the crop), which
+        covers. (The bool mask, not the int64 triangle map: an eighth of the bytes to read.)"""
         out = np.empty((coords.shape[0], 1, coords.shape[1], coords.shape[2]), np.float32)
-        self._sample_cover(source, coords, pix_to_face, out[:, 0])
+        self._sample_cover(source, coords, face, out[:, 0])
         return out
 
     def nearest(self, p: np.ndarray, line: np.ndarray
@@ -333,13 +334,13 @@ def _sample_over(photo, coords, overlay, weight, out):
                 out[b, 0, i, j], out[b, 1, i, j], out[b, 2, i, j] = v
 
 
-def _sample_cover(source, coords, pix_to_face, out):
+def _sample_cover(source, coords, face, out):
     """See ``kernels().sample_cover``."""
     H, W = source.shape[1], source.shape[2]
     for b in range(coords.shape[0]):
         for i in range(coords.shape[1]):
             for j in range(coords.shape[2]):
-                if pix_to_face[b, i, j] >= 0:
+                if face[b, i, j]:
                     out[b, i, j] = np.float32(1.0)
                 else:
                     out[b, i, j] = _bilinear(source, 3, _corners(coords[b, i, j, 0],
