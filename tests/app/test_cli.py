@@ -616,6 +616,25 @@ def test_animate_runs_one_thread_per_torch_operation_unless_told(files, tmp_path
     assert "missing.png" in capsys.readouterr().err
 
 
+def test_the_runtime_sets_torchs_and_opencvs_threads():
+    # OpenCV's pool would otherwise keep the priority of the thread that started it (the
+    # frames' thread's) for the helpers' work
+    import cv2
+    import torch
+
+    from reenact.app.runtime import configure_runtime
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        configure_runtime(1)
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (1, 1)
+        configure_runtime(2)
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (2, 2)
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
+
+
 def test_a_process_s_own_command_leaves_its_imports_out_of_the_collector(files, tmp_path,
                                                                          monkeypatch, capsys):
     # the command line of the process (argv None): what the imports left is frozen, before the
