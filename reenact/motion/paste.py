@@ -92,16 +92,15 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
         return frame.copy()
     x0, y0, x1, y1 = geo.region
     k = S / box.side
-    layers = torch.cat([warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay,
-                        warp.overlay_weight], 1)
+    parts = [warp.coords_src_from_out.permute(0, 3, 1, 2), warp.overlay, warp.overlay_weight]
     if warp.shading is not None:
-        layers = torch.cat([layers, warp.shading.to(layers.dtype)], 1)
+        parts.append(warp.shading.to(warp.overlay.dtype))
     if geo.at is None:  # a whole box: the crop's pixels cover the box's evenly, so this is
         # sample_image at the region's pixels (to rounding), a ninth of its time
         side, (wy, wx) = round(box.side), geo.window
-        up = resize_bilinear(layers.float(), side)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
+        up = _resized(parts, side)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
     else:
-        up = sample_image(layers.float(), geo.at)  # (1, 6 or 7, h, w)
+        up = sample_image(torch.cat(parts, 1).float(), geo.at)  # (1, 6 or 7, h, w)
     out = frame.copy()
     fast = usable_kernels() if plain(up) and up.dtype == geo.frame.dtype == torch.float32 else None
     if fast is not None:  # the same pixels in one compiled pass (reenact.render.compiled)
@@ -122,6 +121,21 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     planes = mixed[0].mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
     out[y0:y1, x0:x1] = cv2.merge(list(planes))
     return out
+
+
+def _resized(parts: list[torch.Tensor], side: int) -> torch.Tensor:
+    """``resize_bilinear(torch.cat(parts, 1).float(), side)``: float32 CPU planes resized by
+    OpenCV one at a time, each straight from its own tensor into the result (the same calls on
+    the same values, without first copying the six or seven layers into one)."""
+    if not all(plain(p) and p.dtype == torch.float32 for p in parts):
+        return resize_bilinear(torch.cat(parts, 1).float(), side)
+    planes = [plane for part in parts for plane in part.transpose(0, 1)]  # (B, h, w) each
+    out = np.empty((len(parts[0]), len(planes), side, side), np.float32)
+    for c, plane in enumerate(planes):
+        for b, one in enumerate(plane.numpy()):
+            cv2.resize(np.ascontiguousarray(one), (side, side), dst=out[b, c],
+                       interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(out)
 
 
 def warp_crop(warp: WarpResult) -> np.ndarray:

@@ -145,3 +145,23 @@ def test_the_crop_to_bytes_in_one_pass_gives_torchs_bytes(monkeypatch):
         assert got.flags.c_contiguous and got.shape == (40, 56, 3)
         assert np.array_equal(got, want)
     assert len(np.unique(want)) > 200
+
+
+def test_the_layers_resized_one_by_one_equal_the_joined_layers_resized():
+    # paste-back resizes each layer straight from its own tensor: the same bits as joining the
+    # six or seven layers first, in a batch and with the shading too; a layer of another dtype
+    # takes the joined path
+    from reenact.render.shaders import resize_bilinear
+
+    g = torch.Generator().manual_seed(5)
+    for B, S, side, shaded in [(1, 64, 79, False), (2, 48, 41, True)]:
+        parts = [(torch.rand(B, S, S, 2, generator=g) * S).permute(0, 3, 1, 2),
+                 torch.rand(B, 3, S, S, generator=g), torch.rand(B, 1, S, S, generator=g)]
+        parts += [torch.rand(B, 1, S, S, generator=g) + 0.5] if shaded else []
+        want = resize_bilinear(torch.cat(parts, 1).float(), side)
+        got = paste_module._resized(parts, side)
+        assert got.shape == (B, 6 + shaded, side, side) and torch.equal(got, want)
+        assert not torch.equal(got[:, 0], got[:, 1])  # the flow's two planes kept apart
+    parts[1] = parts[1].double()
+    assert torch.equal(paste_module._resized(parts, 60),
+                       resize_bilinear(torch.cat(parts, 1).float(), 60))
