@@ -236,8 +236,8 @@ def _evaluate_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="One-shot face reenactment.")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for each torch and OpenCV operation (default: 1 for animate, "
-                        "whose steps run in threads of their own; up to 2 otherwise)")
+                        help="CPU threads for each torch and OpenCV operation (default: 1 for "
+                        "animate, whose steps run in threads of their own; up to 2 otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     _animate_parser(sub)

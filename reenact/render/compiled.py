@@ -157,7 +157,6 @@ class _Kernels:
                           np.ascontiguousarray(faces, np.int64), attrs, width, index, at, values)
         return index, at, values
 
-
     def select_layers(self, near: np.ndarray, person: np.ndarray, coords: np.ndarray,
                       at: np.ndarray, use: np.ndarray, behind: np.ndarray, plate: np.ndarray,
                       source: np.ndarray, sheet: np.ndarray, ramp: tuple[float, float],
