@@ -14,7 +14,7 @@ from reenact.geometry.fastpath import plain
 from reenact.io import image_to_tensor
 from reenact.motion.analytic import WarpResult
 from reenact.render.compiled import usable_kernels, without_waiting
-from reenact.render.shaders import resize_bilinear, sample_image
+from reenact.render.shaders import resize_planes, sample_image
 from reenact.tracking.crop import CropBox
 
 FEATHER = 0.06  # paste-back alpha ramp, as a fraction of the crop side
@@ -26,7 +26,8 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
         fast = usable_kernels() if plain(image) and image.dtype == torch.float32 else None
     if fast is not None:
         return fast.to_bytes(image.numpy())
-    # to bytes, channels first, then interleaved by OpenCV (as paste-back's torch path)
+    # to bytes, channels first, then interleaved by OpenCV (copying the float tensor
+    # transposed took three times as long)
     return cv2.merge(list(image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()))
 
 
@@ -98,7 +99,8 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     if geo.at is None:  # a whole box: the crop's pixels cover the box's evenly, so this is
         # sample_image at the region's pixels (to rounding), a ninth of its time
         side, (wy, wx) = round(box.side), geo.window
-        up = _resized(parts, side)[..., wy:wy + y1 - y0, wx:wx + x1 - x0]
+        up = resize_planes([p.float() for p in parts], side)[..., wy:wy + y1 - y0,
+                                                                 wx:wx + x1 - x0]
     else:
         up = sample_image(torch.cat(parts, 1).float(), geo.at)  # (1, 6 or 7, h, w)
     out = frame.copy()
@@ -116,26 +118,8 @@ def paste_back(frame: np.ndarray, box: CropBox, warp: WarpResult,
     for rows, cols in geo.band:  # the photo fades in where the feather is below 1
         mixed[..., rows, cols] = torch.lerp(below[..., rows, cols], mixed[..., rows, cols],
                                             geo.feather[..., rows, cols])
-    # to bytes, channels first, then interleaved by OpenCV (copying the float tensor
-    # transposed took three times as long)
-    planes = mixed[0].mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
-    out[y0:y1, x0:x1] = cv2.merge(list(planes))
+    out[y0:y1, x0:x1] = _to_uint8(mixed[0])
     return out
-
-
-def _resized(parts: list[torch.Tensor], side: int) -> torch.Tensor:
-    """``resize_bilinear(torch.cat(parts, 1).float(), side)``: float32 CPU planes resized by
-    OpenCV one at a time, each straight from its own tensor into the result (the same calls on
-    the same values, without first copying the six or seven layers into one)."""
-    if not all(plain(p) and p.dtype == torch.float32 for p in parts):
-        return resize_bilinear(torch.cat(parts, 1).float(), side)
-    planes = [plane for part in parts for plane in part.transpose(0, 1)]  # (B, h, w) each
-    out = np.empty((len(parts[0]), len(planes), side, side), np.float32)
-    for c, plane in enumerate(planes):
-        for b, one in enumerate(plane.numpy()):
-            cv2.resize(np.ascontiguousarray(one), (side, side), dst=out[b, c],
-                       interpolation=cv2.INTER_LINEAR)
-    return torch.from_numpy(out)
 
 
 def warp_crop(warp: WarpResult) -> np.ndarray:

@@ -150,8 +150,8 @@ def test_the_crop_to_bytes_in_one_pass_gives_torchs_bytes(monkeypatch):
 def test_the_layers_resized_one_by_one_equal_the_joined_layers_resized():
     # paste-back resizes each layer straight from its own tensor: the same bits as joining the
     # six or seven layers first, in a batch and with the shading too; a layer of another dtype
-    # takes the joined path
-    from reenact.render.shaders import resize_bilinear
+    # made float32 first, as the joined layers were
+    from reenact.render.shaders import resize_bilinear, resize_planes
 
     g = torch.Generator().manual_seed(5)
     for B, S, side, shaded in [(1, 64, 79, False), (2, 48, 41, True)]:
@@ -159,9 +159,9 @@ def test_the_layers_resized_one_by_one_equal_the_joined_layers_resized():
                  torch.rand(B, 3, S, S, generator=g), torch.rand(B, 1, S, S, generator=g)]
         parts += [torch.rand(B, 1, S, S, generator=g) + 0.5] if shaded else []
         want = resize_bilinear(torch.cat(parts, 1).float(), side)
-        got = paste_module._resized(parts, side)
+        got = resize_planes(parts, side)
         assert got.shape == (B, 6 + shaded, side, side) and torch.equal(got, want)
         assert not torch.equal(got[:, 0], got[:, 1])  # the flow's two planes kept apart
     parts[1] = parts[1].double()
-    assert torch.equal(paste_module._resized(parts, 60),
+    assert torch.equal(resize_planes([p.float() for p in parts], 60),
                        resize_bilinear(torch.cat(parts, 1).float(), 60))
