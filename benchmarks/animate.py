@@ -18,12 +18,15 @@ decoded and tracked in a background thread (as ``Reenactor.run`` does), the driv
 out at the crop size (or the frame resized to the pasted output's size) and encoded the same way;
 each row's fps is also given as a share of its floor's. "Command to file" runs ``reenact animate
 -s SOURCE -d IMAGE`` in a fresh process (imports, the photo's preparation, one frame, the PNG),
-best of three.
+best of three; then the same through a ``reenact serve`` started for it (loaded once; the photo's
+preparation, the frame and the PNG in the server's copy of itself), best of three.
 """
 
 import argparse
+import contextlib
 import gc
 import itertools
+import os
 import subprocess
 import sys
 import tempfile
@@ -97,19 +100,45 @@ def floor(driving: Path, shape: tuple[int, int], crop: bool, frames: int,
         return n / (time.perf_counter() - start)
 
 
-def command_to_file(source: Path, image: Path, repeats: int = 3) -> float:
+def command_to_file(source: Path, image: Path, repeats: int = 3, served: bool = False
+                    ) -> float:
     """Seconds from ``reenact animate -s source -d image -o out.png`` to the file, best of
-    ``repeats`` fresh processes."""
+    ``repeats`` fresh processes; ``served``: through a ``reenact serve`` started first (not
+    timed), else run in the process itself (``--no-server``)."""
     best = float("inf")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp), served) as env:
         for k in range(repeats):
             out = Path(tmp) / f"o{k}.png"
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "reenact.cli", "animate", "-s", str(source),
-                            "-d", str(image), "-o", str(out)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "-d", str(image), "-o", str(out)] + ["--no-server"] * (not served),
+                           check=True, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
             best = min(best, time.perf_counter() - t)
     return best
+
+
+@contextlib.contextmanager
+def _server(folder: Path, wanted: bool):
+    """The environment of a command that finds a ``reenact serve`` socket in ``folder``,
+    started and loaded here (or none, where not ``wanted``)."""
+    env = dict(os.environ, REENACT_SOCKET=str(folder / "s.sock"))
+    if not wanted:
+        yield env
+        return
+    log = folder / "serve.log"
+    with open(log, "w") as err:
+        p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "serve"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        while "serving animate" not in log.read_text():
+            if p.poll() is not None:
+                sys.exit(f"reenact serve failed: {log.read_text()}")
+            time.sleep(0.05)
+        yield env
+    finally:
+        p.terminate()
+        p.wait()
 
 
 def main() -> None:
@@ -140,6 +169,7 @@ def main() -> None:
             floors[key] = floor(args.driving, shape, r["crop"], args.frames,
                                 not args.no_watermark)
     seconds = command_to_file(args.source, args.image)
+    served = command_to_file(args.source, args.image, served=True)
     print(f"source {args.source.name}, driving {args.driving.name}, {args.threads} threads, "
           f"torch {torch.__version__}\n")
     print("| size | output | " + " | ".join(f"{s} ms" for s in STAGES)
@@ -153,7 +183,7 @@ def main() -> None:
     prep = ", ".join(f"{r['size']}: {r['prepare_s']:.2f} s" for r in rows[::2])
     print(f"\n(source preparation, once per source: {prep})")
     print(f"command to file, {args.source.name} driven by {args.image.name}: {seconds:.2f} s "
-          "(best of 3 fresh processes)")
+          f"(best of 3 fresh processes); through reenact serve: {served:.2f} s (best of 3)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Command line: ``reenact animate``, ``live``, ``ui``, ``verify``, ``demo``, ``preprocess``, ``train``, ``validate``,
-``calibrate`` and ``evaluate``.
+"""Command line: ``reenact animate``, ``live``, ``ui``, ``serve``, ``verify``, ``demo``,
+``preprocess``, ``train``, ``validate``, ``calibrate`` and ``evaluate``.
 Everything is built inside ``main()``; user errors print one line naming the file, frame or value
 and exit non-zero, never a traceback."""
 
@@ -52,6 +52,8 @@ def _animate_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--device", help="where a learned refiner runs: cpu (default), cuda, cuda:N "
                    "or mps (the warp itself runs on the CPU)")
+    p.add_argument("--no-server", action="store_true",
+                   help="run in this process even where `reenact serve` answers")
     _sign_arguments(p)
 
 
@@ -131,6 +133,15 @@ def _ui_parser(sub) -> None:
                    help="also make a public link through Gradio's share servers (off by default)")
     p.add_argument("--max-upload-mb", type=float, default=200.0,
                    help="refuse uploads larger than this (default 200 MB)")
+
+
+def _serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="load once and run each `reenact animate` of this user in "
+                       "a copy of this process: a one-image command in about half a second "
+                       "(Ctrl-C stops)")
+    p.add_argument("--socket", metavar="PATH",
+                   help="where commands find it (default: $REENACT_SOCKET, else serve.sock in "
+                        "~/.cache/reenact); animate uses it when $REENACT_SOCKET names it")
 
 
 def _verify_parser(sub) -> None:
@@ -243,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _animate_parser(sub)
     _live_parser(sub)
     _ui_parser(sub)
+    _serve_parser(sub)
     _verify_parser(sub)
     _demo_parser(sub)
     _preprocess_parser(sub)
@@ -368,6 +380,10 @@ def _command(args) -> Callable[[], int | None]:
         from reenact.app.ui import run_ui
 
         return lambda: run_ui(args)
+    if args.command == "serve":
+        from reenact.app.serve import run_serve
+
+        return lambda: run_serve(args, main)
     if args.command == "verify":
         from reenact.app.verify import run_verify
 
@@ -397,13 +413,19 @@ def _command(args) -> Callable[[], int | None]:
 def _default_threads(command: str) -> int:
     """animate's frame path keeps the cores busy with threads of its own (tracking, paste-back,
     encoding): a second thread per torch operation only waits for a core there (256 px pasted,
-    19.6 -> 21.5 fps with one, docs/speed.md). Training and scoring run large operations."""
-    return 1 if command == "animate" else min(2, os.cpu_count() or 1)
+    19.6 -> 21.5 fps with one, docs/speed.md); ``serve`` runs none itself, and starts no thread
+    pool its copies would inherit. Training and scoring run large operations."""
+    return 1 if command in ("animate", "serve") else min(2, os.cpu_count() or 1)
 
 
 def _main(argv: list[str] | None, whole: bool = False) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if whole and args.command == "animate" and not args.no_server:
+        from reenact.app.serve import forward
+
+        if (code := forward(sys.argv[1:])) is not None:  # a server ran it: no torch loaded here
+            return code
     from reenact.config import ConfigError
 
     with _interrupts_held():

@@ -49,6 +49,20 @@ def turning_head(tmp_path_factory, samples) -> Path:
 
 
 @pytest.fixture(scope="session")
+def long_driver(tmp_path_factory) -> Path:
+    """120 frames of ../shared/data's d3.mp4 at 320 x 240: a run of several seconds."""
+    import itertools
+
+    from reenact.io import VideoWriter, iter_video_frames
+
+    p = tmp_path_factory.mktemp("long") / "long.mp4"
+    with VideoWriter(p, 25) as w:
+        for f in itertools.islice(iter_video_frames(data_path("driving", "d3.mp4")), 120):
+            w.write(cv2.resize(f, (320, 240)))
+    return p
+
+
+@pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory, samples) -> str:
     """A tiny preprocessed cache built from the bundled sample photos (no ../shared/data needed):
     each photo becomes a "video" of frames under small rotations, shifts and zooms."""

@@ -366,20 +366,6 @@ def test_config_file_values_and_flags(files, tmp_path, capsys):
     assert code == EXIT_INPUT and "alpha must lie in" in err and "settings.yaml" not in err
 
 
-@pytest.fixture(scope="module")
-def long_driver(tmp_path_factory):
-    """120 frames of d3.mp4 at 320 x 240: a run of several seconds."""
-    import itertools
-
-    import cv2
-
-    p = tmp_path_factory.mktemp("long") / "long.mp4"
-    with VideoWriter(p, 25) as w:
-        for f in itertools.islice(iter_video_frames(data_path("driving", "d3.mp4")), 120):
-            w.write(cv2.resize(f, (320, 240)))
-    return p
-
-
 def _started(files, driver, out):
     """A real ``reenact animate`` subprocess, once its part file beside ``out`` exists."""
     import subprocess
