@@ -29,6 +29,7 @@ from pathlib import Path
 PROTOCOL = 1
 _HEADER = struct.Struct(">I")  # the length of the JSON message that follows
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+ANSWER_SECONDS = 20.0  # a server that has not started the command by then is not waited for
 
 
 def socket_path() -> Path:
@@ -45,11 +46,15 @@ def available() -> bool:
 
 
 def code_identity(root: Path | None = None) -> str:
-    """What a server and a command must share to give the same result: the interpreter and the
-    package's source files (path, size, modification time). A server started before an edit or
-    an upgrade is then not used. About 150 ``stat`` calls, a millisecond or two."""
+    """What a server and a command must share to give the same result: the interpreter, the
+    package's source files (path, size, modification time) and its libraries' folders (whose
+    times change when pip installs or removes one). A server started before an edit or an
+    upgrade is then not used. About 150 ``stat`` calls, a millisecond or two."""
     root = root or Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(f"{sys.executable}\0{sys.version}\0{root}".encode())
+    for folder in sys.path:
+        if folder.endswith(("site-packages", "dist-packages")) and os.path.isdir(folder):
+            digest.update(f"{folder}\0{os.stat(folder).st_mtime_ns}\0".encode())
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
         for name in sorted(f for f in files if f.endswith(".py")):
@@ -108,13 +113,18 @@ def forward(argv: list[str], path: Path | None = None, identity: str | None = No
         sock.close()
         return None
     with sock, _standard_fds() as fds:
-        _send(sock, {"protocol": PROTOCOL, "code": identity or code_identity(), "argv": argv,
-                     "cwd": cwd, "env": dict(os.environ)}, fds)
-        reply = _receive(sock)
+        sock.settimeout(ANSWER_SECONDS)
+        try:
+            _send(sock, {"protocol": PROTOCOL, "code": identity or code_identity(),
+                         "argv": argv, "cwd": cwd, "env": dict(os.environ)}, fds)
+            reply = _receive(sock)
+        except OSError as exc:  # TimeoutError included: a server that hangs
+            reply = {"refused": f"no answer ({exc.strerror or exc})"}
         if reply is None or "refused" in reply:
             print(f"reenact: {path}: {reply['refused'] if reply else 'the server closed'}; "
                   f"running here", file=sys.stderr)
             return None
+        sock.settimeout(None)
         return _wait(sock, reply["pid"])
 
 

@@ -42,6 +42,17 @@ def test_no_server_or_a_dead_one_means_run_here(tmp_path):
     assert serve.forward(["animate"], tmp_path / "dead.sock") is None
 
 
+def test_a_server_that_does_not_answer_is_not_waited_for(tmp_path, monkeypatch, capsys):
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(tmp_path / "hung.sock"))
+    hung.listen(1)  # connections wait, never accepted
+    monkeypatch.setattr(serve, "ANSWER_SECONDS", 0.3)
+    with hung:
+        assert serve.forward(["animate"], tmp_path / "hung.sock") is None
+    assert capsys.readouterr().err == \
+        f"reenact: {tmp_path / 'hung.sock'}: no answer (timed out); running here\n"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real ``reenact serve``, its socket and its log; stopped with SIGTERM at the end."""
