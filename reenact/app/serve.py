@@ -28,7 +28,9 @@ from pathlib import Path
 
 PROTOCOL = 1
 _HEADER = struct.Struct(">I")  # the length of the JSON message that follows
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Ctrl-C, SIGTERM and a closed terminal (no SIGHUP on Windows, where this module only says no)
+_FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ANSWER_SECONDS = 20.0  # a server that has not started the command by then is not waited for
 
 
@@ -180,6 +182,7 @@ def run_serve(args, main: Callable[[list[str]], int]) -> None:
         raise InputError("reenact serve needs Unix sockets and fork (Linux or macOS)")
     path = Path(args.socket) if args.socket else socket_path()
     listener = _listen(path)
+    ours = path.stat().st_ino
     try:
         started = time.perf_counter()
         _load()
@@ -190,7 +193,8 @@ def run_serve(args, main: Callable[[list[str]], int]) -> None:
     finally:
         listener.close()
         with contextlib.suppress(OSError):
-            path.unlink()
+            if path.stat().st_ino == ours:  # not another server's, bound there since
+                path.unlink()
 
 
 def _listen(path: Path) -> socket.socket:
@@ -340,6 +344,18 @@ def _reap(running: dict) -> None:
               file=sys.stderr)
 
 
+def _terminated_with_server() -> None:
+    """Linux: this copy gets SIGTERM if the server dies (killed outright), so it cleans up as a
+    terminated command does rather than writing on for a command that was told it failed."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # it died before that
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _run_copy(request: dict, fds: list[int], sockets: list[socket.socket],
               main: Callable[[list[str]], int]) -> None:
     """In the forked copy: take the command's streams, folder and environment, run it, exit.
@@ -349,6 +365,9 @@ def _run_copy(request: dict, fds: list[int], sockets: list[socket.socket],
     code = 1
     try:
         signal.set_wakeup_fd(-1)
+        os.setpgid(0, 0)  # Ctrl-C in the server's terminal is not the command's: the server
+        # stops its copies itself, with one SIGTERM each
+        _terminated_with_server()
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(s, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

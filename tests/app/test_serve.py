@@ -53,19 +53,24 @@ def test_a_server_that_does_not_answer_is_not_waited_for(tmp_path, monkeypatch, 
         f"reenact: {tmp_path / 'hung.sock'}: no answer (timed out); running here\n"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real ``reenact serve``, its socket and its log; stopped with SIGTERM at the end."""
-    folder = tmp_path_factory.mktemp("serve")
+def _start_server(folder, **popen):
+    """A real ``reenact serve`` on ``folder``/s.sock, once it answers: (process, socket, log)."""
     path, log = folder / "s.sock", folder / "serve.log"
     with open(log, "w") as err:
         p = subprocess.Popen([sys.executable, "-m", "reenact.cli", "serve", "--socket",
-                              str(path)], stdout=subprocess.DEVNULL, stderr=err)
+                              str(path)], stdout=subprocess.DEVNULL, stderr=err, **popen)
     deadline = time.monotonic() + 120
     while "serving animate" not in log.read_text():
         assert p.poll() is None, log.read_text()
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
+    return p, path, log
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real ``reenact serve``, its socket and its log; stopped with SIGTERM at the end."""
+    p, path, log = _start_server(tmp_path_factory.mktemp("serve"))
     yield path, log
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=60) == 0, log.read_text()
@@ -172,3 +177,45 @@ def test_a_killed_command_has_its_copy_stopped(server, files, long_driver, tmp_p
         assert time.monotonic() < deadline, list(tmp_path.iterdir())
         time.sleep(0.1)
     assert "o.mp4: exit 143" in server[1].read_text()
+
+
+@pytest.mark.slow  # a server of its own: about 6 s
+def test_stopping_the_server_stops_its_commands_cleanly(files, long_driver, tmp_path):
+    """Ctrl-C at the server: each running command's copy is terminated, cleans up, and its
+    command says so and exits 143."""
+    (tmp_path / "server").mkdir()
+    (tmp_path / "out").mkdir()
+    # its own process group, as a server started in a terminal of its own
+    p, path, log = _start_server(tmp_path / "server", start_new_session=True)
+    out = tmp_path / "out" / "o.mp4"
+    command = _started((path, log), files, long_driver, out)
+    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C in that terminal: to its whole group
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 143 and "terminated (SIGTERM)" in err, err
+    assert list(out.parent.iterdir()) == []
+    assert p.wait(timeout=60) == 0 and "server stopped" in log.read_text(), log.read_text()
+    assert not path.exists()
+
+
+@pytest.mark.slow  # two servers of its own: about 8 s
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's parent-death signal")
+def test_a_server_killed_outright_takes_its_commands_with_it(files, long_driver, tmp_path):
+    """SIGKILL at the server: its copies are terminated (they clean up) and their commands say
+    the server stopped, exit 1, rather than a copy writing on for a command that has ended."""
+    (tmp_path / "server").mkdir()
+    (tmp_path / "out").mkdir()
+    p, path, log = _start_server(tmp_path / "server")
+    out = tmp_path / "out" / "o.mp4"
+    command = _started((path, log), files, long_driver, out)
+    p.kill()
+    p.wait(timeout=60)
+    _, err = command.communicate(timeout=60)
+    assert command.returncode == 1 and "the server stopped before the command ended" in err, err
+    deadline = time.monotonic() + 60
+    while list(out.parent.iterdir()):
+        assert time.monotonic() < deadline, list(out.parent.iterdir())
+        time.sleep(0.1)
+    # the next server on that socket takes it over (the dead one could not remove it)
+    p, path, log = _start_server(tmp_path / "server")
+    p.terminate()
+    assert p.wait(timeout=60) == 0
