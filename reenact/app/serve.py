@@ -111,6 +111,10 @@ def forward(argv: list[str], path: Path | None = None, identity: str | None = No
     try:
         sock.connect(str(path))
         cwd = os.getcwd()
+        umask = os.umask(0)  # read, then put back: the new files' permissions are the command's
+        os.umask(umask)
+        nice = os.getpriority(os.PRIO_PROCESS, 0)  # `nice reenact animate ...` stays nice
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     except OSError:  # a socket left by a server that stopped without removing it
         sock.close()
         return None
@@ -118,7 +122,8 @@ def forward(argv: list[str], path: Path | None = None, identity: str | None = No
         sock.settimeout(ANSWER_SECONDS)
         try:
             _send(sock, {"protocol": PROTOCOL, "code": identity or code_identity(),
-                         "argv": argv, "cwd": cwd, "env": dict(os.environ)}, fds)
+                         "argv": argv, "cwd": cwd, "umask": umask, "nice": nice,
+                         "cores": cores, "env": dict(os.environ)}, fds)
             reply = _receive(sock)
         except OSError as exc:  # TimeoutError included: a server that hangs
             reply = {"refused": f"no answer ({exc.strerror or exc})"}
@@ -385,6 +390,12 @@ def _run_copy(request: dict, fds: list[int], sockets: list[socket.socket],
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
+        os.umask(request["umask"])
+        with contextlib.suppress(OSError):  # a nicer server: its copies cannot be less nice
+            os.setpriority(os.PRIO_PROCESS, 0, request["nice"])
+        if request["cores"] and hasattr(os, "sched_setaffinity"):  # `taskset`
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, request["cores"])
         code = main(request["argv"])
         for t in threading.enumerate():  # as the interpreter's exit would wait for them
             if t is not threading.current_thread() and not t.daemon:

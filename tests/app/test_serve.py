@@ -1,12 +1,14 @@
 """``reenact serve``: commands run in a loaded server give what they give run alone (pixels,
 errors, exit statuses, Ctrl-C), and a command never uses a server it should not."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,7 +73,7 @@ def _start_server(folder, **popen):
 def server(tmp_path_factory):
     """A real ``reenact serve``, its socket and its log; stopped with SIGTERM at the end."""
     p, path, log = _start_server(tmp_path_factory.mktemp("serve"))
-    yield path, log
+    yield path, log, p.pid
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=60) == 0, log.read_text()
     assert not path.exists()  # its socket goes with it
@@ -91,6 +93,41 @@ def _command(server, *args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "reenact.cli", "animate", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             **kwargs)
+
+
+def test_a_served_command_keeps_its_umask_niceness_and_cores(server, files, tmp_path):
+    """The output's permissions follow the command's umask, and the copy runs as nice as the
+    command and on its cores (``nice``, ``taskset``), not as the server does."""
+    cores = sorted(os.sched_getaffinity(0))[:1] if hasattr(os, "sched_getaffinity") else None
+
+    def niced():
+        os.nice(5)
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    p = _command(server, "-s", files / "astronaut.png", "-d", files / "hopper.jpg", "-o",
+                 tmp_path / "o.png", umask=0o077, preexec_fn=niced)
+    start, seen = time.monotonic(), set()
+    while p.poll() is None and time.monotonic() < start + 120:
+        for task in _copies(server):
+            seen.add((os.getpriority(os.PRIO_PROCESS, task),
+                      tuple(sorted(os.sched_getaffinity(task))) if cores else None))
+        time.sleep(0.02)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o600
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert (base + 5, tuple(cores) if cores else None) in seen, seen
+
+
+def _copies(server) -> list[int]:
+    """The server's children now (from Linux's /proc; none elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == server[2]:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def _served(server, *args, cwd=None):
