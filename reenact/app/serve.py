@@ -341,12 +341,12 @@ def _reap(running: dict) -> None:
         conn, started, argv = running.pop(pid)
         end = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else
                {"exit": os.waitstatus_to_exitcode(status)})
+        how = f"signal {end['signal']}" if "signal" in end else f"exit {end['exit']}"
+        print(f"reenact: {' '.join(argv)}: {how}, {time.perf_counter() - started:.2f} s",
+              file=sys.stderr, flush=True)  # logged before the command hears it has ended
         with contextlib.suppress(OSError):
             _send(conn, end)
         conn.close()
-        how = f"signal {end['signal']}" if "signal" in end else f"exit {end['exit']}"
-        print(f"reenact: {' '.join(argv)}: {how}, {time.perf_counter() - started:.2f} s",
-              file=sys.stderr)
 
 
 def _terminated_with_server() -> None:
