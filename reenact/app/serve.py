@@ -1,12 +1,14 @@
 """``reenact serve``: one process that has loaded torch, OpenCV, mediapipe and the compiled
 kernels once, and runs each ``reenact animate`` in a copy of itself (``os.fork``), so a command
 skips the two seconds of start-up. The copy gets the command's own standard streams (passed over
-the socket), working folder and environment, so it prints, writes and fails exactly as the
-command would have; the command forwards Ctrl-C and SIGTERM to it and exits with its status.
+the socket), working folder, environment, umask, niceness and cores, so it prints, writes and
+fails exactly as the command would have; the command forwards Ctrl-C, SIGTERM and SIGHUP to it
+and exits with its status.
 
 A process per command, not the server's own thread: nothing one command loads or leaves behind
-reaches the next, and a crash ends only that copy. Forked before any library starts a thread
-(the server itself runs no frame), so the copies are safe.
+reaches the next, and a crash ends only that copy. The server does no work of its own between
+forks (it draws no frame; its torch and OpenCV pools are one thread, the caller), so each copy
+starts from a quiet process and starts its own worker threads.
 
 This module imports only the standard library at the top: ``reenact animate`` reads it to
 decide, in a few milliseconds, whether a server answers before anything heavy loads.
@@ -309,10 +311,11 @@ def _accept(listener: socket.socket, identity: str, running: dict,
             return
         sys.stdout.flush()
         sys.stderr.flush()
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
             _run_copy(request, fds, [listener, conn, *wakers] +
-                      [c for c, _, _ in running.values()], main)
+                      [c for c, _, _ in running.values()], main, server)
         _send(conn, {"pid": pid})
         running[pid] = (conn, time.perf_counter(), request["argv"])
     except OSError:
@@ -349,30 +352,33 @@ def _reap(running: dict) -> None:
         conn.close()
 
 
-def _terminated_with_server() -> None:
-    """Linux: this copy gets SIGTERM if the server dies (killed outright), so it cleans up as a
-    terminated command does rather than writing on for a command that was told it failed."""
+def _terminated_with_server(server: int) -> None:
+    """Linux: this copy gets SIGTERM if the server (pid ``server``) dies, killed outright, so it
+    cleans up as a terminated command does rather than writing on for a command that was told
+    it failed."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() == 1:  # it died before that
+        if os.getppid() != server:  # it died before that
             os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_copy(request: dict, fds: list[int], sockets: list[socket.socket],
-              main: Callable[[list[str]], int]) -> None:
-    """In the forked copy: take the command's streams, folder and environment, run it, exit.
-    ``sockets``: the server's, closed here (their ends stay with the server)."""
+              main: Callable[[list[str]], int], server: int) -> None:
+    """In the forked copy of the server (pid ``server``): take the command's streams, folder and
+    environment, run it, exit. ``sockets``: the server's, closed here (their ends stay with the
+    server)."""
     import threading
+
 
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         os.setpgid(0, 0)  # Ctrl-C in the server's terminal is not the command's: the server
         # stops its copies itself, with one SIGTERM each
-        _terminated_with_server()
+        _terminated_with_server(server)
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(s, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
