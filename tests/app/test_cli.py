@@ -383,6 +383,7 @@ def _started(files, driver, out):
     return p
 
 
+@pytest.mark.slow  # 10 s: two real runs of several seconds
 def test_sigterm_cleans_up_like_ctrl_c_and_sigkills_leftovers_go_next_time(files, long_driver,
                                                                           tmp_path):
     """SIGTERM (a closed terminal, a container stopping) left the hidden part file next to the
@@ -448,6 +449,7 @@ def test_an_output_folder_that_cannot_take_the_file_fails_before_the_work(
         assert list(fs.iterdir()) == []
 
 
+@pytest.mark.slow  # 7 s: a run of several seconds on a small tmpfs
 def test_a_disk_that_fills_during_the_run_names_the_output(files, long_driver, tmp_path, capsys,
                                                            monkeypatch):
     """Room for the probe but not for the video (a 4 KB probe here, a 64 KB disk, a 120 KB

@@ -126,6 +126,7 @@ def test_virtual_camera_without_a_device_is_one_line(files, capfd):
                          and err.strip().splitlines()[-1].startswith("reenact: error")), err
 
 
+@pytest.mark.slow  # 8 s: a live run to a file, read back for the mark
 def test_no_watermark_live_warns_and_leaves_the_pixels_unmarked(files, tmp_path, capfd):
     out = tmp_path / "bare.mp4"
     assert main(["live", "-s", str(files / "astronaut.png"), "--camera",

@@ -210,6 +210,7 @@ def test_missing_weight_files_are_named(folder, tmp_path, capsys):
     assert "vgg16.pth: no such" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # 8 s: the whole evaluate command, twice
 def test_command_line_writes_the_results_and_resumes(folder, tmp_path, capsys):
     args = ["evaluate", str(folder), "-o", str(tmp_path / "r"), "--frames", "2", "--clip", "0",
             "--systems", "copy-source,copy-driver"]

@@ -173,6 +173,7 @@ def test_verify_reads_the_watermark_where_the_metadata_is_gone(clips, tmp_path, 
     assert capfd.readouterr().out.startswith(f"{plain}: not marked (no watermark")
 
 
+@pytest.mark.slow  # 12 s: a whole real video read for a mark
 def test_an_unmarked_real_video_is_not_called_marked(capfd):
     clip = SHARED / "driving" / "d0.mp4"
     if not clip.is_file():
