@@ -426,6 +426,8 @@ def _main(argv: list[str] | None, whole: bool = False) -> int:
 
         if (code := forward(sys.argv[1:])) is not None:  # a server ran it: no torch loaded here
             return code
+    if whole and args.command == "animate":
+        _track_ahead(args)
     from reenact.config import ConfigError
 
     with _interrupts_held():
@@ -458,6 +460,19 @@ def _main(argv: list[str] | None, whole: bool = False) -> int:
         print(f"reenact: unexpected error ({type(exc).__name__}): {exc} (rerun with --debug)",
               file=sys.stderr)
         return 1
+
+
+def _track_ahead(args) -> None:
+    """The photo's tracking started in a second process, while this one imports torch
+    (``reenact.tracking.ahead``). A --config that does not load is reported later, as before."""
+    from reenact.config import ConfigError
+    from reenact.tracking import ahead
+
+    try:
+        config = _config_from_args(args)
+    except (ConfigError, OSError, ValueError):
+        return
+    ahead.start(args.source, args.driving, config)
 
 
 def _wrapped_interrupt(exc: BaseException) -> KeyboardInterrupt | None:

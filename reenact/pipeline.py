@@ -38,15 +38,14 @@ from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.paste import PasteGeometry, paste_back, paste_geometry, side_by_side, warp_crop
 from reenact.motion.scene import SourceScene, build_scene
 from reenact.render.compiled import load_in_background, without_waiting
+from reenact.tracking import known
 from reenact.tracking.brows import BrowRegistration
-from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box
+from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box, photo_crop
 from reenact.tracking.mediapipe_tracker import MIN_FACE_PIXELS, FaceTracker, TrackedFace, pick_face
+from reenact.tracking.references import examined
 from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
 
-# --reference-frame auto looks at most this many frames, evenly spread over the driving video's
-# first seconds (decoding all of a long video twice would cost more than it finds)
-AUTO_REFERENCE_SECONDS, AUTO_REFERENCE_FRAMES = 10.0, 40
 _DONE = object()  # end of the tracked-frame stream
 # a file's frames are warped this many at a time (a camera's one by one): each operation's fixed
 # cost is shared (s42 by d3.mp4, 96 frames, the warp alone: 22.5 -> 14.2 ms a frame at 256 px,
@@ -187,9 +186,7 @@ class Reenactor:
             raise InputError(f"{name}: no face found in the source image (the smallest "
                              f"found are {MIN_FACE_PIXELS} pixels wide)")
         S = self.config.size
-        # whole-pixel corners: paste-back upsamples by a plain scale (reenact.motion.paste)
-        box = face_crop_box(face.points, self.config.margin).snapped()
-        crop = crop_image(image, box, S, border="smooth")
+        box, crop = photo_crop(image, face.points, self.config.margin, S)
         lm = box.to_crop(face.points, S)
         coeffs = self.model.fit(torch.from_numpy(lm)[None])
         with PersonSegmenter() as seg:
@@ -346,6 +343,8 @@ class Reenactor:
         batch: list[_Fitted] = []  # frames fitted, waiting to be warped together
         for i, (frame, face) in enumerate(self._tracked(frames, is_video, live)):
             t = time.perf_counter()
+            if i == 0:  # the stills tracked ahead (reenact.tracking.ahead) are all asked for
+                known.finish()
             dt = None
             if captured is not None and i > 0:
                 dt = float(np.clip(captured[i] - captured[i - 1], 1e-3, 0.5))
@@ -429,21 +428,19 @@ class Reenactor:
     def choose_reference(self, source: Source, frames: Iterable[np.ndarray], fps: float,
                          count: int | None = None) -> tuple[int, np.ndarray] | None:
         """``--reference-frame auto``: the driving frame (index, image) whose face is nearest the
-        photo's in head pose and expression (``reenact.face.reference``), among at most
-        AUTO_REFERENCE_FRAMES frames of the first AUTO_REFERENCE_SECONDS (``count``: how many
-        frames ``frames`` has, if known). None when none of them shows a face. When the chosen
+        photo's in head pose and expression (``reenact.face.reference``), among the frames
+        ``reenact.tracking.references.examined`` gives (``count``: how many frames ``frames``
+        has, if known). None when none of them shows a face. When the chosen
         frame is framed like the photo (``placement_weight``), relative motion takes the photo's
         place in it."""
-        n = max(1, round(AUTO_REFERENCE_SECONDS * fps))
-        n = min(n, count) if count else n
-        step = max(1, n // AUTO_REFERENCE_FRAMES)
+        picks = examined(fps, count)
         photo = self._head(source.coeffs)
         box, S = source.box, self.config.size
         photo_points = box.to_image(source.landmarks, S)
         best = None  # (cost, index, frame, placement cost)
         with FaceTracker(static=True) as t:
-            for i, frame in enumerate(itertools.islice(frames, n)):
-                if i % step:
+            for i, frame in enumerate(itertools.islice(frames, picks.stop)):
+                if i not in picks:
                     continue
                 face = pick_face(t.detect(frame))  # the driver's largest face
                 if face is None:

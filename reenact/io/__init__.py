@@ -5,9 +5,11 @@ the file name on anything it cannot decode; every writer writes a temporary file
 and renames it, so an interrupted write never leaves a half-written file at the target path.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from reenact.io.errors import InputError
 from reenact.io.image import read_image, write_image
-from reenact.io.tensor import image_to_tensor, tensor_to_image
 from reenact.io.video import (
     TimedFrames,
     VideoInfo,
@@ -17,6 +19,19 @@ from reenact.io.video import (
     probe_video,
     variable_rate,
 )
+
+if TYPE_CHECKING:
+    from reenact.io.tensor import image_to_tensor, tensor_to_image
+
+
+def __getattr__(name: str):
+    """The tensor conversions, imported on first use: they load torch, which reading an image in
+    the tracker's process of ``reenact.tracking.ahead`` does without (PEP 562)."""
+    if name not in ("image_to_tensor", "tensor_to_image"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("reenact.io.tensor"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "InputError",

@@ -72,6 +72,16 @@ def face_crop_box(points: np.ndarray, margin: float = 2.0) -> CropBox:
     return CropBox(cx=float((x0 + x1) / 2), cy=float((y0 + y1) / 2 - 0.06 * side), side=float(side))
 
 
+def photo_crop(image: np.ndarray, points: np.ndarray, margin: float, size: int
+               ) -> tuple[CropBox, np.ndarray]:
+    """The photo's crop box around its face's landmarks (whole-pixel corners: paste-back
+    upsamples by a plain scale, ``reenact.motion.paste``) and the (size, size, 3) crop, its
+    border spread smoothly. One function for the pipeline and ``reenact.tracking.ahead``, which
+    segments the same crop."""
+    box = face_crop_box(points, margin).snapped()
+    return box, crop_image(image, box, size, border="smooth")
+
+
 def crop_image(image: np.ndarray, box: CropBox, size: int, border: str = "mirror") -> np.ndarray:
     """Cut the crop out of (H, W, 3) and resize it to (size, size, 3). Where the box leaves the
     image, ``border`` fills it: ``"mirror"`` reflects the image at its edge (training data: it

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from reenact.face.mediapipe_loader import import_mediapipe
+from reenact.tracking import known
 
 MIN_FACE_PIXELS = 56  # the smallest face (landmark box width) the search found in each test photo
 CROP_SIZE = 320  # pixels of the enlarged crop the mesh runs on, for a small face
@@ -59,7 +60,7 @@ class FaceTracker:
 
     def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5,
                  tiles: bool = True):
-        self._mp = import_mediapipe()
+        self._mp = None if static else import_mediapipe()  # stills: on first need (``known``)
         self._static, self._max_faces, self._confidence = static, max_faces, min_confidence
         # the tiled search (about a second for a 4000-pixel photo): every still, and one video
         # frame in TILE_EVERY while no face is found
@@ -72,8 +73,18 @@ class FaceTracker:
         self._detector = None  # the full-range face detector, made on first need
         self._roi = None  # video: (cx, cy, side) of the crop a small face is followed in
 
+    @property
+    def settings(self) -> tuple:
+        """What a still's result depends on besides its pixels (``known``'s keys)."""
+        return self._max_faces, self._confidence, self._tiles, SETTLE
+
+    def _mediapipe(self):
+        if self._mp is None:
+            self._mp = import_mediapipe()
+        return self._mp
+
     def _new_mesh(self, static: bool, max_faces: int):
-        return self._mp.solutions.face_mesh.FaceMesh(
+        return self._mediapipe().solutions.face_mesh.FaceMesh(
             static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
             min_detection_confidence=self._confidence,
             min_tracking_confidence=self._confidence)
@@ -86,8 +97,11 @@ class FaceTracker:
                 else [first]
 
     def detect(self, image: np.ndarray) -> list[TrackedFace]:
-        """All faces in an (H, W, 3) uint8 RGB image, largest first."""
+        """All faces in an (H, W, 3) uint8 RGB image, largest first. For a still, what
+        ``reenact.tracking.known`` holds for its pixels and this tracker's settings, if any."""
         image = np.ascontiguousarray(image)
+        if self._static and (found := known.faces(image, *self.settings)) is not None:
+            return [TrackedFace(points, box) for points, box in found]
         if self._roi is None:
             if self._static:
                 results = self._still(image, self._max_faces)
@@ -120,7 +134,7 @@ class FaceTracker:
         """(cx, cy, side) crops around the faces the full-range detector finds: in the whole
         image, then (``tiles``) in overlapping tiles of it."""
         if self._detector is None:
-            self._detector = self._mp.solutions.face_detection.FaceDetection(
+            self._detector = self._mediapipe().solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self._confidence)
         h, w = image.shape[:2]
         boxes = _detections(self._detector.process(image), 0, 0, w, h)
