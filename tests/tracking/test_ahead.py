@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _python(code: str, timeout: float = 120) -> str:
     """Run ``code`` in a fresh interpreter (as a command starts: nothing imported), its stdout."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), GLOG_minloglevel="2")
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=timeout)
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False,
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
