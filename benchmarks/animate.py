@@ -90,7 +90,7 @@ def floor(driving: Path, shape: tuple[int, int], crop: bool, frames: int,
         with VideoWriter(Path(tmp) / "o.mp4", info.fps,
                          marking=marking(watermark=watermark)) as writer:
             clip = itertools.islice(iter_video_frames(driving), frames)
-            for frame, face in reenactor._tracked(clip, True):
+            for frame, face, _ in reenactor._tracked(clip, True):
                 if crop and face is not None:
                     out = crop_image(frame, face_crop_box(face.points), shape[0])
                 else:

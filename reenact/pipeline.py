@@ -14,7 +14,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,10 +205,13 @@ class Reenactor:
     def _head(self, c: FaceCoefficients) -> torch.Tensor:
         return self.model.head_vertices(c.identity, c.expression)
 
-    def _tracked(self, frames: Iterable[np.ndarray], is_video: bool, live: bool = False
-                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None]]:
+    def _tracked(self, frames: Iterable[np.ndarray], is_video: bool, live: bool = False,
+                 refine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None, np.ndarray | None]]:
         """Decode and track one frame ahead, in a background thread: PyAV and mediapipe release
-        the GIL, so this overlaps with the warp of the previous frame. Errors re-raise here.
+        the GIL, so this overlaps with the warp of the previous frame. ``refine(frame, points)``
+        (the brows' registration) runs there too, on each face's points, and its points come
+        third (None without a face or ``refine``). Errors re-raise here.
         ``live``: the next frame is taken from the camera only when the last tracked one has
         been taken for the warp, so no frame waits behind another (each adds a frame's latency)."""
         ahead = 1 if live else warp_batch(self.config.size)  # a batch's frames ahead
@@ -227,11 +230,15 @@ class Reenactor:
                         # picks the photo's face, not the driver's)
                         face = pick_face(tracker.detect(frame), 0, previous)
                         previous = face or previous
+                        refined = None
+                        if face is not None and refine is not None:
+                            with torch.inference_mode():
+                                refined = refine(frame, face.points)
                         t = self.report.add("track", t)
                         taken.clear()
                         while not stop.is_set():
                             try:
-                                queue.put((frame, face), timeout=0.1)
+                                queue.put((frame, face, refined), timeout=0.1)
                                 break
                             except Full:
                                 continue
@@ -251,7 +258,7 @@ class Reenactor:
                 taken.set()
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # (frame, TrackedFace or None for a frame without a face)
+                yield item  # (frame, TrackedFace or None for a frame without a face, refined)
         finally:
             stop.set()
             worker.join()
@@ -329,6 +336,15 @@ class Reenactor:
                 brows = BrowRegistration(reference, ref_face.points)
             if cfg.detail:
                 detail = ExpressionDetail(reference, ref_face.points)
+
+        def registered(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+            """The brows' rise mediapipe misses, from the pixels: in the tracking thread, beside
+            the warp of the frames before (3-4 ms a frame at 512 px off the frames' thread)."""
+            nonlocal brows
+            if brows is None:  # no reference given: the first frame with a face
+                brows = BrowRegistration(frame, points)
+            return brows(frame, points)
+
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None
@@ -341,7 +357,8 @@ class Reenactor:
         # shows (capture times), not 1 / fps, or they would lag by as many frames as it drops
         captured = getattr(frames, "times", None) if live else None
         batch: list[_Fitted] = []  # frames fitted, waiting to be warped together
-        for i, (frame, face) in enumerate(self._tracked(frames, is_video, live)):
+        for i, (frame, face, brow_points) in enumerate(
+                self._tracked(frames, is_video, live, registered if is_video else None)):
             t = time.perf_counter()
             if i == 0:  # the stills tracked ahead (reenact.tracking.ahead) are all asked for
                 known.finish()
@@ -359,10 +376,8 @@ class Reenactor:
                         raise InputError(f"{name}: frame {i}: no face found")
                     self.report.missing_face_frames.append(i)
                 else:
-                    if is_video:  # the brows' rise mediapipe misses, from the pixels
-                        if brows is None:  # no reference given: the first frame with a face
-                            brows = BrowRegistration(frame, face.points)
-                        face = dataclasses.replace(face, points=brows(frame, face.points))
+                    if brow_points is not None:  # the crop box above keeps the tracked points
+                        face = dataclasses.replace(face, points=brow_points)
                     fitted = self._fit(face)
                     last = fitted if smoother is None else smoother(fitted, dt)
                     if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
