@@ -42,7 +42,7 @@ from reenact.tracking import known
 from reenact.tracking.brows import BrowRegistration
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box, photo_crop
 from reenact.tracking.mediapipe_tracker import MIN_FACE_PIXELS, FaceTracker, TrackedFace, pick_face
-from reenact.tracking.references import examined
+from reenact.tracking.references import examined, examined_frames
 from reenact.tracking.segmentation import PersonSegmenter
 from reenact.tracking.smoothing import CoefficientSmoother
 
@@ -487,7 +487,8 @@ class Reenactor:
         self.reference_index = self.config.reference_frame if opened.is_video else None
         self._placement = None
         if self.config.reference_frame == "auto" and opened.is_video and motion == "relative":
-            again = driving if isinstance(driving, list) else iter_video_frames(driving)
+            again = driving if isinstance(driving, list) else examined_frames(
+                driving, opened.fps, opened.count)
             chosen = self.choose_reference(source, again, opened.fps,
                                            len(driving) if isinstance(driving, list)
                                            else opened.count)

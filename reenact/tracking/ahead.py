@@ -107,14 +107,15 @@ def _detach(command: int) -> None:
 def _records(photo: Path, driving: Path, config: AnimateConfig):
     """What the command will ask mediapipe, in its order, as ``known`` records: the photo's
     faces and its crop's mask (``Reenactor.prepare_source``), then the driver's stills (an
-    image, or a video's reference frame or the frames ``choose_reference`` examines)."""
+    image, or a video's reference frame or the frames ``choose_reference`` examines, each
+    after its pixels where ``references.sent``)."""
     import numpy as np
 
     from reenact.io.image import read_image
     from reenact.io.video import is_video_file, iter_video_frames, probe_video
     from reenact.tracking.crop import photo_crop
     from reenact.tracking.mediapipe_tracker import FaceTracker, pick_face
-    from reenact.tracking.references import examined
+    from reenact.tracking.references import examined, sent
     from reenact.tracking.segmentation import PersonSegmenter
 
     tracker = FaceTracker(static=True)
@@ -140,8 +141,11 @@ def _records(photo: Path, driving: Path, config: AnimateConfig):
     elif (config.motion or "relative") == "relative" and config.reference_frame == "auto":
         info = probe_video(driving)
         picks = examined(float(info.fps), info.num_frames)
+        pixels = sent(info.width, info.height, picks)
         for i, frame in enumerate(itertools.islice(iter_video_frames(driving), picks.stop)):
             if i in picks:
+                if pixels:  # the command need not decode them again (references.sent)
+                    yield known.frame_record(str(driving), i, frame)
                 yield detect(frame)[1]
     elif isinstance(config.reference_frame, int) and config.reference_frame > 0:
         frames = iter_video_frames(driving)

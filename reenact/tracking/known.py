@@ -27,6 +27,7 @@ _LENGTH = 8  # bytes of each record's length, little-endian, before its ``.npz``
 
 _faces: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # key -> points (F, 478, 3), boxes (F, 4)
 _masks: dict[bytes, np.ndarray] = {}  # key of a crop -> its (H, W) float32 person mask
+_frames: dict[tuple[str, int], np.ndarray] = {}  # (video, index) -> the frame, until asked for
 _source: tuple[int, int] | None = None  # (pid, read end of its pipe) while results may come
 
 
@@ -49,6 +50,12 @@ def mask_record(k: bytes, mask: np.ndarray) -> bytes:
     return _record(key=np.frombuffer(k, np.uint8), mask=mask)
 
 
+def frame_record(video: str, index: int, frame: np.ndarray) -> bytes:
+    """One record: frame ``index`` of video file ``video`` (``str`` of its path), decoded."""
+    return _record(video=np.frombuffer(video.encode(), np.uint8), index=np.array(index),
+                   frame=frame)
+
+
 def _record(**arrays) -> bytes:
     out = io.BytesIO()
     np.savez(out, **arrays)
@@ -63,11 +70,17 @@ def expect(pid: int, fd: int) -> None:
     _source = (pid, fd)
 
 
+def expecting() -> bool:
+    """Whether a process's results may still come."""
+    return _source is not None
+
+
 def finish() -> None:
     """No more will be asked: stop the process (if still at work) and forget what it made."""
     _stop()
     _faces.clear()
     _masks.clear()
+    _frames.clear()
 
 
 def faces(image: np.ndarray, *settings) -> list[tuple[np.ndarray, tuple]] | None:
@@ -95,6 +108,15 @@ def mask(image: np.ndarray) -> np.ndarray | None:
     return None if found is None else found.copy()
 
 
+def frame(video: str, index: int) -> np.ndarray | None:
+    """Frame ``index`` of video file ``video`` as sent, or None; given once (then forgotten)."""
+    if _source is None and not _frames:
+        return None
+    while (video, index) not in _frames and _next():
+        pass
+    return _frames.pop((video, index), None)
+
+
 def _next() -> bool:
     """File the next record; False (and the process stopped) at its end, after WAIT_SECONDS
     without one, or on anything that is not a record."""
@@ -105,13 +127,15 @@ def _next() -> bool:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
-        k = arrays["key"].tobytes()
-        if "mask" in arrays:
-            _masks[k] = arrays["mask"]
+        if "frame" in arrays:
+            _frames[arrays["video"].tobytes().decode(), int(arrays["index"])] = arrays["frame"]
+        elif "mask" in arrays:
+            _masks[arrays["key"].tobytes()] = arrays["mask"]
         else:
-            _faces[k] = arrays["points"], arrays["boxes"]
+            _faces[arrays["key"].tobytes()] = arrays["points"], arrays["boxes"]
         return True
-    except (TypeError, ValueError, OSError, EOFError, KeyError):  # the end, or not a record
+    except (TypeError, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError):  # the end,
+        # or not a record
         _stop()
         return False
 

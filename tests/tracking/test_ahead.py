@@ -55,8 +55,11 @@ def test_records_are_found_by_their_pixels_and_settings(records):
     other[0, 0, 0] ^= 1
     points, boxes = np.random.default_rng(1).random((2, 478, 3)), np.array([[1, 2, 3, 4.0]] * 2)
     mask = np.random.default_rng(2).random((40, 30)).astype(np.float32)
-    records(known.faces_record(known.key(image, 4, 0.5), points, boxes) +
+    records(known.frame_record("clip.mp4", 3, image) +
+            known.faces_record(known.key(image, 4, 0.5), points, boxes) +
             known.mask_record(known.key(image), mask))
+    np.testing.assert_array_equal(known.frame("clip.mp4", 3), image)
+    assert known.frame("clip.mp4", 3) is None  # given once
     found = known.faces(image, 4, 0.5)
     assert [p.tobytes() for p, _ in found] == [p.tobytes() for p in points]
     assert [b for _, b in found] == [(1.0, 2.0, 3.0, 4.0)] * 2
@@ -133,8 +136,8 @@ def test_a_photo_and_an_image_driver_tracked_ahead_are_what_the_command_makes(tm
 
 @pytest.mark.slow  # 9 s: the 78 frames tracked here too
 def test_the_frames_a_video_reference_is_chosen_from_are_tracked_ahead(tmp_path):
-    """``--reference-frame auto`` examines a video's frames as stills: each found ahead, and the
-    same reference chosen as without."""
+    """``--reference-frame auto`` examines a video's frames as stills: each sent ahead with
+    its landmarks (not decoded again here), and the same reference chosen as without."""
     from reenact.config import AnimateConfig
     from reenact.pipeline import Reenactor
 
@@ -142,8 +145,13 @@ def test_the_frames_a_video_reference_is_chosen_from_are_tracked_ahead(tmp_path)
     out = _python(f"""
         import json, sys
         from reenact.config import AnimateConfig
-        from reenact.tracking import ahead, known
+        from reenact.tracking import ahead, known, references
         assert ahead.start({str(photo)!r}, {str(driver)!r}, AnimateConfig())
+
+        def decoded(*args):
+            raise AssertionError("the examined frames were decoded again")
+
+        references.iter_video_frames = decoded  # in this process only (forked before)
         from reenact.pipeline import Reenactor
         r = Reenactor(AnimateConfig())
         src = r.prepare_source({str(photo)!r})
@@ -155,3 +163,16 @@ def test_the_frames_a_video_reference_is_chosen_from_are_tracked_ahead(tmp_path)
     r.open_driving(r.prepare_source(photo), driver)
     assert (index, mediapipe) == (r.reference_index, False)
     assert found > 10  # the examined frames' (all of d0's 78)
+
+
+def test_the_examined_frames_without_a_tracking_process_are_decoded_here(turning_head):
+    """Nothing sent: the video's first frames, decoded here, None for those not examined."""
+    from reenact.io import iter_video_frames
+    from reenact.tracking.references import examined, examined_frames
+
+    picks = examined(20.0, 80)
+    got = list(examined_frames(turning_head, 20.0, 80))
+    frames = list(iter_video_frames(turning_head))[:picks.stop]
+    assert len(got) == picks.stop == len(frames) and len(picks) < picks.stop
+    for i in picks:
+        np.testing.assert_array_equal(got[i], frames[i])
