@@ -6,8 +6,6 @@ import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
-
 MODELS = ("analytic", "dcggan", "meshgcn")
 MOTIONS = ("relative", "absolute")
 MISSING_FACE = ("hold", "error")
@@ -119,6 +117,8 @@ def _fits(value, kind) -> bool:
 
 def _file_values(cls, path: str | Path) -> dict:
     """The YAML file's values, each checked against the field's type."""
+    import yaml  # here: a command without --config has no use for it (20 ms of its start)
+
     try:
         with open(path) as f:
             data = yaml.safe_load(f)
@@ -172,6 +172,8 @@ def load_config(cls, path: str | Path | None = None, **overrides):
 
 
 def save_config(config, path: str | Path) -> None:
+    import yaml
+
     with open(path, "w") as f:
         yaml.safe_dump(asdict(config), f, sort_keys=False)
 
