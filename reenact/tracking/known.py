@@ -134,9 +134,8 @@ def _next() -> bool:
         else:
             _faces[arrays["key"].tobytes()] = arrays["points"], arrays["boxes"]
         return True
-    except (TypeError, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError):  # the end,
-        # or not a record
-        _stop()
+    except (TypeError, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError):
+        _stop()  # the end, or not a record
         return False
 
 

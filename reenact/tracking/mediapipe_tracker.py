@@ -67,7 +67,8 @@ class FaceTracker:
         self._tiles = tiles
         self._faceless = 0  # video: frames since a face was found (or since the last tiled search)
         self._mesh = None if static else self._new_mesh(False, max_faces)
-        self._decided = static or max_faces == 1  # video: whether the mesh can be one face's yet
+        # video: whether the mesh is settled (``_one_face``, at the first frame with a face)
+        self._decided = static or max_faces == 1
         # stills: a tracking-mode mesh per (static mode, max faces), made on first need and reset
         # for each image, which it meshes twice
         self._stills: dict[tuple[bool, int], object] = {}
