@@ -338,7 +338,6 @@ class Reenactor:
                 brows = BrowRegistration(reference, ref_face.points)
             if cfg.detail:
                 detail = ExpressionDetail(reference, ref_face.points)
-
         self.report = AnimationReport()
         cropper = StableCropper(fps, cfg.margin) if is_video else None
         last = None

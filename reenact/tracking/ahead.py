@@ -9,8 +9,9 @@ its results to ``reenact.tracking.known`` in the order the command asks for them
 own tracker and segmenter find them there by their pixels, the same results they would have
 made.
 
-Where it cannot help it is not started: without ``os.fork`` or a second core. Where it fails (an
-unreadable photo, no face) it stops, and the command does and reports everything as before.
+Where it cannot help it is not started: on one core, or off Linux (a fork that runs on without
+exec is unsafe on macOS once system libraries are loaded, and absent on Windows). Where it fails
+(an unreadable photo, no face) it stops, and the command does and reports everything as before.
 """
 
 import contextlib
@@ -33,7 +34,7 @@ def start(photo: str | Path, driving: str | Path, config: AnimateConfig) -> bool
     """Fork the process that tracks ``photo`` and ``driving`` as ``reenact animate`` with
     ``config`` will ask. Call it before other threads start (a fork copies only the calling
     thread). Returns whether it started."""
-    if not hasattr(os, "fork") or _cores() < 2:
+    if not available():
         return False
     read, write = os.pipe()
     command = os.getpid()
@@ -75,6 +76,12 @@ def _send(records, fd: int) -> None:
     finally:
         queue.put(None)
         writer.join()
+
+
+def available() -> bool:
+    """Whether ``start`` starts the process here: on Linux with two cores or more (macOS: a fork
+    that goes on without exec, once system libraries are loaded, is unsafe there; untried)."""
+    return sys.platform.startswith("linux") and _cores() >= 2
 
 
 def _cores() -> int:

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reenact.tracking import known
+from reenact.tracking import ahead, known
 from reenact.tracking.mediapipe_tracker import FaceTracker
 from tests.conftest import data_path
 
 ROOT = Path(__file__).resolve().parents[2]
+needs_fork = pytest.mark.skipif(not ahead.available(), reason="the tracking process runs on "
+                                "Linux with two cores or more only (reenact.tracking.ahead)")
 
 
 def _python(code: str, timeout: float = 120) -> str:
@@ -113,6 +115,7 @@ def test_the_tracker_modules_load_without_torch():
     assert out.strip() == "[]"
 
 
+@needs_fork
 def test_a_photo_and_an_image_driver_tracked_ahead_are_what_the_command_makes(tmp_path):
     """A fresh process: tracked ahead, the command imports no mediapipe (every still was found)
     and writes the same pixels as run here, where nothing is tracked ahead."""
@@ -134,6 +137,7 @@ def test_a_photo_and_an_image_driver_tracked_ahead_are_what_the_command_makes(tm
                                   read_image(tmp_path / "here.png"))
 
 
+@needs_fork
 @pytest.mark.slow  # 9 s: the 78 frames tracked here too
 def test_the_frames_a_video_reference_is_chosen_from_are_tracked_ahead(tmp_path):
     """``--reference-frame auto`` examines a video's frames as stills: each sent ahead with
