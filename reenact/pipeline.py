@@ -19,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import Any
 
 import cv2
 import numpy as np
@@ -207,12 +206,12 @@ class Reenactor:
         return self.model.head_vertices(c.identity, c.expression)
 
     def _tracked(self, frames: Iterable[np.ndarray], is_video: bool, live: bool = False,
-                 prepare: Callable[[np.ndarray, np.ndarray], Any] | None = None
-                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None, Any]]:
+                 refine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> Iterator[tuple[np.ndarray, TrackedFace | None, np.ndarray | None]]:
         """Decode and track one frame ahead, in a background thread: PyAV and mediapipe release
-        the GIL, so this overlaps with the warp of the previous frame. ``prepare(frame, points)``
-        (the brows, the fit, the driver's mouth) runs there too, on each face's points, and what
-        it returns comes third (None without a face or ``prepare``). Errors re-raise here.
+        the GIL, so this overlaps with the warp of the previous frame. ``refine(frame, points)``
+        (the brows' registration) runs there too, on each face's points, and its points come
+        third (None without a face or ``refine``). Errors re-raise here.
         ``live``: the next frame is taken from the camera only when the last tracked one has
         been taken for the warp, so no frame waits behind another (each adds a frame's latency)."""
         ahead = 1 if live else warp_batch(self.config.size)  # a batch's frames ahead
@@ -232,15 +231,15 @@ class Reenactor:
                         # picks the photo's face, not the driver's)
                         face = pick_face(tracker.detect(frame), 0, previous)
                         previous = face or previous
-                        prepared = None
-                        if face is not None and prepare is not None:
+                        refined = None
+                        if face is not None and refine is not None:
                             with torch.inference_mode(self.transfer is None):  # as in _steps
-                                prepared = prepare(frame, face.points)
+                                refined = refine(frame, face.points)
                         t = self.report.add("track", t)
                         taken.clear()
                         while not stop.is_set():
                             try:
-                                queue.put((frame, face, prepared), timeout=0.1)
+                                queue.put((frame, face, refined), timeout=0.1)
                                 break
                             except Full:
                                 continue
@@ -260,7 +259,7 @@ class Reenactor:
                 taken.set()
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # (frame, TrackedFace or None for a frame without a face, prepared)
+                yield item  # (frame, TrackedFace or None for a frame without a face, refined)
         finally:
             stop.set()
             worker.join()
@@ -289,7 +288,7 @@ class Reenactor:
             # a file: each frame's paste-back runs in a thread of its own while the next frames
             # are warped (torch releases the GIL)
             with ThreadPoolExecutor(1, thread_name_prefix="reenact-compose",
-                                    initializer=_helper_thread) as pool:
+                                    initializer=lower_priority) as pool:
                 pending: deque[Future] = deque()
                 for i, step in enumerate(made):
                     pending.append(pool.submit(finish, i, *step))
@@ -346,26 +345,23 @@ class Reenactor:
             with without_waiting():
                 mouth = MouthFromDriver(source, self.model)
 
-        def prepare(frame: np.ndarray, points: np.ndarray):
-            """What a frame's face needs of the frame and its tracked points alone, in the
-            tracking thread beside the warp of the frames before (about 4 ms a frame at 512 px
-            off the frames' thread): the brows' rise mediapipe misses, from the pixels (a
-            video's), the fit, and the driver's own mouth with the unsmoothed fit."""
+        def registered(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+            """The brows' rise mediapipe misses, from the pixels: in the tracking thread, beside
+            the warp of the frames before (1.2 ms of CPU a frame at 512 px off the frames'
+            thread). The fit and the driver's mouth moved there too made 512 px no faster and
+            256 px 3-4 % slower (docs/speed.md, stop 54): they stay here."""
             nonlocal brows
-            if is_video:
-                if brows is None:  # no reference given: the first frame with a face
-                    brows = BrowRegistration(frame, points)
-                points = brows(frame, points)
-            fitted = self.model.fit(torch.from_numpy(points)[None])
-            return points, fitted, None if mouth is None else mouth(frame, points, fitted)
+            if brows is None:  # no reference given: the first frame with a face
+                brows = BrowRegistration(frame, points)
+            return brows(frame, points)
 
         driver_mouth, folds, box = None, None, None
         # a live camera's loop drops frames: its filters take the real gap between the frames it
         # shows (capture times), not 1 / fps, or they would lag by as many frames as it drops
         captured = getattr(frames, "times", None) if live else None
         batch: list[_Fitted] = []  # frames fitted, waiting to be warped together
-        for i, (frame, face, prepared) in enumerate(self._tracked(frames, is_video, live,
-                                                                 prepare)):
+        for i, (frame, face, brow_points) in enumerate(
+                self._tracked(frames, is_video, live, registered if is_video else None)):
             t = time.perf_counter()
             if i == 0:  # the stills tracked ahead (reenact.tracking.ahead) are all asked for
                 known.finish()
@@ -383,11 +379,12 @@ class Reenactor:
                         raise InputError(f"{name}: frame {i}: no face found")
                     self.report.missing_face_frames.append(i)
                 else:
-                    points, fitted, own_mouth = prepared  # the crop box above: tracked points
-                    face = dataclasses.replace(face, points=points)
+                    if brow_points is not None:  # the crop box above keeps the tracked points
+                        face = dataclasses.replace(face, points=brow_points)
+                    fitted = self._fit(face)
                     last = fitted if smoother is None else smoother(fitted, dt)
                     if mouth is not None:  # this frame's own mouth, with its own (unsmoothed) fit
-                        driver_mouth = own_mouth
+                        driver_mouth = mouth(frame, face.points, fitted)
                     if cfg.detail:
                         if detail is None:  # no reference given: the first frame with a face
                             detail = ExpressionDetail(frame, face.points)
@@ -623,14 +620,11 @@ def own_threads() -> None:
     """This thread's torch operations on the process's thread count (``torch.set_num_threads``,
     as ``reenact.app.runtime`` set it), not OpenMP's default of every core: a thread Python
     starts gets OpenMP's own, and its parallel operations woke a team whose idle worker spun.
-    The tracking thread's fit and mouth at 512 px took 11 ms of CPU a frame, and 16 ms more in
-    that worker; 6.8 ms and none with this."""
+    With the fit and the mouth there (tried, docs/speed.md) the tracking thread took 11 ms of
+    CPU a frame at 512 px, and 16 ms more in that worker; 6.8 ms and none with this. (Not the
+    compose thread: its few large operations gain from the second core, 256 crop 48.4 -> 51.2
+    fps without it there.)"""
     torch.set_num_threads(torch.get_num_threads())
-
-
-def _helper_thread() -> None:
-    own_threads()
-    lower_priority()
 
 
 def _batched(mouths: list[tuple[torch.Tensor, torch.Tensor] | None]
