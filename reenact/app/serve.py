@@ -32,7 +32,6 @@ PROTOCOL = 1
 _HEADER = struct.Struct(">I")  # the length of the JSON message that follows
 # Ctrl-C, SIGTERM and a closed terminal (no SIGHUP on Windows, where this module only says no)
 _FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ANSWER_SECONDS = 20.0  # a server that has not started the command by then is not waited for
 
 
@@ -356,13 +355,9 @@ def _terminated_with_server(server: int) -> None:
     """Linux: this copy gets SIGTERM if the server (pid ``server``) dies, killed outright, so it
     cleans up as a terminated command does rather than writing on for a command that was told
     it failed."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+    from reenact.io.workers import signalled_with_parent  # the server's copy: all loaded
 
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != server:  # it died before that
-            os.kill(os.getpid(), signal.SIGTERM)
+    signalled_with_parent(server, signal.SIGTERM)
 
 
 def _run_copy(request: dict, fds: list[int], sockets: list[socket.socket],

@@ -8,10 +8,12 @@ value) so it keeps a core and they take the rest. Measured (s42 by d3.mp4, 200 f
 two cores): 256 px pasted 17.4 -> 18.7 fps, and the cores busy 1.52 -> 1.66 of 2 (docs/speed.md).
 """
 
+import contextlib
 import os
 import sys
 import threading
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 NICE = 10  # added to a helper's nice value: its weight against the frames' thread is 1/10
 
 
@@ -26,3 +28,18 @@ def lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + NICE))
     except OSError:
         pass
+
+
+def signalled_with_parent(parent: int, sig: int) -> None:
+    """Linux: this process gets ``sig`` when its parent (pid ``parent``) ends, however it ends
+    (``PR_SET_PDEATHSIG``), and at once if it has ended already. A forked helper (``reenact
+    serve``'s copies, the tracking process of ``reenact.tracking.ahead``) then does not work on
+    for a process that is gone. Elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    if os.getppid() != parent:  # it ended before that
+        os.kill(os.getpid(), sig)

@@ -26,7 +26,6 @@ from queue import Queue
 from reenact.config import AnimateConfig
 from reenact.tracking import known
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 NICE = 10  # added to this process's nice value (as reenact.io.workers does for helper threads)
 
 
@@ -96,13 +95,9 @@ def _detach(command: int) -> None:
     command (pid ``command``), and on Linux ends when the command does, whichever way."""
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        import ctypes
+    from reenact.io.workers import signalled_with_parent  # here: the command forks first
 
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != command:  # it ended before that
-            os._exit(1)
+    signalled_with_parent(command, signal.SIGKILL)
     with contextlib.suppress(OSError):  # the command's imports first, where the cores are short
         os.nice(NICE)
     null = os.open(os.devnull, os.O_RDWR)

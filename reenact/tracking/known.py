@@ -88,10 +88,7 @@ def faces(image: np.ndarray, *settings) -> list[tuple[np.ndarray, tuple]] | None
     result is known for them."""
     if _source is None and not _faces:
         return None
-    k = key(image, *settings)
-    while k not in _faces and _next():
-        pass
-    if (found := _faces.get(k)) is None:
+    if (found := _lookup(_faces, key(image, *settings))) is None:
         return None
     points, boxes = found
     return [(p.copy(), tuple(float(v) for v in b)) for p, b in zip(points, boxes, strict=True)]
@@ -101,10 +98,7 @@ def mask(image: np.ndarray) -> np.ndarray | None:
     """The person mask known for ``image``, or None."""
     if _source is None and not _masks:
         return None
-    k = key(image)
-    while k not in _masks and _next():
-        pass
-    found = _masks.get(k)
+    found = _lookup(_masks, key(image))
     return None if found is None else found.copy()
 
 
@@ -112,9 +106,15 @@ def frame(video: str, index: int) -> np.ndarray | None:
     """Frame ``index`` of video file ``video`` as sent, or None; given once (then forgotten)."""
     if _source is None and not _frames:
         return None
-    while (video, index) not in _frames and _next():
-        pass
+    _lookup(_frames, (video, index))
     return _frames.pop((video, index), None)
+
+
+def _lookup(table: dict, k):
+    """``table[k]``, reading records until it comes or none are left; None then."""
+    while k not in table and _next():
+        pass
+    return table.get(k)
 
 
 def _next() -> bool:
