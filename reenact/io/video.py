@@ -88,8 +88,13 @@ def iter_video_timed(path: str | os.PathLike) -> Iterator[tuple[np.ndarray, floa
     """``iter_video_frames`` with each frame's presentation time in seconds from the first (a
     frame without a timestamp: one average frame interval after the one before)."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     path = Path(path)
+    # one converter to RGB for the whole video, on the calling thread: ``frame.to_ndarray``
+    # makes a new one per frame, and each started swscale's threads anew (two a frame here,
+    # 0.6 -> 0.16 ms of CPU a 512 px frame, the same pixels)
+    to_rgb = VideoReformatter()
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -97,7 +102,7 @@ def iter_video_timed(path: str | os.PathLike) -> Iterator[tuple[np.ndarray, floa
         index, start, time = 0, None, -step
         try:
             for frame in container.decode(stream):
-                rgb = frame.to_ndarray(format="rgb24")
+                rgb = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
                 rotation = int(getattr(frame, "rotation", 0) or 0) % 360
                 if rotation:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))

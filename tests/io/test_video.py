@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -145,3 +148,17 @@ def test_an_interrupt_while_the_writer_opens_leaves_no_part_file(tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         writer.__enter__()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_decoding_starts_no_threads_per_frame(tmp_path):
+    """The frames come through one converter to RGB: PyAV's ``to_ndarray`` made one per frame,
+    and each started swscale's threads anew (two a frame on two cores)."""
+    p = tmp_path / "v.mp4"
+    with VideoWriter(p, 25) as w:
+        for f in _frames(40, 128):
+            w.write(f)
+    seen, new = set(os.listdir("/proc/self/task")), set()
+    for _ in iter_video_frames(p):
+        new |= set(os.listdir("/proc/self/task")) - seen
+    assert len(new) < 10  # the decoder's own threads, started once
