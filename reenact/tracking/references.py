@@ -42,8 +42,11 @@ def examined_frames(path: str | Path, fps: float, count: int | None = None
         info = probe_video(path)
         ahead = sent(info.width, info.height, picks)
     for i in range(picks.stop):
-        frame = None if i not in picks else known.frame(video, i) if ahead else None
-        if i in picks and frame is None:  # decoded here from this one on
+        if i not in picks:
+            yield None
+            continue
+        frame = known.frame(video, i) if ahead else None
+        if frame is None:  # not sent: decoded here from this one on
             yield from itertools.islice(iter_video_frames(path), i, picks.stop)
             return
         yield frame
