@@ -2,7 +2,7 @@
 beside the floor measured in the same run, and the time from command to file for one photo.
 
     python benchmarks/animate.py [--source S] [--driving D.mp4] [--image I] [--frames N]
-        [--threads 1]
+        [--rounds 3] [--threads 1]
 
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
 message when absent), one thread per torch operation as ``animate`` runs. Decoding and encoding
@@ -16,7 +16,12 @@ frame).
 The floor is what any landmark-driven reenactor pays here, with no reenactment: the same frames
 decoded and tracked in a background thread (as ``Reenactor.run`` does), the driver's face cut
 out at the crop size (or the frame resized to the pasted output's size) and encoded the same way;
-each row's fps is also given as a share of its floor's. "Command to file" runs ``reenact animate
+each row's fps is also given as a share of its floor's. Each row and its floor are measured in
+``--rounds`` rounds, one after the other in turn (floor first, then the row first, and so on):
+this machine runs in spells, some 20-30 % slower for tens of seconds, and a row measured a minute
+before its floor took a spell in one but not the other (shares of 0.42 and 0.62 for the same code
+an hour apart). The table gives the median round's fps of each, the median of the rounds' shares
+(each from a row and its floor measured back to back) and their range. "Command to file" runs ``reenact animate
 -s SOURCE -d IMAGE`` in a fresh process (imports, the photo's preparation, one frame, the PNG),
 best of three; then the same through a ``reenact serve`` started for it (loaded once; the photo's
 preparation, the frame and the PNG in the server's copy of itself), best of three.
@@ -27,6 +32,7 @@ import contextlib
 import gc
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,6 +106,26 @@ def floor(driving: Path, shape: tuple[int, int], crop: bool, frames: int,
         return n / (time.perf_counter() - start)
 
 
+def measured(args: argparse.Namespace, size: int, crop_only: bool, photo: tuple[int, int]
+             ) -> dict:
+    """One row of the table: ``run`` and its ``floor`` in ``args.rounds`` rounds, back to back
+    (which goes first alternates); the median round's row (its stages and fps), the median
+    floor, and the median and every one of the rounds' shares."""
+    shape = (size, size) if crop_only else photo
+    mark = not args.no_watermark
+    rows, floors = [], []
+    for k in range(max(1, args.rounds)):
+        for what in ("floor", "row") if k % 2 == 0 else ("row", "floor"):
+            if what == "row":
+                rows.append(run(args.source, args.driving, size, args.frames, crop_only, mark))
+            else:
+                floors.append(floor(args.driving, shape, crop_only, args.frames, mark))
+    shares = [r["fps"] / f for r, f in zip(rows, floors, strict=True)]
+    row = sorted(rows, key=lambda r: r["fps"])[len(rows) // 2]
+    return {**row, "floor": statistics.median(floors), "share": statistics.median(shares),
+            "shares": shares}
+
+
 def command_to_file(source: Path, image: Path, repeats: int = 3, served: bool = False
                     ) -> float:
     """Seconds from ``reenact animate -s source -d image -o out.png`` to the file, best of
@@ -148,6 +174,8 @@ def main() -> None:
     p.add_argument("--image", type=Path, default=DATA / "faces" / "d9.jpg",
                    help="the image driver of the command-to-file time")
     p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of each row and its floor, back to back (the medians are shown)")
     p.add_argument("--threads", type=int, default=1)  # what animate runs with (reenact.cli)
     p.add_argument("--no-watermark", action="store_true",
                    help="frames written without the pixel watermark (metadata only)")
@@ -157,29 +185,21 @@ def main() -> None:
             sys.exit(f"skipped: {path} not found (pass --source/--driving)")
     configure_runtime(args.threads)  # what the CLI does: threads and allocator,
     gc.freeze()  # and its imports left out of the garbage collector's passes (reenact.cli.main)
-    rows = [run(args.source, args.driving, size, args.frames, crop_only,
-                not args.no_watermark)
-            for size in (256, 512) for crop_only in (True, False)]
     photo = read_image(args.source).shape[:2]
-    floors = {}
-    for r in rows:
-        key = (r["size"], r["crop"])
-        if key not in floors:
-            shape = (r["size"], r["size"]) if r["crop"] else photo
-            floors[key] = floor(args.driving, shape, r["crop"], args.frames,
-                                not args.no_watermark)
+    rows = [measured(args, size, crop_only, photo)
+            for size in (256, 512) for crop_only in (True, False)]
     seconds = command_to_file(args.source, args.image)
     served = command_to_file(args.source, args.image, served=True)
     print(f"source {args.source.name}, driving {args.driving.name}, {args.threads} threads, "
           f"torch {torch.__version__}\n")
+    print(f"(the median of {args.rounds} rounds, each a row and its floor back to back)\n")
     print("| size | output | " + " | ".join(f"{s} ms" for s in STAGES)
-          + " | end-to-end fps | floor fps | share of the floor |")
-    print("|---|---|" + "---|" * (len(STAGES) + 3))
+          + " | end-to-end fps | floor fps | share of the floor | shares' range |")
+    print("|---|---|" + "---|" * (len(STAGES) + 4))
     for r in rows:
         cells = " | ".join(f"{r['ms'].get(s, 0.0):.1f}" for s in STAGES)
-        f = floors[(r["size"], r["crop"])]
-        print(f"| {r['size']} | {r['output']} | {cells} | {r['fps']:.1f} | {f:.1f} | "
-              f"{r['fps'] / f:.2f} |")
+        print(f"| {r['size']} | {r['output']} | {cells} | {r['fps']:.1f} | {r['floor']:.1f} | "
+              f"{r['share']:.2f} | {min(r['shares']):.2f}-{max(r['shares']):.2f} |")
     prep = ", ".join(f"{r['size']}: {r['prepare_s']:.2f} s" for r in rows[::2])
     print(f"\n(source preparation, once per source: {prep})")
     print(f"command to file, {args.source.name} driven by {args.image.name}: {seconds:.2f} s "
