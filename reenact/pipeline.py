@@ -37,7 +37,7 @@ from reenact.motion.detail import ExpressionDetail, shading
 from reenact.motion.mouth import MouthFromDriver
 from reenact.motion.paste import PasteGeometry, paste_back, paste_geometry, side_by_side, warp_crop
 from reenact.motion.scene import SourceScene, build_scene
-from reenact.render.compiled import load_in_background, without_waiting
+from reenact.render.compiled import load_in_background, usable_kernels, without_waiting
 from reenact.tracking import known
 from reenact.tracking.brows import BrowRegistration
 from reenact.tracking.crop import CropBox, StableCropper, crop_image, face_crop_box, photo_crop
@@ -334,7 +334,7 @@ class Reenactor:
             ref_face = self._track_reference(reference, name)
             ref = self._fit(ref_face)
             if is_video:
-                brows = BrowRegistration(reference, ref_face.points)
+                brows = BrowRegistration(reference, ref_face.points, _ready_kernels)
             if cfg.detail:
                 detail = ExpressionDetail(reference, ref_face.points)
         self.report = AnimationReport()
@@ -352,7 +352,7 @@ class Reenactor:
             256 px 3-4 % slower (docs/speed.md, stop 54): they stay here."""
             nonlocal brows
             if brows is None:  # no reference given: the first frame with a face
-                brows = BrowRegistration(frame, points)
+                brows = BrowRegistration(frame, points, _ready_kernels)
             return brows(frame, points)
 
         driver_mouth, folds, box = None, None, None
@@ -625,6 +625,13 @@ def own_threads() -> None:
     compose thread: its few large operations gain from the second core, 256 crop 48.4 -> 51.2
     fps without it there.)"""
     torch.set_num_threads(torch.get_num_threads())
+
+
+def _ready_kernels():
+    """The compiled loops if numba has loaded them, else None (never waits: the brows'
+    registration runs them as Python and NumPy until then, with the same bits)."""
+    with without_waiting():
+        return usable_kernels()
 
 
 def _batched(mouths: list[tuple[torch.Tensor, torch.Tensor] | None]

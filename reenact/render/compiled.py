@@ -13,7 +13,8 @@ whole images: ``grid_sample``'s and ``lerp``'s arithmetic with the fused multipl
 CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ulp, or a level in
 bytes, for another CPU's build). So are the crop's bytes (``to_bytes``), the moved person's
 cover (``sample_cover``, not sampled under the face) and the lid lines' nearest points
-(``nearest``, NumPy's float64 steps). numba compiles them once and caches the machine code
+(``nearest``, NumPy's float64 steps), and the brows' registration (``reenact.tracking.brows``'
+loops, compiled here). numba compiles them once and caches the machine code
 beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
@@ -53,6 +54,8 @@ def _load():
         # the helpers the sampling kernels call, compiled in place of their Python versions
         globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
             _lerp, _lerp3, _corners, _bilinear, _bilinear3)})
+        from reenact.tracking import brows  # its registration's loops, plain Python there
+
         compiled = [jit(f) for f in (_rasterize, _count_covered, _interpolate, _select_layers)]
         # one signature each (any memory layout), so views and copies share one compilation
         compiled += [numba.njit(signature, cache=True, nogil=True)(f) for f, signature in (
@@ -60,7 +63,10 @@ def _load():
             (_sample_over, "void(" + ", ".join(["f4[:, :, :]"] + ["f4[:, :, :, :]"] * 4) + ")"),
             (_to_bytes, "void(f4[:, :, :], u1[:, :, ::1])"),
             (_sample_cover, "void(f4[:, :, :], f4[:, :, :, :], b1[:, :, :], f4[:, :, :])"),
-            (_nearest, "void(f8[:, :], f8[:, :], f8[:], i8[:], f8[:])"))]
+            (_nearest, "void(f8[:, :], f8[:, :], f8[:], i8[:], f8[:])"),
+            (brows.brow_geometry, ("void(f8[:, ::1], i8[::1], i8[:, ::1], f8[:, ::1], i8[::1], "
+                                   "f8[::1], f8[::1])")),
+            (brows.brow_peaks, "void(u1[:, :, ::1], i8[:, ::1], i8, f8, f8[:, ::1])"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
@@ -119,12 +125,14 @@ def usable_kernels():
 
 class _Kernels:
     def __init__(self, rasterize_kernel, count_kernel, interpolate_kernel, select_kernel,
-                 paste_kernel, sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel):
+                 paste_kernel, sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel,
+                 geometry_kernel, peaks_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
         self._count_covered = count_kernel
         self._select, self._paste = select_kernel, paste_kernel
         self._sample_over, self._to_bytes = sample_over_kernel, bytes_kernel
         self._sample_cover, self._nearest = cover_kernel, nearest_kernel
+        self.brow_geometry, self._brow_peaks = geometry_kernel, peaks_kernel
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,6 +231,14 @@ class _Kernels:
         self._nearest(np.ascontiguousarray(p, np.float64),
                       np.ascontiguousarray(line, np.float64), dist, seg, along)
         return dist, seg, along
+
+    def brow_peaks(self, grey: np.ndarray, cores: np.ndarray, k: int, step: float
+                   ) -> np.ndarray:
+        """``reenact.tracking.brows.brow_peaks`` compiled, its result returned (M, 2).
+        (``brow_geometry`` is ``reenact.tracking.brows.brow_geometry`` compiled.)"""
+        out = np.empty((grey.shape[0], 2))
+        self._brow_peaks(grey, cores, k, step, out)
+        return out
 
     def to_bytes(self, image: np.ndarray) -> np.ndarray:
         """(3, H, W) float32 in [0, 1] -> (H, W, 3) uint8 as ``(v * 255 + 0.5)`` clamped and

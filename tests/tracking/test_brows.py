@@ -112,3 +112,69 @@ def test_a_head_turned_from_the_reference_keeps_its_points():
     a = np.radians(B.TURNED[0] / 2)  # a little: corrected in full
     R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     np.testing.assert_allclose(reg.correction(picture(4.0), (p - c) @ R.T + c), 0.04, atol=0.008)
+
+
+def _turned(p: np.ndarray, degrees: tuple[float, float, float]) -> np.ndarray:
+    """``p`` (478, 3) rotated by Euler angles (x, y, z, degrees) round its middle."""
+    import torch
+
+    from reenact.geometry import euler_to_matrix
+
+    R = euler_to_matrix(torch.deg2rad(torch.tensor([degrees], dtype=torch.float64))).numpy()[0]
+    c = p.mean(0)
+    return (p - c) @ R.T + c
+
+
+def test_the_turn_is_umeyamas_rotation_angle():
+    """Horn's quaternion (in ``brow_geometry``) finds the angle of the rotation Umeyama's SVD
+    finds."""
+    import torch
+
+    from reenact.geometry.procrustes import umeyama
+
+    eyes, brows, stable, params = B._indices()
+    rng = np.random.default_rng(3)
+    for angles in [(0, 0, 0), (3, -8, 1), (0, 15, 0), (12, 9, -4), (0, 40, 0), (80, 10, 5),
+                   (0, 170, 0)]:
+        ref = face_points() + rng.normal(0, 0.3, (478, 3))
+        now = _turned(ref, angles) * 1.3 + [5.0, -7.0, 2.0] + rng.normal(0, 0.3, (478, 3))
+        rigid = ref[stable] - ref[stable].mean(0)
+        _, R, _ = umeyama(torch.from_numpy(ref[stable])[None], torch.from_numpy(now[stable])[None])
+        want = np.degrees(np.arccos(np.clip((float(torch.trace(R[0])) - 1) / 2, -1, 1)))
+        got = np.empty(20)
+        B.brow_geometry(np.ascontiguousarray(now), eyes, brows, rigid, stable, params, got)
+        assert got[5] == pytest.approx(want, abs=1e-6)
+
+
+def test_the_compiled_loops_give_the_python_loops_bits():
+    """The brows' geometry and registration compiled (reenact.render.compiled) and run as Python
+    and NumPy (the first frames', before numba loads) give the same bits: faces turned 0 to 30
+    degrees (the turn's fade), moved, with brows raised, over a flat picture and over noise."""
+    from reenact.render.compiled import kernels
+
+    fast = kernels()
+    assert fast is not None, "numba is a dependency: the compiled loops must load"
+    eyes, brows, stable, params = B._indices()
+    rng = np.random.default_rng(5)
+    pictures = [picture(0.0), picture(3.0), picture(6.0, contrast=60.0),
+                rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)]
+    plain = B.BrowRegistration(picture(0.0), face_points())
+    compiled = B.BrowRegistration(picture(0.0), face_points(), lambda: fast)
+    checked = 0
+    for yaw in (0.0, 6.0, 12.0, 15.5, 19.0, 30.0):
+        for rise in (0.0, 2.0):
+            p = _turned(face_points(rise), (2.0, yaw, -1.0)) + rng.normal(0, 0.2, (478, 3))
+            p = np.ascontiguousarray(p)
+            python, by_numba = np.empty(20), np.empty(20)
+            B.brow_geometry(p, eyes, brows, plain.rigid, stable, params, python)
+            fast.brow_geometry(p, eyes, brows, plain.rigid, stable, params, by_numba)
+            np.testing.assert_array_equal(python, by_numba)
+            for image in pictures:
+                grey = B._bands(image, python)
+                by_numpy = [B._peak(r) for r in B._correlations(grey.sum(-1, dtype=np.int64),
+                                                                 plain.cores)]
+                np.testing.assert_array_equal(
+                    np.array(by_numpy), fast.brow_peaks(grey, plain.cores, 40, B.STEP))
+                np.testing.assert_array_equal(plain(image, p), compiled(image, p))
+                checked += 1
+    assert checked == 48
