@@ -71,7 +71,7 @@ def run(source: Path, driving: Path, size: int, frames: int, crop_only: bool,
             for frame in reenactor.run(src, clip):
                 out = frame.image
                 t = time.perf_counter()
-                writer.write(out)
+                writer.write(out, owned=True)  # as animate writes them
                 encode += time.perf_counter() - t
         total = time.perf_counter() - start
     n = reenactor.report.frames
@@ -101,7 +101,7 @@ def floor(driving: Path, shape: tuple[int, int], crop: bool, frames: int,
                     out = crop_image(frame, face_crop_box(face.points), shape[0])
                 else:
                     out = cv2.resize(frame, shape[::-1], interpolation=cv2.INTER_AREA)
-                writer.write(out)
+                writer.write(out, owned=True)  # a new array, as the row's are
                 n += 1
         return n / (time.perf_counter() - start)
 

@@ -194,7 +194,7 @@ def _write_frames(frames, driving, out, reenactor, signing, console, progress, w
         bar = tqdm(total=driving.count or None, unit="frame", desc="animate", disable=None,
                    file=console)
         for frame in frames:
-            writer.write(frame.image, frame.time)
+            writer.write(frame.image, frame.time, owned=True)  # a new array each frame
             bar.update(1)
             if progress is not None:
                 progress(frame.index + 1, driving.count)

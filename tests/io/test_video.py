@@ -30,6 +30,37 @@ def test_write_read_round_trip(tmp_path):
     assert len(list(iter_video_frames(p))) == 10
 
 
+def test_a_frame_is_encoded_as_written_unless_handed_over(tmp_path):
+    """The writer encodes later, in its own thread: a frame the caller changes after ``write``
+    is encoded as it was written (a copy is queued); one handed over (``owned``) is queued as it
+    is, and one of odd width is still cut to whole even rows."""
+    grey = np.full((64, 64, 3), 128, np.uint8)
+
+    def queued(w: VideoWriter) -> list:
+        items, put = [], w._queue.put
+        w._queue.put = lambda item, **k: (items.append(item and item[0]), put(item, **k))
+        return items
+
+    p = tmp_path / "copied.mp4"
+    with VideoWriter(p, 25) as w:
+        w.write(grey)  # starts the encoder and its queue
+        copied, frame = queued(w), grey.copy()
+        w.write(frame)
+        frame[:] = 0
+    assert not np.shares_memory(copied[0], frame)
+    assert all(abs(float(f.mean()) - 128) < 3 for f in iter_video_frames(p))
+    with VideoWriter(tmp_path / "owned.mp4", 25) as w:
+        w.write(grey, owned=True)
+        handed, frame = queued(w), grey.copy()
+        w.write(frame, owned=True)
+    assert np.shares_memory(handed[0], frame)
+    odd = np.full((64, 65, 3), 128, np.uint8)
+    with VideoWriter(tmp_path / "odd.mp4", 25) as w:
+        w.write(odd, owned=True)
+        w.write(odd, owned=True)
+    assert probe_video(tmp_path / "odd.mp4").width == 64
+
+
 def test_audio_is_copied_from_the_driver(tmp_path):
     src = data_path("driving", "d3.mp4")
     p = tmp_path / "a.mp4"
