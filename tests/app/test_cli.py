@@ -123,11 +123,11 @@ def test_video_keeps_fps_and_audio_and_ctrl_c_leaves_nothing(files, tmp_path, ca
     calls = {"n": 0}
     original = VideoWriter.write
 
-    def interrupt(self, frame, time=None):
+    def interrupt(self, frame, time=None, owned=False):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        original(self, frame, time)
+        original(self, frame, time, owned)
 
     monkeypatch.setattr(VideoWriter, "write", interrupt)
     target = tmp_path / "interrupted.mp4"
