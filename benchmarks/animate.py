@@ -2,7 +2,7 @@
 beside the floor measured in the same run, and the time from command to file for one photo.
 
     python benchmarks/animate.py [--source S] [--driving D.mp4] [--image I] [--frames N]
-        [--rounds 3] [--threads 1]
+        [--rounds 5] [--threads 1]
 
 Defaults: ../shared/data/faces/s42.jpg driven by ../shared/data/driving/d3.mp4 (skipped with a
 message when absent), one thread per torch operation as ``animate`` runs. Decoding and encoding
@@ -20,8 +20,9 @@ each row's fps is also given as a share of its floor's. Each row and its floor a
 ``--rounds`` rounds, one after the other in turn (floor first, then the row first, and so on):
 this machine runs in spells, some 20-30 % slower for tens of seconds, and a row measured a minute
 before its floor took a spell in one but not the other (shares of 0.42 and 0.62 for the same code
-an hour apart). The table gives the median round's fps of each, the median of the rounds' shares
-(each from a row and its floor measured back to back) and their range. "Command to file" runs ``reenact animate
+an hour apart; three rounds still gave 0.54 and 0.62 in two runs back to back). The table gives
+the median round's fps of each, the median of the rounds' shares (each from a row and its floor
+measured back to back) and their range. "Command to file" runs ``reenact animate
 -s SOURCE -d IMAGE`` in a fresh process (imports, the photo's preparation, one frame, the PNG),
 best of three; then the same through a ``reenact serve`` started for it (loaded once; the photo's
 preparation, the frame and the PNG in the server's copy of itself), best of three.
@@ -174,7 +175,7 @@ def main() -> None:
     p.add_argument("--image", type=Path, default=DATA / "faces" / "d9.jpg",
                    help="the image driver of the command-to-file time")
     p.add_argument("--frames", type=int, default=300)
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=int, default=5,
                    help="rounds of each row and its floor, back to back (the medians are shown)")
     p.add_argument("--threads", type=int, default=1)  # what animate runs with (reenact.cli)
     p.add_argument("--no-watermark", action="store_true",
