@@ -70,7 +70,7 @@ def _indices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             np.array([BAND[0] - SEARCH, WIDTH, STEP, ACROSS - 1], np.float64))
 
 
-def _geometry(points: np.ndarray, rigid: np.ndarray, fast=None) -> np.ndarray:
+def _geometry(points: np.ndarray, rigid: np.ndarray, fast: object | None = None) -> np.ndarray:
     """(20,) ``brow_geometry`` of ``points`` (478, 3+) against the reference's stable points
     ``rigid`` (less their mean): ``fast``'s compiled loop where given, else run as Python (the
     same bits)."""
@@ -175,9 +175,6 @@ def brow_geometry(points, eyes, brows, rigid, stable, params, out):
     out[5] = math.acos(min(max(cos, -1.0), 1.0)) * (180.0 / math.pi)
 
 
-
-
-
 def brow_peaks(grey, cores, k, step, out):
     """The registration's loop, into ``out`` (M, 2) float64: each band ``grey`` (M, N, C) uint8
     summed along its rows to a profile, its Pearson correlation with its reference's core
@@ -216,8 +213,6 @@ def brow_peaks(grey, cores, k, step, out):
             a, b, c = r[i - 1], r[i], r[i + 1]
             frac = min(max(0.5 * (a - c) / min(a - 2 * b + c, -1e-9), -0.5), 0.5)
         out[s, 0], out[s, 1] = (i - k + frac) * step, r[i]
-
-
 
 
 def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -339,7 +334,8 @@ class BrowRegistration:
         fast = self.compiled()
         return self._correction(image, _geometry(points, self.rigid, fast), fast)
 
-    def _correction(self, image: np.ndarray, geometry: np.ndarray, fast) -> np.ndarray:
+    def _correction(self, image: np.ndarray, geometry: np.ndarray, fast: object | None
+                    ) -> np.ndarray:
         turned = geometry[5]
         weight = min(max((TURNED[1] - turned) / (TURNED[1] - TURNED[0]), 0.0), 1.0)
         out = np.zeros(2)
