@@ -325,7 +325,8 @@ class Reenactor:
                              expression_only=cfg.expression_only,
                              follow_translation=motion == "relative",
                              follow_rotation=motion == "relative" and cfg.head_turn == "relative")
-        smoother = CoefficientSmoother(fps) if (cfg.smooth and is_video) else None
+        smoother = CoefficientSmoother(fps, compiled=_ready_kernels) if (cfg.smooth and is_video) \
+            else None
         if is_video or (isinstance(frames, (list, tuple)) and len(frames) > 1):
             load_in_background()  # enough frames to repay the compiled loops; the torch path
             # (the same bits) draws the frames before they are ready

@@ -13,8 +13,8 @@ whole images: ``grid_sample``'s and ``lerp``'s arithmetic with the fused multipl
 CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ulp, or a level in
 bytes, for another CPU's build). So are the crop's bytes (``to_bytes``), the moved person's
 cover (``sample_cover``, not sampled under the face) and the lid lines' nearest points
-(``nearest``, NumPy's float64 steps), and the brows' registration (``reenact.tracking.brows``'
-loops, compiled here). numba compiles them once and caches the machine code
+(``nearest``, NumPy's float64 steps), and the brows' registration and the coefficients'
+smoothing (``reenact.tracking.brows``' and ``smoothing``'s loops, compiled here). numba compiles them once and caches the machine code
 beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
@@ -54,7 +54,10 @@ def _load():
         # the helpers the sampling kernels call, compiled in place of their Python versions
         globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
             _lerp, _lerp3, _corners, _bilinear, _bilinear3)})
-        from reenact.tracking import brows  # its registration's loops, plain Python there
+        from reenact.tracking import brows, smoothing  # their loops, plain Python there
+
+        # the filter smoothing's loop calls, compiled in its place (its Python runs it after)
+        smoothing._one_euro = jit(smoothing._one_euro)
 
         compiled = [jit(f) for f in (_rasterize, _count_covered, _interpolate, _select_layers)]
         # one signature each (any memory layout), so views and copies share one compilation
@@ -66,7 +69,10 @@ def _load():
             (_nearest, "void(f8[:, :], f8[:, :], f8[:], i8[:], f8[:])"),
             (brows.brow_geometry, ("void(f8[:, ::1], i8[::1], i8[:, ::1], f8[:, ::1], i8[::1], "
                                    "f8[::1], f8[::1])")),
-            (brows.brow_peaks, "void(u1[:, :, ::1], i8[:, ::1], i8, f8, f8[:, ::1])"))]
+            (brows.brow_peaks, "void(u1[:, :, ::1], i8[:, ::1], i8, f8, f8[:, ::1])"),
+            (smoothing.smooth_step, "void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], b1, "
+                                    "f8, f8[:, ::1], " + "f8[::1], " * 8 + "f8[:, ::1], f8[::1], "
+                                    "f8[::1])"))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
@@ -126,13 +132,14 @@ def usable_kernels():
 class _Kernels:
     def __init__(self, rasterize_kernel, count_kernel, interpolate_kernel, select_kernel,
                  paste_kernel, sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel,
-                 geometry_kernel, peaks_kernel):
+                 geometry_kernel, peaks_kernel, smooth_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
         self._count_covered = count_kernel
         self._select, self._paste = select_kernel, paste_kernel
         self._sample_over, self._to_bytes = sample_over_kernel, bytes_kernel
         self._sample_cover, self._nearest = cover_kernel, nearest_kernel
         self.brow_geometry, self._brow_peaks = geometry_kernel, peaks_kernel
+        self.smooth_step = smooth_kernel  # reenact.tracking.smoothing.smooth_step compiled
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

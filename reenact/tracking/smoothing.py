@@ -7,13 +7,13 @@ filter: a blink shuts them within a frame or two.
 """
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from reenact.face.base import FaceCoefficients
 from reenact.face.topology import EYE_CREASES, NUM_VERTICES, landmark_topology
-from reenact.geometry import so3_exp, so3_log
 
 # The eyes' vertices (their contours, irises and the crease ring over each upper lid) are filtered
 # with EYE_BETA and EYE_D_CUTOFF: with the shape's filter a one-frame blink at 25 fps kept its lids
@@ -69,46 +69,126 @@ class CoefficientSmoother:
 
     Pose (rotation, scale, translation) and the head-frame shape are filtered separately; the shape
     is in head units (inter-ocular distance 1), translation in pixels, so each has its own beta.
+    The filters (``OneEuroFilter``'s steps) and the rotations' logarithm and exponential are one
+    loop, ``smooth_step``, compiled by ``reenact.render.compiled`` where ``compiled()`` gives its
+    loops (the pipeline's: on the frames' thread, whose every millisecond costs the video's
+    frame rate 8 %; docs/speed.md, stop 56), else run as Python with the same bits.
     """
 
     # Tuned on d3.mp4: pose jitter x0.35 of raw while self-reenactment PSNR stays within 0.1 dB
     # of unsmoothed (stronger smoothing lags and costs up to 0.5 dB).
     def __init__(self, fps: float, min_cutoff: float = 2.5, beta_pose: float = 1.0,
-                 beta_shape: float = 6.0):
+                 beta_shape: float = 6.0, compiled: Callable[[], object | None] = lambda: None):
         self.dt = 1.0 / float(fps)
-        self._rot = OneEuroFilter(min_cutoff, beta_pose)
-        self._pos = OneEuroFilter(min_cutoff, 0.01)
-        self._shape = OneEuroFilter(min_cutoff, beta_shape)
-        self._eyes = OneEuroFilter(min_cutoff, EYE_BETA, EYE_D_CUTOFF)
+        # each filter's (min cutoff, beta, derivative cutoff): rotation, position, shape, eyes
+        self._params = np.array([[min_cutoff, beta_pose, 1.0], [min_cutoff, 0.01, 1.0],
+                                 [min_cutoff, beta_shape, 1.0],
+                                 [min_cutoff, EYE_BETA, EYE_D_CUTOFF]], np.float64)
         self._eye_at = eye_coordinates()
-        self._R_prev = None
+        self._compiled = compiled
+        self._prev: np.ndarray | None = None  # the last filtered rotation
+        self._state: tuple[np.ndarray, ...] = ()
 
     def __call__(self, c: FaceCoefficients, dt: float | None = None) -> FaceCoefficients:
         """The next frame's coefficients, filtered; ``dt``: seconds since the last frame (default
         1 / fps; a live camera's loop, which drops frames, gives the real gap)."""
         dt = self.dt if dt is None else dt
-        R = c.rotation[0].double()
-        if self._R_prev is None:
-            self._R_prev = R
-            self._rot._x, self._rot._dx = np.zeros(3), np.zeros(3)
-        w = so3_log(self._R_prev.T @ R).numpy()  # offset from the last filtered rotation
-        w_f = self._rot(w, dt)
-        R_f = self._R_prev @ so3_exp(torch.from_numpy(w_f))
-        # Re-base the filter on the new rotation so offsets stay small.
-        self._rot._x = np.zeros(3)
-        self._R_prev = R_f
+        R = np.ascontiguousarray(c.rotation[0].double().numpy())
         pos = np.r_[c.scale.double().numpy(), c.translation[0].double().numpy()]
-        pos_f = self._pos(pos, dt)
         shape = c.identity[0].double().numpy() + c.expression[0].double().numpy()
-        shape_f = self._shape(shape, dt)
-        if shape.size == NUM_VERTICES * 3:  # the landmark mesh's shape
-            shape_f.reshape(-1)[self._eye_at] = self._eyes(shape.reshape(-1)[self._eye_at], dt)
+        eye_at = self._eye_at if shape.size == NUM_VERTICES * 3 else self._eye_at[:0]
+        first = self._prev is None
+        if first:
+            self._prev = R.copy()
+            # the filters' last output and derivative: rotation (an offset from the last
+            # filtered rotation, so 0), position, shape, eyes
+            self._state = tuple(np.zeros(n) for n in (3, pos.size, shape.size, eye_at.size)
+                                for _ in range(2))
+        out_R, out_pos, out_shape = np.empty((3, 3)), np.empty(pos.size), np.empty(shape.size)
+        fast = self._compiled()
+        (smooth_step if fast is None else fast.smooth_step)(
+            R, self._prev, pos, np.ascontiguousarray(shape).reshape(-1), eye_at, first, dt,
+            self._params, *self._state, out_R, out_pos, out_shape)
         dtype = c.identity.dtype
-        return FaceCoefficients(identity=torch.from_numpy(shape_f)[None].to(dtype),
-                                expression=torch.zeros_like(c.expression),
-                                rotation=R_f[None].to(c.rotation.dtype),
-                                scale=torch.tensor([pos_f[0]], dtype=c.scale.dtype),
-                                translation=torch.from_numpy(pos_f[1:])[None].to(c.translation.dtype))
+        return FaceCoefficients(
+            identity=torch.from_numpy(out_shape.reshape(shape.shape))[None].to(dtype),
+            expression=torch.zeros_like(c.expression),
+            rotation=torch.from_numpy(out_R)[None].to(c.rotation.dtype),
+            scale=torch.tensor([out_pos[0]], dtype=c.scale.dtype),
+            translation=torch.from_numpy(out_pos[1:])[None].to(c.translation.dtype))
+
+
+def smooth_step(R, prev, pos, shape, eye_at, first, dt, params, rot_x, rot_dx, pos_x, pos_dx,
+                shape_x, shape_dx, eye_x, eye_dx, out_R, out_pos, out_shape):
+    """One frame of ``CoefficientSmoother``: the rotation ``R`` (3, 3) as an offset (axis-angle)
+    from the last filtered rotation ``prev`` (updated in place), the position ``pos`` (scale,
+    translation), the flat shape ``shape`` and its eyes' coordinates (``eye_at``; their own
+    quicker filter's output written over the shape's there), each through a One-Euro filter with
+    its row of ``params`` (min cutoff, beta, derivative cutoff) and its state (last output,
+    derivative; updated in place). ``first``: the filters start here (their output the input).
+    Plain float64 steps in ``OneEuroFilter``'s order, the same bits run as Python or compiled."""
+    if first:
+        for i in range(3):
+            for j in range(3):
+                prev[i, j] = R[i, j]
+    # the offset's logarithm: prev^T R, its angle (kept off 0 and pi) and axis
+    d = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            d[i, j] = prev[0, i] * R[0, j] + prev[1, i] * R[1, j] + prev[2, i] * R[2, j]
+    cos = min(max((d[0, 0] + d[1, 1] + d[2, 2] - 1.0) / 2.0, -1.0 + 1e-7), 1.0 - 1e-7)
+    theta = math.acos(cos)
+    scale = theta / (2.0 * math.sin(theta))
+    w = np.empty(3)
+    w[0], w[1], w[2] = ((d[2, 1] - d[1, 2]) * scale, (d[0, 2] - d[2, 0]) * scale,
+                        (d[1, 0] - d[0, 1]) * scale)
+    rot_x[:] = 0.0  # re-based on the last filtered rotation: the offset's filter starts at 0
+    w_f = np.empty(3)
+    _one_euro(w, rot_x, rot_dx, params[0], dt, False, w_f)
+    _one_euro(pos, pos_x, pos_dx, params[1], dt, first, out_pos)
+    _one_euro(shape, shape_x, shape_dx, params[2], dt, first, out_shape)
+    eyes, eyes_f = np.empty(eye_at.size), np.empty(eye_at.size)
+    for i in range(eye_at.size):
+        eyes[i] = shape[eye_at[i]]
+    _one_euro(eyes, eye_x, eye_dx, params[3], dt, first, eyes_f)
+    for i in range(eye_at.size):
+        out_shape[eye_at[i]] = eyes_f[i]
+    # prev exp(w_f): Rodrigues' formula
+    t = math.sqrt(w_f[0] * w_f[0] + w_f[1] * w_f[1] + w_f[2] * w_f[2])
+    if t < 1e-6:
+        a, b = 1.0 - t * t / 6.0, 0.5 - t * t / 24.0
+    else:
+        a, b = math.sin(t) / t, (1.0 - math.cos(t)) / (t * t)
+    k = np.zeros((3, 3))
+    k[0, 1], k[0, 2], k[1, 2] = -w_f[2], w_f[1], -w_f[0]
+    k[1, 0], k[2, 0], k[2, 1] = w_f[2], -w_f[1], w_f[0]
+    e = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            kk = k[i, 0] * k[0, j] + k[i, 1] * k[1, j] + k[i, 2] * k[2, j]
+            e[i, j] = (1.0 if i == j else 0.0) + a * k[i, j] + b * kk
+    for i in range(3):
+        for j in range(3):
+            out_R[i, j] = prev[i, 0] * e[0, j] + prev[i, 1] * e[1, j] + prev[i, 2] * e[2, j]
+    for i in range(3):
+        for j in range(3):
+            prev[i, j] = out_R[i, j]
+
+
+def _one_euro(x, last, derivative, params, dt, first, out):
+    """``OneEuroFilter.__call__`` over ``x`` (n,), element by element in its operations' order:
+    ``last`` and ``derivative`` (the filter's state) updated in place, the output in ``out``."""
+    min_cutoff, beta, d_cutoff = params[0], params[1], params[2]
+    a_d = 1.0 / (1.0 + (1.0 / (2 * math.pi * d_cutoff)) / dt)  # _alpha
+    for i in range(x.size):
+        if first:
+            out[i], last[i], derivative[i] = x[i], x[i], 0.0
+            continue
+        dx = a_d * ((x[i] - last[i]) / dt) + (1 - a_d) * derivative[i]
+        cutoff = min_cutoff + beta * abs(dx)
+        a = 1.0 / (1.0 + (1.0 / (2 * np.pi * cutoff)) / dt)
+        out[i] = last[i] = a * x[i] + (1 - a) * last[i]
+        derivative[i] = dx
 
 
 def jitter(series: np.ndarray) -> float:

@@ -183,3 +183,65 @@ def test_a_one_frame_blink_is_kept_and_still_lids_stay_steady():
     raw = np.array([gaps(coeffs(h)).numpy() for h in noisy])
     smooth = np.array([gaps(smoother(coeffs(h))).numpy() for h in noisy])
     assert jitter(smooth) < 0.6 * jitter(raw)
+
+
+def _turning_faces(n: int = 40, dtype=torch.float64) -> list:
+    """Coefficients of a landmark-mesh face that turns, moves, scales and blinks, with noise."""
+    from reenact.face import FaceCoefficients
+    from reenact.geometry import euler_to_matrix
+
+    model = LandmarkFaceModel()
+    rng = np.random.default_rng(7)
+    out = []
+    for i in range(n):
+        head = model.mean.double() + 0.01 * torch.from_numpy(rng.normal(size=(478, 3)))
+        if i % 9 == 4:
+            head[159], head[386] = head[145], head[374]  # a blink
+        angles = torch.tensor([[0.1 * np.sin(i / 5), 0.4 * np.sin(i / 7), 0.05 * i / n]],
+                              dtype=torch.float64)
+        flat = head.reshape(1, -1).to(dtype)
+        out.append(FaceCoefficients(
+            identity=flat, expression=torch.zeros_like(flat),
+            rotation=euler_to_matrix(angles).to(dtype), scale=torch.tensor([90.0 + i], dtype=dtype),
+            translation=torch.tensor([[128.0 + 3 * i, 120.0 - i, 0.5]], dtype=dtype)))
+    return out
+
+
+def test_the_compiled_smoothing_gives_the_python_steps_bits(monkeypatch):
+    """The smoothing's loop compiled (reenact.render.compiled) and run as Python (the first
+    frames', before numba loads) give the same bits, frame gaps given or not, float32 or 64."""
+    import reenact.tracking.smoothing as smoothing
+    from reenact.render.compiled import kernels
+
+    fast = kernels()
+    assert fast is not None, "numba is a dependency: the compiled loops must load"
+    monkeypatch.setattr(smoothing, "_one_euro",
+                        getattr(smoothing._one_euro, "py_func", smoothing._one_euro))
+    for dtype in (torch.float64, torch.float32):
+        plain, compiled = CoefficientSmoother(25.0), CoefficientSmoother(25.0, compiled=lambda: fast)
+        for i, c in enumerate(_turning_faces(dtype=dtype)):
+            dt = None if i % 3 else 0.04 + 0.01 * (i % 5)
+            a, b = plain(c, dt), compiled(c, dt)
+            for name in ("identity", "rotation", "scale", "translation"):
+                assert torch.equal(getattr(a, name), getattr(b, name)), (i, name)
+
+
+def test_the_smoothing_filters_are_one_euro_filters():
+    """The position and the shape away from the eyes are filtered exactly as OneEuroFilter does
+    (the loop keeps its operations' order), and a still pose stays still."""
+    faces = _turning_faces()
+    smoother = CoefficientSmoother(25.0)
+    pos, shape = OneEuroFilter(2.5, 0.01), OneEuroFilter(2.5, 6.0)
+    eyes = np.zeros(478 * 3, bool)
+    eyes[smoother._eye_at] = True
+    for c in faces:
+        out = smoother(c)
+        want_pos = pos(np.r_[c.scale.numpy(), c.translation[0].numpy()], 1 / 25)
+        want_shape = shape(c.identity[0].numpy(), 1 / 25)
+        np.testing.assert_array_equal(np.r_[out.scale.numpy(), out.translation[0].numpy()],
+                                      want_pos)
+        np.testing.assert_array_equal(out.identity[0].numpy()[~eyes], want_shape[~eyes])
+    still = CoefficientSmoother(25.0)
+    for _ in range(5):
+        out = still(faces[0])
+    torch.testing.assert_close(out.rotation, faces[0].rotation, rtol=0, atol=1e-12)
