@@ -200,7 +200,9 @@ class Reenactor:
 
     # -- driving ------------------------------------------------------------------------------
     def _fit(self, face: TrackedFace) -> FaceCoefficients:
-        return self.model.fit(torch.from_numpy(face.points)[None])
+        """A driving face's fit (a video's every frame, its reference, the frames examined for
+        one): one loop, compiled once numba has loaded (``LandmarkFaceModel.fit_points``)."""
+        return self.model.fit_points(face.points, _ready_kernels())
 
     def _head(self, c: FaceCoefficients) -> torch.Tensor:
         return self.model.head_vertices(c.identity, c.expression)

@@ -8,6 +8,7 @@ the expression is zero; expressions are then offsets between shapes (``reenact.f
 """
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from reenact.face.topology import (
     Topology,
     landmark_topology,
 )
-from reenact.geometry import umeyama
+from reenact.geometry import procrustes, umeyama
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,6 +54,8 @@ class LandmarkFaceModel:
         self.mean = torch.from_numpy(mean_shape()).to(dtype)  # (V, 3) head frame
         self.stable = torch.from_numpy(stable_vertices())
         self.mirror = torch.from_numpy(mirror_index())
+        self._mean = np.ascontiguousarray(self.mean.double().numpy())  # for ``fit_points``
+        self._stable = np.ascontiguousarray(self.stable.numpy(), np.int64)
 
     @property
     def num_vertices(self) -> int:
@@ -78,3 +81,63 @@ class LandmarkFaceModel:
         identity = head.reshape(B, -1)
         return FaceCoefficients(identity=identity, expression=torch.zeros_like(identity),
                                 rotation=R, scale=scale, translation=t)
+
+    def fit_points(self, points: np.ndarray, compiled=None) -> FaceCoefficients:
+        """``fit`` of one face's tracked points (478, 3), image pixels, by ``fit_loop``: the
+        video's per-frame fit, on the frames' thread, where its twenty NumPy and torch steps
+        took 0.36 ms a frame (docs/speed.md, stop 56). ``compiled``: ``reenact.render.compiled``'s
+        loops (``fit_loop`` compiled), or None to run it as Python (the same bits). The rotation
+        is Horn's (Umeyama's, to rounding)."""
+        p = np.ascontiguousarray(points, np.float64)
+        if p.shape != (NUM_VERTICES, 3):
+            raise ValueError(f"expected landmarks of shape ({NUM_VERTICES}, 3), got {p.shape}")
+        R, t, head = np.empty((3, 3)), np.empty(3), np.empty((NUM_VERTICES, 3))
+        scale = (fit_loop if compiled is None else compiled.fit_loop)(p, self._mean, self._stable,
+                                                                       R, t, head)
+        identity = torch.from_numpy(head).reshape(1, -1).to(self.dtype)
+        return FaceCoefficients(identity=identity, expression=torch.zeros_like(identity),
+                                rotation=torch.from_numpy(R)[None].to(self.dtype),
+                                scale=torch.tensor([scale], dtype=self.dtype),
+                                translation=torch.from_numpy(t)[None].to(self.dtype))
+
+
+def fit_loop(points, mean, stable, R, t, head):
+    """``LandmarkFaceModel.fit`` of one face as plain float64 steps, compiled by numba where
+    ``reenact.render.compiled`` has loaded (the same bits run as Python): the similarity taking
+    the ``mean`` shape's ``stable`` points to ``points``' (their centroids; the rotation by
+    Horn's quaternion, ``procrustes.horn_quaternion``; the scale as Umeyama's), into ``R``
+    (3, 3) and ``t`` (3,); every point taken back into the head frame, ``head`` (V, 3) =
+    R^T (p - t) / scale. Returns the scale."""
+    k = stable.shape[0]
+    ms, md = np.zeros(3), np.zeros(3)
+    for i in range(k):
+        for c in range(3):
+            ms[c] += mean[stable[i], c]
+            md[c] += points[stable[i], c]
+    for c in range(3):
+        ms[c], md[c] = ms[c] / k, md[c] / k
+    s, spread = np.zeros((3, 3)), 0.0
+    for i in range(k):
+        for r in range(3):
+            a = mean[stable[i], r] - ms[r]
+            spread += a * a
+            for c in range(3):
+                s[r, c] += a * (points[stable[i], c] - md[c])
+    q = np.empty(4)
+    n = math.sqrt(procrustes.horn_quaternion(s, q))
+    w, x, y, z = q[0] / n, q[1] / n, q[2] / n, q[3] / n
+    R[0, 0], R[0, 1], R[0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)
+    R[1, 0], R[1, 1], R[1, 2] = 2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)
+    R[2, 0], R[2, 1], R[2, 2] = 2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
+    trace = 0.0  # trace(R^T cov), cov the points' cross-covariance (Umeyama's scale)
+    for r in range(3):
+        for c in range(3):
+            trace += R[r, c] * s[c, r]
+    scale = trace / spread
+    for r in range(3):
+        t[r] = md[r] - scale * (R[r, 0] * ms[0] + R[r, 1] * ms[1] + R[r, 2] * ms[2])
+    for v in range(points.shape[0]):
+        d0, d1, d2 = points[v, 0] - t[0], points[v, 1] - t[1], points[v, 2] - t[2]
+        for c in range(3):
+            head[v, c] = (d0 * R[0, c] + d1 * R[1, c] + d2 * R[2, c]) / scale
+    return scale

@@ -1,5 +1,7 @@
 """Similarity Procrustes (Umeyama 1991): the least-squares scale, rotation and translation."""
 
+import math
+
 import numpy as np
 import torch
 
@@ -67,3 +69,56 @@ def _umeyama_np(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None
     R = (U * fix[:, None]) @ Vh  # U @ diag(fix) @ Vh
     scale = (S * fix).sum(-1) / (w * (a**2).sum(-1)).sum(1)
     return scale, R, mu_dst - scale[:, None] * (R @ mu_src[..., None])[..., 0]
+
+
+def horn_quaternion(s, out):
+    """The rotation that best takes centred points a_i to centred points b_i (least squares, no
+    reflection) as a quaternion: Horn's 4 x 4 matrix of their cross-covariance ``s`` (3, 3),
+    s[r, c] = sum_i a_i[r] b_i[c], and its largest eigenvector by cyclic Jacobi rotations, into
+    ``out`` (4,) (w, x, y, z), unit up to rounding; returns its squared length. The rotation
+    Umeyama's SVD finds, by plain float64 steps (no LAPACK), so a loop compiled by numba
+    (``reenact.render.compiled``) and the same loop run as Python give the same bits."""
+    a = np.array([
+        [s[0, 0] + s[1, 1] + s[2, 2], s[1, 2] - s[2, 1], s[2, 0] - s[0, 2], s[0, 1] - s[1, 0]],
+        [s[1, 2] - s[2, 1], s[0, 0] - s[1, 1] - s[2, 2], s[0, 1] + s[1, 0], s[2, 0] + s[0, 2]],
+        [s[2, 0] - s[0, 2], s[0, 1] + s[1, 0], s[1, 1] - s[0, 0] - s[2, 2], s[1, 2] + s[2, 1]],
+        [s[0, 1] - s[1, 0], s[2, 0] + s[0, 2], s[1, 2] + s[2, 1], s[2, 2] - s[0, 0] - s[1, 1]]])
+    v = np.eye(4)
+    scale = 0.0
+    for p in range(4):
+        for q in range(4):
+            scale += a[p, q] * a[p, q]
+    for _ in range(50):
+        off = 0.0
+        for p in range(3):
+            for q in range(p + 1, 4):
+                off += a[p, q] * a[p, q]
+        if not off > 1e-30 * scale:
+            break
+        for p in range(3):
+            for q in range(p + 1, 4):
+                if a[p, q] == 0.0:
+                    continue
+                theta = (a[q, q] - a[p, p]) / (2.0 * a[p, q])
+                t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                t = -t if theta < 0.0 else t
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                sn = t * c
+                for r in range(4):
+                    x, y = a[r, p], a[r, q]
+                    a[r, p], a[r, q] = c * x - sn * y, sn * x + c * y
+                for r in range(4):
+                    x, y = a[p, r], a[q, r]
+                    a[p, r], a[q, r] = c * x - sn * y, sn * x + c * y
+                for r in range(4):
+                    x, y = v[r, p], v[r, q]
+                    v[r, p], v[r, q] = c * x - sn * y, sn * x + c * y
+    best = 0
+    for p in range(1, 4):
+        if a[p, p] > a[best, best]:
+            best = p
+    norm = 0.0
+    for r in range(4):
+        out[r] = v[r, best]
+        norm += v[r, best] * v[r, best]
+    return norm

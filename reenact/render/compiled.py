@@ -14,7 +14,8 @@ CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ul
 bytes, for another CPU's build). So are the crop's bytes (``to_bytes``), the moved person's
 cover (``sample_cover``, not sampled under the face) and the lid lines' nearest points
 (``nearest``, NumPy's float64 steps), and the brows' registration and the coefficients'
-smoothing (``reenact.tracking.brows``' and ``smoothing``'s loops, compiled here). numba compiles them once and caches the machine code
+smoothing and fit (``reenact.tracking.brows``', ``smoothing``'s and
+``reenact.face.landmark_model``'s loops, compiled here). numba compiles them once and caches the machine code
 beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
 where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
 """
@@ -54,9 +55,12 @@ def _load():
         # the helpers the sampling kernels call, compiled in place of their Python versions
         globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
             _lerp, _lerp3, _corners, _bilinear, _bilinear3)})
+        from reenact.face import landmark_model
+        from reenact.geometry import procrustes
         from reenact.tracking import brows, smoothing  # their loops, plain Python there
 
-        # the filter smoothing's loop calls, compiled in its place (its Python runs it after)
+        # the helpers those loops call, compiled in their places (their Python runs them after)
+        procrustes.horn_quaternion = jit(procrustes.horn_quaternion)
         smoothing._one_euro = jit(smoothing._one_euro)
 
         compiled = [jit(f) for f in (_rasterize, _count_covered, _interpolate, _select_layers)]
@@ -70,9 +74,11 @@ def _load():
             (brows.brow_geometry, ("void(f8[:, ::1], i8[::1], i8[:, ::1], f8[:, ::1], i8[::1], "
                                    "f8[::1], f8[::1])")),
             (brows.brow_peaks, "void(u1[:, :, ::1], i8[:, ::1], i8, f8, f8[:, ::1])"),
-            (smoothing.smooth_step, "void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], b1, "
-                                    "f8, f8[:, ::1], " + "f8[::1], " * 8 + "f8[:, ::1], f8[::1], "
-                                    "f8[::1])"))]
+            (smoothing.smooth_step, ("void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], b1, "
+                                     "f8, f8[:, ::1], " + "f8[::1], " * 8 + "f8[:, ::1], f8[::1], "
+                                     "f8[::1])")),
+            (landmark_model.fit_loop, ("f8(f8[:, ::1], f8[:, ::1], i8[::1], f8[:, ::1], f8[::1], "
+                                       "f8[:, ::1])")))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
         return None
     return _Kernels(*compiled)
@@ -132,7 +138,7 @@ def usable_kernels():
 class _Kernels:
     def __init__(self, rasterize_kernel, count_kernel, interpolate_kernel, select_kernel,
                  paste_kernel, sample_over_kernel, bytes_kernel, cover_kernel, nearest_kernel,
-                 geometry_kernel, peaks_kernel, smooth_kernel):
+                 geometry_kernel, peaks_kernel, smooth_kernel, fit_kernel):
         self._rasterize, self._interpolate = rasterize_kernel, interpolate_kernel
         self._count_covered = count_kernel
         self._select, self._paste = select_kernel, paste_kernel
@@ -140,6 +146,7 @@ class _Kernels:
         self._sample_cover, self._nearest = cover_kernel, nearest_kernel
         self.brow_geometry, self._brow_peaks = geometry_kernel, peaks_kernel
         self.smooth_step = smooth_kernel  # reenact.tracking.smoothing.smooth_step compiled
+        self.fit_loop = fit_kernel  # reenact.face.landmark_model.fit_loop compiled
 
     def rasterize(self, verts: np.ndarray, faces: np.ndarray, H: int, W: int, eps: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

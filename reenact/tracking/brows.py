@@ -40,6 +40,7 @@ from reenact.face.topology import (
     RIGHT_EYE_OUTER,
     landmark_topology,
 )
+from reenact.geometry import procrustes
 
 EYES = ((RIGHT_EYE_OUTER, RIGHT_EYE_INNER), (LEFT_EYE_INNER, LEFT_EYE_OUTER))  # image left, right
 BAND = (0.12, 0.48)  # eye distances above the eye corners' line: the brow and the skin round it
@@ -113,9 +114,8 @@ def brow_geometry(points, eyes, brows, rigid, stable, params, out):
             by += points[brows[side, i], 1]
         n = brows.shape[1]
         out[6 + side] = ((bx / n - mx) * upx + (by / n - my) * upy) / iod
-    # the head's turn: Horn's 4 x 4 matrix of the stable points' cross-covariance with
-    # the reference's, its largest eigenvector q by cyclic Jacobi rotations, the angle
-    # from q's scalar part (the rotation Umeyama's SVD finds, without LAPACK)
+    # the head's turn: the angle of the rotation that best takes the reference's stable points
+    # to these (Horn's quaternion: the rotation Umeyama's SVD finds, without LAPACK)
     k = stable.shape[0]
     cx, cy, cz = 0.0, 0.0, 0.0
     for i in range(k):
@@ -129,49 +129,9 @@ def brow_geometry(points, eyes, brows, rigid, stable, params, out):
         for r in range(3):
             for col in range(3):
                 s[r, col] += rigid[i, r] * b[col]
-    a = np.array([
-        [s[0, 0] + s[1, 1] + s[2, 2], s[1, 2] - s[2, 1], s[2, 0] - s[0, 2], s[0, 1] - s[1, 0]],
-        [s[1, 2] - s[2, 1], s[0, 0] - s[1, 1] - s[2, 2], s[0, 1] + s[1, 0], s[2, 0] + s[0, 2]],
-        [s[2, 0] - s[0, 2], s[0, 1] + s[1, 0], s[1, 1] - s[0, 0] - s[2, 2], s[1, 2] + s[2, 1]],
-        [s[0, 1] - s[1, 0], s[2, 0] + s[0, 2], s[1, 2] + s[2, 1], s[2, 2] - s[0, 0] - s[1, 1]]])
-    v = np.eye(4)
-    scale = 0.0
-    for p in range(4):
-        for q in range(4):
-            scale += a[p, q] * a[p, q]
-    for _ in range(50):
-        off = 0.0
-        for p in range(3):
-            for q in range(p + 1, 4):
-                off += a[p, q] * a[p, q]
-        if not off > 1e-30 * scale:
-            break
-        for p in range(3):
-            for q in range(p + 1, 4):
-                if a[p, q] == 0.0:
-                    continue
-                theta = (a[q, q] - a[p, p]) / (2.0 * a[p, q])
-                t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                t = -t if theta < 0.0 else t
-                c = 1.0 / math.sqrt(t * t + 1.0)
-                sn = t * c
-                for r in range(4):
-                    x, y = a[r, p], a[r, q]
-                    a[r, p], a[r, q] = c * x - sn * y, sn * x + c * y
-                for r in range(4):
-                    x, y = a[p, r], a[q, r]
-                    a[p, r], a[q, r] = c * x - sn * y, sn * x + c * y
-                for r in range(4):
-                    x, y = v[r, p], v[r, q]
-                    v[r, p], v[r, q] = c * x - sn * y, sn * x + c * y
-    best = 0
-    for p in range(1, 4):
-        if a[p, p] > a[best, best]:
-            best = p
-    norm = 0.0
-    for r in range(4):
-        norm += v[r, best] * v[r, best]
-    cos = 2.0 * v[0, best] * v[0, best] / norm - 1.0
+    q = np.empty(4)
+    norm = procrustes.horn_quaternion(s, q)
+    cos = 2.0 * q[0] * q[0] / norm - 1.0
     out[5] = math.acos(min(max(cos, -1.0), 1.0)) * (180.0 / math.pi)
 
 

@@ -41,6 +41,37 @@ def test_pose_recovery_of_synthetic_rotations_within_one_degree(tracked_mesh, an
     assert err < 1.0, f"rotation error {float(err):.3f} deg"
 
 
+@pytest.mark.parametrize("angles_deg", [(0, 0, 0), (0, 25, 0), (15, -20, 5), (5, 170, -10)])
+def test_the_one_face_loop_fits_as_the_svd_and_compiled_as_python(tracked_mesh, angles_deg,
+                                                                   monkeypatch):
+    """``fit_points`` (Horn's rotation, a plain loop) gives ``fit``'s (Umeyama's SVD) to
+    rounding, turned and noisy or not, and the same bits compiled (reenact.render.compiled) and
+    run as Python (a video's first frames, before numba loads)."""
+    from reenact.geometry import procrustes
+    from reenact.render.compiled import kernels
+
+    fast = kernels()
+    assert fast is not None, "numba is a dependency: the compiled loops must load"
+    model = LandmarkFaceModel()
+    lm = torch.from_numpy(tracked_mesh)
+    R_known = euler_to_matrix(torch.deg2rad(torch.tensor(angles_deg, dtype=torch.float64)))
+    noise = 0.5 * torch.randn_like(lm, generator=torch.Generator().manual_seed(1))
+    points = (((lm - lm.mean(0)) @ R_known.T + lm.mean(0)) * 1.2 + noise).numpy()
+    want = model.fit(torch.from_numpy(points)[None])
+    got = model.fit_points(points, fast)
+    for name in ("identity", "rotation", "scale", "translation"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=1e-12,
+                                   atol=1e-9)
+    monkeypatch.setattr(procrustes, "horn_quaternion",
+                        getattr(procrustes.horn_quaternion, "py_func",
+                                procrustes.horn_quaternion))
+    python = model.fit_points(points)
+    for name in ("identity", "rotation", "scale", "translation"):
+        assert torch.equal(getattr(python, name), getattr(got, name)), name
+    with pytest.raises(ValueError, match="478, 3"):
+        model.fit_points(points[:, :2])
+
+
 def test_mixing_takes_driver_pose_and_source_shape(tracked_mesh):
     model = LandmarkFaceModel()
     src = model.fit(torch.from_numpy(tracked_mesh)[None])
