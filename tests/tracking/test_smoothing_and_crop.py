@@ -210,8 +210,8 @@ def _turning_faces(n: int = 40, dtype=torch.float64) -> list:
 def test_the_compiled_smoothing_gives_the_python_steps_bits(monkeypatch):
     """The smoothing's loop compiled (reenact.render.compiled) and run as Python (the first
     frames', before numba loads) give the same bits, frame gaps given or not, float32 or 64."""
-    from reenact.tracking import smoothing
     from reenact.render.compiled import kernels
+    from reenact.tracking import smoothing
 
     fast = kernels()
     assert fast is not None, "numba is a dependency: the compiled loops must load"
