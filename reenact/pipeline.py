@@ -632,7 +632,8 @@ def own_threads() -> None:
 
 def _ready_kernels():
     """The compiled loops if numba has loaded them, else None (never waits: the brows'
-    registration runs them as Python and NumPy until then, with the same bits)."""
+    registration, the smoothing and the fit run them as Python until then, with the same
+    bits)."""
     with without_waiting():
         return usable_kernels()
 

@@ -13,11 +13,13 @@ whole images: ``grid_sample``'s and ``lerp``'s arithmetic with the fused multipl
 CPU kernels use, bitwise equal here (``tests/motion/test_paste.py`` allows an ulp, or a level in
 bytes, for another CPU's build). So are the crop's bytes (``to_bytes``), the moved person's
 cover (``sample_cover``, not sampled under the face) and the lid lines' nearest points
-(``nearest``, NumPy's float64 steps), and the brows' registration and the coefficients'
-smoothing and fit (``reenact.tracking.brows``', ``smoothing``'s and
-``reenact.face.landmark_model``'s loops, compiled here). numba compiles them once and caches the machine code
-beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None, and the torch path is used,
-where numba cannot load or cache them, or where ``REENACT_COMPILED=0``.
+(``nearest``, NumPy's float64 steps). A video's per-frame brows' registration, smoothing and
+fit are plain loops in ``reenact.tracking.brows``, ``reenact.tracking.smoothing`` and
+``reenact.face.landmark_model``, compiled here, which give the same bits run as Python (the
+pipeline hands them in: those packages may not import this one). numba compiles them once and
+caches the machine code beside this file (or in ``NUMBA_CACHE_DIR``); ``kernels()`` is None,
+and the torch path is used, where numba cannot load or cache them, or where
+``REENACT_COMPILED=0``.
 """
 
 import contextlib
@@ -49,20 +51,22 @@ def kernels():
 def _load():
     if os.environ.get("REENACT_COMPILED", "1") == "0":
         return None
+    from reenact.face import landmark_model
+    from reenact.geometry import procrustes
+    from reenact.tracking import brows, smoothing  # their loops, plain Python there
+
+    # the helpers those loops call, compiled in their places (their Python runs them after); put
+    # back where the loops do not load, for the Python they then run
+    helpers = [(procrustes, "horn_quaternion"), (smoothing, "_one_euro")]
+    python = [getattr(module, name) for module, name in helpers]
     try:
         import numba
         jit = numba.njit(cache=True, nogil=True)
         # the helpers the sampling kernels call, compiled in place of their Python versions
         globals().update(_fma=_fused_multiply_add(), **{f.__name__: jit(f) for f in (
             _lerp, _lerp3, _corners, _bilinear, _bilinear3)})
-        from reenact.face import landmark_model
-        from reenact.geometry import procrustes
-        from reenact.tracking import brows, smoothing  # their loops, plain Python there
-
-        # the helpers those loops call, compiled in their places (their Python runs them after)
-        procrustes.horn_quaternion = jit(procrustes.horn_quaternion)
-        smoothing._one_euro = jit(smoothing._one_euro)
-
+        for module, name in helpers:
+            setattr(module, name, jit(getattr(module, name)))
         compiled = [jit(f) for f in (_rasterize, _count_covered, _interpolate, _select_layers)]
         # one signature each (any memory layout), so views and copies share one compilation
         compiled += [numba.njit(signature, cache=True, nogil=True)(f) for f, signature in (
@@ -80,6 +84,8 @@ def _load():
             (landmark_model.fit_loop, ("f8(f8[:, ::1], f8[:, ::1], i8[::1], f8[:, ::1], f8[::1], "
                                        "f8[:, ::1])")))]
     except (ImportError, RuntimeError):  # RuntimeError: no writable place for its cache
+        for (module, name), f in zip(helpers, python, strict=True):
+            setattr(module, name, f)
         return None
     return _Kernels(*compiled)
 

@@ -194,3 +194,32 @@ def test_a_photo_and_one_image_driver_never_load_numba_and_a_video_loads_it_asid
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_where_the_loops_cannot_load_the_python_helpers_stay(monkeypatch):
+    """The per-frame loops outside render/ (the brows', the smoothing's, the fit's) call helpers
+    that loading compiles in place; where compiling fails (no writable cache: a RuntimeError) the
+    Python ones are put back, for the Python loops that then run."""
+    import numba
+
+    from reenact.geometry import procrustes
+    from reenact.render import compiled
+    from reenact.tracking import smoothing
+
+    python = [getattr(f, "py_func", f) for f in (procrustes.horn_quaternion,
+                                                 smoothing._one_euro)]
+    monkeypatch.setattr(procrustes, "horn_quaternion", python[0])
+    monkeypatch.setattr(smoothing, "_one_euro", python[1])
+    for name in ("_lerp", "_lerp3", "_corners", "_bilinear", "_bilinear3"):  # loaded already
+        f = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, getattr(f, "py_func", f))
+    real = numba.njit
+
+    def failing(*args, **kwargs):
+        if args and isinstance(args[0], str):  # a loop compiled with its signature
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", failing)
+    assert compiled._load.__wrapped__() is None
+    assert procrustes.horn_quaternion is python[0] and smoothing._one_euro is python[1]
