@@ -84,7 +84,7 @@ class CoefficientSmoother:
         self._params = np.array([[min_cutoff, beta_pose, 1.0], [min_cutoff, 0.01, 1.0],
                                  [min_cutoff, beta_shape, 1.0],
                                  [min_cutoff, EYE_BETA, EYE_D_CUTOFF]], np.float64)
-        self._eye_at = eye_coordinates()
+        self._eye_at = eye_coordinates().astype(np.int64)  # the compiled loop takes int64
         self._compiled = compiled
         self._prev: np.ndarray | None = None  # the last filtered rotation
         self._state: tuple[np.ndarray, ...] = ()
